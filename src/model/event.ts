@@ -1,0 +1,131 @@
+/** Kernel log events: one report block (lockup, oops, hung task, ...) parsed from the log. */
+import type { CodeBytes, Frame, RegisterSet } from './trace.ts';
+
+export const EVENT_KINDS = [
+  'soft-lockup',
+  'hard-lockup',
+  'hung-task',
+  'rcu-stall',
+  'csd-lock',
+  'null-deref',
+  'paging-request',
+  'gpf',
+  'bug',
+  'warning',
+  'oops',
+  'panic',
+  'kasan',
+  'kfence',
+  'ubsan',
+  'lockdep',
+  'nmi-backtrace',
+  'sysrq-blocked',
+  'sysrq-tasks',
+  'mce',
+  'oom',
+  'unknown-nmi',
+] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+export interface TaskRef {
+  comm: string;
+  pid: number;
+}
+
+/** What a hung-task report says the task is blocked on (the `is blocked on a mutex likely owned by task ...` hints). */
+export interface BlockerHint {
+  kind: 'mutex' | 'semaphore' | 'rwsem-reader' | 'rwsem-writer' | 'rwsem' | 'unknown';
+  address?: string;
+  owner?: TaskRef;
+  line: number;
+}
+
+/** Kind-specific facts of an event. Every field is optional: a source fills what it saw. */
+export interface EventDetails {
+  /** soft-lockup: `stuck for Ns`; hung-task: `blocked for more than N seconds`. */
+  seconds?: number;
+  /** null-deref / paging-request: the faulting address (hex). */
+  address?: string;
+  /** #PF error-code text, e.g. `supervisor read access in kernel mode`. */
+  accessText?: string;
+  /** panic: the reason after `not syncing: `. */
+  panicReason?: string;
+  /** panic: classified reason (hung_task_panic, softlockup_panic, hardlockup, oops-in-interrupt, nmi, oom, ...). */
+  panicCause?: string;
+  /** rcu-stall: the CPUs named as stalling. */
+  stalledCpus?: number[];
+  /** rcu-stall: the CPU that detected the stall (`detected by N`). */
+  detectedBy?: number;
+  /** rcu-stall: flavour (rcu_preempt, rcu_sched, ...), self-detected vs by others, expedited, kthread starved. */
+  rcuFlavor?: string;
+  selfDetected?: boolean;
+  expedited?: boolean;
+  kthreadStarved?: boolean;
+  /** rcu-stall: tasks named as blocking the grace period (`P1234`). */
+  stalledTasks?: number[];
+  /** csd-lock: CPU waiting, target CPU, function. */
+  csdTargetCpu?: number;
+  csdFunction?: string;
+  csdWaitSeconds?: number;
+  /** nmi-backtrace: the CPU that sent the NMI and the target list. */
+  nmiFromCpu?: number;
+  nmiTargets?: number[];
+  /** nmi-backtrace: `NMI backtrace for cpu N skipped: idling at ...`. */
+  idle?: boolean;
+  /** hung-task: blocker hints. */
+  blockers?: BlockerHint[];
+  /** hung-task: the task state line (`task:foo state:D stack:0 pid:12 ppid:2 flags:0x...`). */
+  taskState?: string;
+  ppid?: number;
+  /** bug/warning: source location `at fs/foo.c:123`. */
+  location?: string;
+  /** oops: the `Oops: 0000 [#1] SMP` text and its number. */
+  oopsText?: string;
+  oopsNumber?: number;
+  /** oops/bug: the report ended with `---[ end trace ... ]---`. */
+  endTrace?: boolean;
+  /** in interrupt context when it happened (`<IRQ>` frames, `Fatal exception in interrupt`, ...). */
+  inInterrupt?: boolean;
+  /** kasan/kfence/ubsan: bug type (`use-after-free`, `slab-out-of-bounds`, `shift-out-of-bounds`, ...). */
+  bugType?: string;
+  /** lockdep: the report title (`possible circular locking dependency detected`, ...). */
+  lockdepTitle?: string;
+  /** Modules linked in. */
+  modules?: string[];
+  /** mce: bank/status text. */
+  mceText?: string;
+  /** unknown-nmi: reason code. */
+  nmiReason?: string;
+  /** sysrq dumps: tasks listed. */
+  tasks?: Array<{ comm: string; pid: number; state: string; line: number; trace: Frame[] }>;
+}
+
+export interface LogEvent {
+  /** Stable id inside one CaseFile: `e1`, `e2`, ... in log order. */
+  id: string;
+  kind: EventKind;
+  /** The headline line as printed (without timestamp). */
+  title: string;
+  /** Source file label and line span (1-based, inclusive). */
+  source: string;
+  line: number;
+  endLine: number;
+  /** Seconds since boot from the printk timestamp, when printed. */
+  timestamp?: number;
+  /** Wall-clock time when the log carried one (dmesg -T, journalctl, iso). */
+  wallclock?: string;
+  cpu?: number;
+  task?: TaskRef;
+  release?: string;
+  taint?: string;
+  hardware?: string;
+  /** Register dumps in print order (an oops in an interrupt prints kernel then user registers). */
+  registers: RegisterSet[];
+  trace: Frame[];
+  code?: CodeBytes;
+  /** The most specific function to blame (generic locking/scheduling/printk/watchdog/entry frames skipped). */
+  culprit?: { function: string; module?: string };
+  details: EventDetails;
+  /** ids of related events (e.g. the NMI backtraces an RCU stall triggered). */
+  related?: string[];
+}

@@ -1,0 +1,7 @@
+export * from './casefile.ts';
+export * from './event.ts';
+export * from './finding.ts';
+export * from './graph.ts';
+export * from './provenance.ts';
+export * from './trace.ts';
+export * from './errors.ts';
