@@ -1,6 +1,7 @@
 /** The `coroner` command line: parses arguments, runs a command, maps errors to exit codes. No analysis here. */
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { InputError, EXIT_USAGE } from '../model/errors.ts';
+import { registerDump } from './commands/dump.ts';
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -9,6 +10,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerDump(program);
   return program;
 }
 
