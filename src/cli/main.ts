@@ -1,7 +1,10 @@
 /** The `coroner` command line: parses arguments, runs a command, maps errors to exit codes. No analysis here. */
 import { Command, CommanderError } from '@commander-js/extra-typings';
-import { InputError, EXIT_USAGE } from '../model/errors.ts';
+import { InputError, EXIT_INTERNAL, EXIT_USAGE } from '../model/errors.ts';
+import { registerAnalyze } from './commands/analyze.ts';
 import { registerDump } from './commands/dump.ts';
+import { registerSchema } from './commands/schema.ts';
+import { registerTriage } from './commands/triage.ts';
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -10,6 +13,9 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerAnalyze(program);
+  registerTriage(program);
+  registerSchema(program);
   registerDump(program);
   return program;
 }
@@ -28,8 +34,18 @@ async function main(): Promise<void> {
       process.exitCode = EXIT_USAGE;
       return;
     }
-    throw err;
+    // A bug of ours: one line, no stack trace unless asked for.
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`coroner: internal error: ${message}${process.env.CORONER_DEBUG ? '' : ' (set CORONER_DEBUG=1 for details)'}\n`);
+    if (process.env.CORONER_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = EXIT_INTERNAL;
   }
 }
+
+// `coroner ... | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
 
 await main();

@@ -22,3 +22,5 @@ export class InputError extends Error {
 export const EXIT_OK = 0;
 export const EXIT_PROBLEM = 1;
 export const EXIT_USAGE = 2;
+/** A bug in Coroner itself (never an input problem). */
+export const EXIT_INTERNAL = 3;

@@ -24,7 +24,9 @@ export type FindingKind =
   | 'frozen-instruction'
   | 'memory-corruption'
   | 'warning'
-  | 'bug';
+  | 'bug'
+  | 'lockdep'
+  | 'csd-lock';
 
 export type Role = 'root' | 'symptom';
 

@@ -1,0 +1,102 @@
+/**
+ * A CPU spinning on a lock (or another spin loop) with interrupts disabled: it answers no IPI and
+ * runs no timer. If the code it interrupted had the lock's address in its registers, the CPU
+ * probably took the lock itself before it faulted: a self-deadlock.
+ */
+import type { LogEvent } from '../model/event.ts';
+import type { Finding } from '../model/finding.ts';
+import { frameText } from '../model/trace.ts';
+import { cpuNode, eventFact, finding, lineFact, type DetectorContext } from './context.ts';
+import { callChain, hex, inOopsPath, isIdle, kernelRegisters, spinSite } from './stacks.ts';
+
+/** The latest event per CPU that shows its stack (NMI backtraces, lockups, stalls). */
+export function latestStackEvents(events: readonly LogEvent[]): Map<number, LogEvent> {
+  const m = new Map<number, LogEvent>();
+  for (const e of events) {
+    if (e.cpu === undefined || e.kind === 'hung-task') continue;
+    if (e.trace.length === 0 && e.registers.length === 0) continue;
+    m.set(e.cpu, e);
+  }
+  return m;
+}
+
+export function irqsOffSpinDetector(ctx: DetectorContext): Finding[] {
+  const out: Finding[] = [];
+  for (const [cpu, e] of latestStackEvents(ctx.c.events)) {
+    if (isIdle(e)) continue;
+    const spin = spinSite(e);
+    if (!spin) continue;
+    const regs = kernelRegisters(e)[0];
+    const irqsOff = regs?.irqsEnabled === false;
+    if (!irqsOff && e.kind !== 'hard-lockup') continue;
+    const chain = callChain(e);
+    const lock = spin.lockAddress;
+    const lockId = lock ? `lock:${lock}` : undefined;
+    const evidence = [eventFact(e, `${e.title}: ${chain.slice(0, 6).join(' <- ')}`)];
+    if (regs?.line) evidence.push(lineFact(e, regs.line, `EFLAGS/PSTATE ${regs.values.eflags ?? regs.values.pstate ?? '?'}: interrupts ${irqsOff ? 'disabled' : 'unknown'}`));
+    const steps = [
+      `CPU ${cpu}${e.task ? ` (${e.task.comm}:${e.task.pid})` : ''} is in ${spin.function}${spin.caller ? `, called from ${frameText(spin.caller)}` : ''}.`,
+      irqsOff
+        ? `Its saved flags have IF clear: interrupts are disabled, so it cannot take IPIs or timer interrupts while it spins.`
+        : 'A hard-lockup report means it ran with interrupts disabled past the watchdog threshold.',
+    ];
+    if (lock) steps.push(`The lock pointer in the first-argument register is ${lock}.`);
+
+    // Self-deadlock evidence: the context interrupted by the fault had the lock's address (or its object) in a register.
+    let selfHeld = false;
+    const inOops = inOopsPath(chain);
+    if (lock && inOops) {
+      const lockVal = hex(lock)!;
+      const interrupted = kernelRegisters(e).slice(1);
+      for (const r of interrupted) {
+        const hit = Object.entries(r.values).find(([name, v]) => {
+          const x = hex(v);
+          return name !== 'rip' && name !== 'pc' && x !== undefined && x !== 0n && lockVal >= x && lockVal - x < 0x100n;
+        });
+        if (hit) {
+          selfHeld = true;
+          steps.push(
+            `The code the fault interrupted (${r.pcSymbol ? frameText(r.pcSymbol) : 'the faulting function'}) had ${hit[0].toUpperCase()}=${hit[1]} — the object holding the lock: this CPU was working under that lock when it faulted, and the oops path asked for it again.`,
+          );
+          evidence.push(lineFact(e, r.line, `interrupted context ${hit[0].toUpperCase()}=${hit[1]} (lock ${lock})`));
+          break;
+        }
+      }
+    }
+    const role = 'root';
+    if (selfHeld) {
+      const f = finding(ctx, 'spinlock-self-deadlock', role, `CPU ${cpu} spins forever on spinlock ${lock} with IRQs off in its own oops path: the lock is most likely held by the same CPU (taken before the fault)`, {
+        confidence: 0.75,
+        subjects: [{ kind: 'cpu', cpu }, { kind: 'event', id: e.id }],
+        evidence,
+        steps: [...steps, 'A non-recursive spinlock taken twice on one CPU never becomes free: an AA deadlock.'],
+        confirm: [`crash> bt -f -c ${cpu}`, `crash> rd ${lock} 1   # locked byte set, no tail`, 'crash> bt -a   # no other CPU inside the lock'],
+        extra: { cpu, lockAddress: lock ?? '', function: spin.function },
+      });
+      ctx.graph.node(cpuNode(cpu), 'cpu', `CPU ${cpu}`, f.id);
+      ctx.graph.node(lockId!, 'lock', `spinlock ${lock}`, f.id);
+      ctx.graph.edge(cpuNode(cpu), lockId!, 'spins-on', f.id);
+      ctx.graph.edge(lockId!, cpuNode(cpu), 'held-by', f.id, 'taken before the fault');
+      out.push(f);
+      continue;
+    }
+    steps.push(
+      'Who holds the lock is not in the log. A spinlock holder cannot sleep, so it is either running on another CPU (look for one inside a critical section), this CPU itself (recursion), or a CPU that waits for this one (ABBA with an IPI).',
+    );
+    const f = finding(ctx, 'irqs-off-spin', role, `CPU ${cpu} spins with interrupts disabled in ${spin.function}${spin.caller ? ` (from ${frameText(spin.caller)})` : ''}${lock ? ` on lock ${lock}` : ''}`, {
+      confidence: 0.7,
+      subjects: [{ kind: 'cpu', cpu }, { kind: 'event', id: e.id }],
+      evidence,
+      steps,
+      confirm: [`crash> bt -f -c ${cpu}`, ...(lock ? [`crash> rd ${lock} 1`, `crash> search -k ${lock}   # who else references the lock`] : []), 'crash> bt -a'],
+      extra: { cpu, function: spin.function, ...(lock ? { lockAddress: lock } : {}) },
+    });
+    ctx.graph.node(cpuNode(cpu), 'cpu', `CPU ${cpu}`, f.id);
+    if (lockId) {
+      ctx.graph.node(lockId, 'lock', `spinlock ${lock}`, f.id);
+      ctx.graph.edge(cpuNode(cpu), lockId, 'spins-on', f.id);
+    }
+    out.push(f);
+  }
+  return out;
+}

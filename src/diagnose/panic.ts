@@ -1,0 +1,73 @@
+/**
+ * Panic context: what made the kernel panic (hung_task_panic, softlockup_panic, hard lockup,
+ * an oops in interrupt, an operator NMI, OOM...) and which event triggered it. A panic is the
+ * consequence of its trigger; a panic with no trigger in the evidence is reported as such.
+ */
+import type { LogEvent } from '../model/event.ts';
+import type { Finding } from '../model/finding.ts';
+import { eventFact, finding, type DetectorContext } from './context.ts';
+
+interface PanicRule {
+  re: RegExp;
+  cause: string;
+  trigger: LogEvent['kind'][];
+  meaning: string;
+}
+
+/** Panic reasons (the text after `Kernel panic - not syncing: `), the knob behind them and the event that triggers them. */
+export const PANIC_RULES: PanicRule[] = [
+  { re: /hung_task: blocked tasks|hung tasks?$/i, cause: 'hung_task_panic', trigger: ['hung-task'], meaning: 'kernel.hung_task_panic=1 turned a hung-task report into a panic' },
+  { re: /softlockup: hung tasks/i, cause: 'softlockup_panic', trigger: ['soft-lockup'], meaning: 'kernel.softlockup_panic=1 turned a soft-lockup report into a panic' },
+  { re: /hard ?lockup/i, cause: 'hardlockup_panic', trigger: ['hard-lockup'], meaning: 'kernel.hardlockup_panic=1 (or nmi_watchdog=panic) turned a hard-lockup report into a panic' },
+  { re: /Fatal exception in interrupt/i, cause: 'oops-in-interrupt', trigger: ['null-deref', 'paging-request', 'gpf', 'oops', 'bug'], meaning: 'an oops in interrupt context cannot be survived by killing a task' },
+  { re: /Fatal exception|Oops|panic_on_oops/i, cause: 'oops', trigger: ['null-deref', 'paging-request', 'gpf', 'oops', 'bug', 'kasan', 'kfence'], meaning: 'an oops with kernel.panic_on_oops=1, or in a context that cannot continue' },
+  { re: /panic_on_warn|WARNING/i, cause: 'panic_on_warn', trigger: ['warning', 'kasan', 'kfence', 'ubsan'], meaning: 'kernel.panic_on_warn=1 turned a warning into a panic' },
+  { re: /NMI: Not continuing|NMI IOCK error|NMI received for unknown reason|unknown_nmi/i, cause: 'nmi', trigger: ['unknown-nmi'], meaning: 'an NMI the kernel could not attribute (typically injected by an operator or the hypervisor to force a dump of a hung machine) with unknown_nmi_panic / panic_on_unrecovered_nmi set' },
+  { re: /Out of memory|System is deadlocked on memory|oom/i, cause: 'oom', trigger: ['oom'], meaning: 'out of memory with panic_on_oom, or nothing left to kill' },
+  { re: /RCU Stall/i, cause: 'rcu_stall_panic', trigger: ['rcu-stall'], meaning: 'kernel.panic_on_rcu_stall=1 turned an RCU stall into a panic' },
+  { re: /Attempted to kill init/i, cause: 'init-died', trigger: ['null-deref', 'paging-request', 'gpf', 'oops', 'bug'], meaning: 'PID 1 exited or was killed' },
+  { re: /VFS: Unable to mount root fs|No working init found|Requested init .* failed/i, cause: 'boot', trigger: [], meaning: 'the kernel could not mount the root filesystem or start init (a boot configuration problem)' },
+  { re: /sysrq triggered crash/i, cause: 'sysrq', trigger: [], meaning: 'an operator triggered the crash with SysRq-c (echo c > /proc/sysrq-trigger): a deliberate dump' },
+  { re: /Machine check|MCE|Hardware Error/i, cause: 'mce', trigger: ['mce'], meaning: 'a fatal machine check: hardware reported an uncorrectable error' },
+];
+
+export function panicDetector(ctx: DetectorContext): Finding[] {
+  const out: Finding[] = [];
+  const events = ctx.c.events;
+  for (const p of events.filter((e) => e.kind === 'panic')) {
+    const reason = p.details.panicReason ?? p.title.replace(/^.*not syncing:\s*/, '');
+    const rule = PANIC_RULES.find((r) => r.re.test(reason));
+    const idx = events.indexOf(p);
+    const before = events.slice(0, idx).reverse();
+    const trigger = rule ? before.find((e) => rule.trigger.includes(e.kind)) : undefined;
+    const triggerFindings = trigger
+      ? ctx.findings.filter((f) => f.subjects.some((s) => s.kind === 'event' && s.id === trigger.id))
+      : [];
+    const rootFindings = ctx.findings.filter((f) => f.role === 'root');
+    const cause = rule?.cause ?? p.details.panicCause ?? 'unknown';
+    const isDeliberate = cause === 'sysrq' || cause === 'nmi';
+    const hasOtherRoot = rootFindings.length > 0;
+    const role = hasOtherRoot || (trigger && triggerFindings.length) ? 'symptom' : cause === 'boot' || cause === 'mce' || cause === 'oom' ? 'root' : 'root';
+    const summary = `Kernel panic${p.cpu !== undefined ? ` on CPU ${p.cpu}` : ''}: "${reason}" (${cause})${trigger ? `, triggered by ${trigger.title}` : ''}${isDeliberate ? ' — a dump forced from outside; the panic is not the fault' : ''}`;
+    const steps = [
+      `The kernel panicked: "${reason}".`,
+      rule ? `That reason means ${rule.meaning}.` : 'The reason is not one Coroner classifies; read it as printed.',
+      trigger ? `The event that triggered it: "${trigger.title}" (line ${trigger.line}).` : rule?.trigger.length ? 'Its usual trigger was not found in the log before it.' : '',
+    ].filter(Boolean);
+    if (isDeliberate) steps.push('A forced dump tells that the machine was already hung; the cause is in the state of the CPUs and tasks at that time, not in the panic.');
+    if (p.cpu !== undefined && hasOtherRoot && !rootFindings.some((f) => f.subjects.some((s) => s.kind === 'cpu' && s.cpu === p.cpu)))
+      steps.push(`The panicking CPU ${p.cpu} is a victim, not the culprit: the root cause is on another CPU.`);
+    if (!hasOtherRoot && !isDeliberate) steps.push('No other failure in the evidence explains it.');
+    const f = finding(ctx, 'panic', role, summary, {
+      confidence: role === 'root' ? (isDeliberate ? 0.3 : 0.6) : 0.95,
+      subjects: [{ kind: 'event', id: p.id }, ...(p.cpu !== undefined ? [{ kind: 'cpu' as const, cpu: p.cpu }] : []), ...(trigger ? [{ kind: 'event' as const, id: trigger.id }] : [])],
+      evidence: [eventFact(p), ...(trigger ? [eventFact(trigger)] : [])],
+      steps,
+      confirm: ['crash> sys   # PANIC: line', 'crash> log | tail -100', ...(p.cpu !== undefined ? [`crash> bt -c ${p.cpu}`] : [])],
+      causedBy: role === 'symptom' ? (triggerFindings.length ? triggerFindings : rootFindings).map((f) => f.id) : [],
+      extra: { cause, reason, ...(trigger ? { trigger: trigger.id } : {}) },
+    });
+    out.push(f);
+  }
+  return out;
+}

@@ -1,0 +1,74 @@
+/**
+ * Crash signatures: a stable string that groups the same bug across thousands of logs.
+ * Numbers, addresses, CPU ids, pids, offsets and compiler suffixes are normalised away.
+ */
+import type { LogEvent } from '../model/event.ts';
+import { matchesAny, NMI_MACHINERY_FUNCTIONS, OOPS_PATH_FUNCTIONS } from '../diagnose/known/frames.ts';
+
+/** Which event kinds speak first when a log has several (the first failure usually explains the rest). */
+const PRIMARY_ORDER: LogEvent['kind'][] = [
+  'null-deref',
+  'paging-request',
+  'gpf',
+  'bug',
+  'oops',
+  'kasan',
+  'kfence',
+  'ubsan',
+  'lockdep',
+  'mce',
+  'hard-lockup',
+  'soft-lockup',
+  'csd-lock',
+  'rcu-stall',
+  'hung-task',
+  'oom',
+  'warning',
+  'unknown-nmi',
+  'panic',
+];
+
+/** A function name without compiler suffixes (`.constprop.0`, `.isra.3`, `.part.1`, `.cold`). */
+export function normaliseFunction(name: string): string {
+  return name.replace(/\.(constprop|isra|part|cold|llvm|lto_priv)(\.\d+)*/g, '').replace(/\.\d+$/, '');
+}
+
+/** A title with the variable parts replaced: hex -> X, numbers -> N, `[comm:pid]` -> [T]. */
+export function normaliseTitle(title: string): string {
+  return title
+    .replace(/\[[^\]:\s]+:\d+\]/g, '[T]')
+    .replace(/\b(task|Comm:?)\s+\S+?:\d+/g, '$1 T')
+    .replace(/\b(0x)?[0-9a-f]{8,16}\b/gi, 'X')
+    .replace(/#\d+/g, '#N')
+    .replace(/\d+(\.\d+)?/g, 'N')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** The event that should name the log's bug: the first of the highest-priority kind. */
+export function primaryEvent(events: readonly LogEvent[]): LogEvent | undefined {
+  for (const kind of PRIMARY_ORDER) {
+    const e = events.find((x) => x.kind === kind);
+    if (e) return e;
+  }
+  return events.find((e) => e.kind !== 'nmi-backtrace' && e.kind !== 'sysrq-tasks' && e.kind !== 'sysrq-blocked');
+}
+
+/** `kind:culprit<-frame<-frame` (or `kind:normalised title` when no function is known); `clean` for no events. */
+export function signatureOf(events: readonly LogEvent[]): string {
+  const e = primaryEvent(events);
+  if (!e) return events.length ? `other:${events[0].kind}` : 'clean';
+  const frames = e.trace
+    .filter((f) => f.reliable && f.stack !== 'user')
+    .map((f) => normaliseFunction(f.function))
+    .filter((n) => !matchesAny(n, NMI_MACHINERY_FUNCTIONS) && !matchesAny(n, OOPS_PATH_FUNCTIONS));
+  const culprit = e.culprit ? normaliseFunction(e.culprit.function) : undefined;
+  const start = culprit ? frames.indexOf(culprit) : -1;
+  const below = (start >= 0 ? frames.slice(start + 1) : frames.filter((n) => n !== culprit)).slice(0, 2);
+  if (!culprit && !below.length) {
+    if (e.kind === 'panic') return `panic:${normaliseTitle(e.details.panicReason ?? e.title)}`;
+    return `${e.kind}:${normaliseTitle(e.title)}`;
+  }
+  const mod = e.culprit?.module ? ` [${e.culprit.module}]` : '';
+  return `${e.kind}:${[culprit ? culprit + mod : undefined, ...below].filter(Boolean).join('<-')}`;
+}
