@@ -16,8 +16,8 @@ interface PanicRule {
 
 /** Panic reasons (the text after `Kernel panic - not syncing: `), the knob behind them and the event that triggers them. */
 export const PANIC_RULES: PanicRule[] = [
-  { re: /hung_task: blocked tasks|hung tasks?$/i, cause: 'hung_task_panic', trigger: ['hung-task'], meaning: 'kernel.hung_task_panic=1 turned a hung-task report into a panic' },
   { re: /softlockup: hung tasks/i, cause: 'softlockup_panic', trigger: ['soft-lockup'], meaning: 'kernel.softlockup_panic=1 turned a soft-lockup report into a panic' },
+  { re: /hung_task: blocked tasks|hung tasks?$/i, cause: 'hung_task_panic', trigger: ['hung-task'], meaning: 'kernel.hung_task_panic=1 turned a hung-task report into a panic' },
   { re: /hard ?lockup/i, cause: 'hardlockup_panic', trigger: ['hard-lockup'], meaning: 'kernel.hardlockup_panic=1 (or nmi_watchdog=panic) turned a hard-lockup report into a panic' },
   { re: /Fatal exception in interrupt/i, cause: 'oops-in-interrupt', trigger: ['null-deref', 'paging-request', 'gpf', 'oops', 'bug'], meaning: 'an oops in interrupt context cannot be survived by killing a task' },
   { re: /Fatal exception|Oops|panic_on_oops/i, cause: 'oops', trigger: ['null-deref', 'paging-request', 'gpf', 'oops', 'bug', 'kasan', 'kfence'], meaning: 'an oops with kernel.panic_on_oops=1, or in a context that cannot continue' },

@@ -102,7 +102,7 @@ export const NMI_MACHINERY_FUNCTIONS: RegExp[] = [
 
 /** Generic sleeping frames: a hung task's wait site is the first frame below these. */
 export const SLEEP_FUNCTIONS: RegExp[] = [
-  /^__?schedule$/,
+  /^(__)?schedule$/,
   /^schedule_(timeout|preempt_disabled|idle|hrtimeout_range|hrtimeout_range_clock)$/,
   /^io_schedule(_timeout)?$/,
   /^preempt_schedule/,

@@ -1,0 +1,221 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { diagnose } from '../../src/diagnose/index.ts';
+import { waitSite } from '../../src/diagnose/hung-tasks.ts';
+import { caseOf, ev, frames, regs } from './build.ts';
+
+const tlbWait = 'on_each_cpu_cond_mask <- flush_tlb_mm_range <- tlb_finish_mmu <- unmap_region <- __vm_munmap';
+
+describe('IPI wait + IRQs-off spin', () => {
+  const c = caseOf([
+    ev('nmi-backtrace', 'NMI backtrace for cpu 1', {
+      cpu: 1,
+      task: { comm: 'worker', pid: 129 },
+      registers: [regs('native_queued_spin_lock_slowpath', { rip: 'ffffffff99059b29', eflags: '00000002', rdi: 'ffffffffc04a13c0' })],
+      trace: frames('_raw_spin_lock_irqsave <- ring_record_error [ring] <- ring_worker [ring] <- kthread <- ret_from_fork'),
+    }),
+    ev('soft-lockup', 'watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [mapper:127]', {
+      cpu: 0,
+      task: { comm: 'mapper', pid: 127 },
+      details: { seconds: 22 },
+      registers: [regs('smp_call_function_many_cond', { rip: 'ffffffff98770600', eflags: '00000202' })],
+      trace: frames(tlbWait),
+    }),
+    ev('soft-lockup', 'watchdog: BUG: soft lockup - CPU#0 stuck for 48s! [mapper:127]', {
+      cpu: 0,
+      task: { comm: 'mapper', pid: 127 },
+      details: { seconds: 48 },
+      registers: [regs('smp_call_function_many_cond', { rip: 'ffffffff98770600', eflags: '00000202' })],
+      trace: frames(tlbWait),
+    }),
+  ]);
+  const d = diagnose(c);
+  it('makes the spinning CPU the root and names its lock', () => {
+    const root = d.findings.find((f) => f.id === d.verdict.roots[0])!;
+    assert.equal(root.kind, 'irqs-off-spin');
+    assert.equal(root.extra?.cpu, 1);
+    assert.equal(root.extra?.lockAddress, 'ffffffffc04a13c0');
+    assert.match(root.summary, /ring_record_error/);
+  });
+  it('makes the TLB-flush waiter a symptom that points at CPU 1', () => {
+    const w = d.findings.find((f) => f.kind === 'ipi-wait')!;
+    assert.equal(w.role, 'symptom');
+    assert.deepEqual(w.extra?.targets, [1]);
+    assert.ok(w.causedBy?.includes(d.verdict.roots[0]));
+    assert.deepEqual(d.graph.chainFrom('cpu:0'), ['cpu:0', 'csd:0', 'cpu:1', 'lock:ffffffffc04a13c0']);
+  });
+  it('groups repeated soft lockups of one CPU into one symptom', () => {
+    const s = d.findings.filter((f) => f.kind === 'soft-lockup');
+    assert.equal(s.length, 1);
+    assert.equal(s[0].role, 'symptom');
+    assert.match(s[0].summary, /22s, 48s/);
+  });
+  it('is a problem verdict', () => assert.equal(d.verdict.status, 'problem'));
+});
+
+describe('oops in interrupt context, then stuck in its own oops path', () => {
+  const c = caseOf([
+    ev('null-deref', 'BUG: kernel NULL pointer dereference, address: 0000000000000000', {
+      cpu: 1,
+      task: { comm: 'crunch/1', pid: 124 },
+      details: { address: '0000000000000000' },
+      registers: [
+        regs('nic_complete', { rip: 'ffffffffc05dc009', eflags: '00000046', rdi: 'ffffffffc05de020' }),
+        regs('', { rip: '401818', eflags: '00000216' }, 'user'),
+      ],
+      trace: frames('nic_poll [nic] <- __hrtimer_run_queues <- hrtimer_interrupt <- __sysvec_apic_timer_interrupt <- sysvec_apic_timer_interrupt <- asm_sysvec_apic_timer_interrupt'),
+    }),
+    ev('nmi-backtrace', 'NMI backtrace for cpu 1', {
+      cpu: 1,
+      task: { comm: 'crunch/1', pid: 124 },
+      registers: [
+        regs('native_queued_spin_lock_slowpath', { rip: 'ffffffff99059b29', eflags: '00000002', rdi: 'ffffffffc05de020' }),
+        regs('nic_complete', { rip: 'ffffffffc05dc009', eflags: '00000046', rdi: 'ffffffffc05de020', rbp: 'ffffffffc05de020' }),
+      ],
+      trace: frames('_raw_spin_lock_irqsave <- nic_die_notify [nic] <- notify_die <- __die_body <- page_fault_oops <- exc_page_fault <- asm_exc_page_fault <- nic_poll [nic] <- hrtimer_interrupt'),
+    }),
+    ev('soft-lockup', 'watchdog: BUG: soft lockup - CPU#0 stuck for 45s! [mapper:127]', {
+      cpu: 0,
+      details: { seconds: 45 },
+      registers: [regs('smp_call_function_many_cond', { rip: 'ffffffff98770600', eflags: '00000202' })],
+      trace: frames(tlbWait),
+    }),
+  ]);
+  const d = diagnose(c);
+  const byKind = (k: string) => d.findings.filter((f) => f.kind === k);
+  it('finds the oops in IRQ as a root, the NULL dereference and the self-deadlock', () => {
+    assert.equal(byKind('oops-in-irq')[0]?.role, 'root');
+    assert.equal(byKind('null-deref')[0]?.role, 'root');
+    const sd = byKind('spinlock-self-deadlock')[0];
+    assert.equal(sd?.role, 'root');
+    assert.equal(sd.extra?.lockAddress, 'ffffffffc05de020');
+    assert.ok(d.graph.cycles().some((cy) => cy.includes('cpu:1') && cy.includes('lock:ffffffffc05de020')));
+  });
+  it('makes CPU 0 a victim waiting for CPU 1', () => {
+    const w = byKind('ipi-wait')[0];
+    assert.deepEqual(w.extra?.targets, [1]);
+    assert.equal(byKind('soft-lockup')[0].role, 'symptom');
+  });
+});
+
+describe('hung tasks', () => {
+  it('clusters by wait site and follows blocker hints to the owner', () => {
+    const hung = (comm: string, pid: number, stack: string, owner?: { comm: string; pid: number }) =>
+      ev('hung-task', `INFO: task ${comm}:${pid} blocked for more than 120 seconds.`, {
+        task: { comm, pid },
+        details: { seconds: 120, ...(owner ? { blockers: [{ kind: 'mutex' as const, owner, line: 1 }] } : {}) },
+        trace: frames(stack),
+      });
+    const c = caseOf([
+      hung('a', 10, '__schedule <- schedule <- schedule_preempt_disabled <- __mutex_lock.constprop.0 <- do_thing <- ksys_write', { comm: 'b', pid: 20 }),
+      hung('c', 11, '__schedule <- schedule <- schedule_preempt_disabled <- __mutex_lock.constprop.0 <- do_thing <- ksys_write', { comm: 'b', pid: 20 }),
+      hung('b', 20, '__schedule <- schedule <- io_schedule <- folio_wait_bit_common <- read_pages <- vfs_read'),
+    ]);
+    const d = diagnose(c);
+    const clusters = d.findings.filter((f) => f.kind === 'hung-task-cluster');
+    assert.equal(clusters.length, 2);
+    assert.ok(clusters.some((f) => f.subjects.length === 2 && f.extra?.waitSite === 'do_thing' && f.extra?.lock === 'mutex'));
+    const chain = d.findings.find((f) => f.kind === 'lock-owner-chain')!;
+    assert.equal(chain.role, 'root');
+    assert.match(chain.summary, /^b:20 holds the lock/);
+    assert.match(chain.summary, /read_pages/);
+  });
+  it('reports a cycle of owners as a deadlock', () => {
+    const c = caseOf([
+      ev('hung-task', 'INFO: task x:1 blocked', { task: { comm: 'x', pid: 1 }, details: { blockers: [{ kind: 'mutex', owner: { comm: 'y', pid: 2 }, line: 3 }] }, trace: frames('schedule <- __mutex_lock <- f1') }),
+      ev('hung-task', 'INFO: task y:2 blocked', { task: { comm: 'y', pid: 2 }, details: { blockers: [{ kind: 'mutex', owner: { comm: 'x', pid: 1 }, line: 13 }] }, trace: frames('schedule <- __mutex_lock <- f2') }),
+    ]);
+    const d = diagnose(c);
+    const dl = d.findings.find((f) => f.kind === 'mutex-deadlock');
+    assert.ok(dl);
+    assert.equal(d.verdict.roots[0], dl.id);
+  });
+  it('without any hint, the cluster is only a low-confidence lead', () => {
+    const c = caseOf([
+      ev('hung-task', 'INFO: task blk-flush:90 blocked for more than 10 seconds.', {
+        task: { comm: 'blk-flush', pid: 90 },
+        trace: frames('__schedule <- schedule <- rwsem_down_write_slowpath <- ext4_buffered_write_iter <- vfs_write'),
+      }),
+    ]);
+    const d = diagnose(c);
+    assert.equal(d.verdict.status, 'inconclusive');
+    assert.equal(d.findings[0].kind, 'hung-task-cluster');
+    assert.ok(d.findings[0].confidence <= 0.4);
+  });
+  it('finds the wait site below generic frames', () => {
+    const ws = waitSite(frames('__schedule <- schedule <- ? foo <- rwsem_down_read_slowpath <- down_read <- ext4_file_read_iter <- vfs_read'));
+    assert.equal(ws.site?.function, 'ext4_file_read_iter');
+    assert.equal(ws.lock, 'rwsem-read');
+  });
+});
+
+describe('panic context', () => {
+  it('a softlockup panic is a symptom of the soft lockup, and the panicking CPU a victim', () => {
+    const c = caseOf([
+      ev('nmi-backtrace', 'NMI backtrace for cpu 1', {
+        cpu: 1,
+        registers: [regs('native_queued_spin_lock_slowpath', { eflags: '00000002', rdi: 'ffff0000' })],
+        trace: frames('_raw_spin_lock <- foo_work'),
+      }),
+      ev('soft-lockup', 'watchdog: BUG: soft lockup - CPU#0 stuck for 23s! [mapper:1]', {
+        cpu: 0,
+        registers: [regs('smp_call_function_many_cond', { eflags: '00000202' })],
+        trace: frames(tlbWait),
+      }),
+      ev('panic', 'Kernel panic - not syncing: softlockup: hung tasks', { cpu: 0, details: { panicReason: 'softlockup: hung tasks' } }),
+    ]);
+    const d = diagnose(c);
+    const p = d.findings.find((f) => f.kind === 'panic')!;
+    assert.equal(p.role, 'symptom');
+    assert.equal(p.extra?.cause, 'softlockup_panic');
+    assert.ok(p.steps.some((s) => /victim/.test(s)));
+    assert.equal(d.findings.find((f) => f.id === d.verdict.roots[0])?.extra?.cpu, 1);
+  });
+  it('an operator NMI panic alone is inconclusive, never the cause', () => {
+    const c = caseOf([
+      ev('unknown-nmi', 'Uhhuh. NMI received for unknown reason 21 on CPU 0.', { cpu: 0 }),
+      ev('panic', 'Kernel panic - not syncing: NMI: Not continuing', { cpu: 0, details: { panicReason: 'NMI: Not continuing' } }),
+    ]);
+    const d = diagnose(c);
+    assert.equal(d.verdict.status, 'inconclusive');
+    assert.equal(d.findings[0].extra?.cause, 'nmi');
+  });
+});
+
+describe('same spin on many CPUs', () => {
+  it('names the shared loop', () => {
+    const e = (cpu: number) =>
+      ev('nmi-backtrace', `NMI backtrace for cpu ${cpu}`, {
+        cpu,
+        registers: [regs('tick_nohz_next_event', { eflags: '00000002' })],
+        trace: frames('tick_nohz_idle_stop_tick <- do_idle <- cpu_startup_entry'),
+      });
+    const d = diagnose(caseOf([e(0), e(1), e(2), e(3)]));
+    const f = d.findings.find((x) => x.kind === 'same-spin')!;
+    assert.equal(f.role, 'root');
+    assert.deepEqual(f.extra?.cpus, [0, 1, 2, 3]);
+    assert.match(f.summary, /tick_nohz_next_event/);
+  });
+});
+
+describe('edge cases', () => {
+  it('nothing found is healthy', () => {
+    const d = diagnose(caseOf([]));
+    assert.equal(d.verdict.status, 'healthy');
+    assert.equal(d.findings.length, 0);
+  });
+  it('a soft lockup with no registers and no stack still gives a lead', () => {
+    const d = diagnose(caseOf([ev('soft-lockup', 'BUG: soft lockup - CPU#3 stuck for 61s! [x:9]', { cpu: 3 })]));
+    assert.equal(d.findings[0].kind, 'soft-lockup');
+    assert.equal(d.findings[0].role, 'root');
+    assert.equal(d.verdict.status, 'inconclusive');
+  });
+  it('an IPI waiter whose target is unknown says so', () => {
+    const d = diagnose(
+      caseOf([ev('soft-lockup', 'watchdog: BUG: soft lockup - CPU#2 stuck for 22s! [a:1]', { cpu: 2, registers: [regs('smp_call_function_many_cond', { eflags: '00000202' })], trace: frames(tlbWait) })]),
+    );
+    const w = d.findings.find((f) => f.kind === 'ipi-wait')!;
+    assert.deepEqual(w.extra?.targets, []);
+    assert.ok(w.steps.some((s) => /does not say which CPU/.test(s)));
+  });
+});
