@@ -32,6 +32,22 @@ export interface CpuNote {
   control?: Record<string, bigint>;
 }
 
+/** The kernel's new_utsname as the kdump header records it (QEMU fills only `machine`). */
+export interface UtsName {
+  sysname: string;
+  nodename: string;
+  release: string;
+  version: string;
+  machine: string;
+  domainname: string;
+}
+
+/** A run of physical page frames [start, end) that the dump covers. */
+export interface PfnRange {
+  start: bigint;
+  end: bigint;
+}
+
 export interface DumpContainer {
   readonly path: string;
   /** `elf`, `kdump-compressed`, `flattened`. */
@@ -53,4 +69,14 @@ export interface DumpContainer {
   /** Whether the page frame is present (not excluded, inside a range). */
   hasPage(pfn: bigint): boolean;
   close(): void;
+  /** Number of CPUs the dump header names (kdump header nr_cpus), when known. */
+  readonly nrCpus?: number;
+  /** utsname from the kdump header, when present (QEMU's holds only `machine`: take the release from VMCOREINFO). */
+  readonly utsname?: UtsName;
+  /** phys_base from the kdump sub-header. Hint only: QEMU writes a guess; prefer NUMBER(phys_base) from VMCOREINFO. */
+  readonly physBase?: bigint;
+  /** For `flattened`: the format of the reassembled stream (`kdump-compressed`, `elf`). */
+  readonly innerFormat?: string;
+  /** Physical page frame ranges the dump holds (kdump: from the 2nd bitmap; ELF: PT_LOAD segments). */
+  presentRanges?(): Iterable<PfnRange>;
 }

@@ -1,0 +1,108 @@
+/** Positional byte access to a dump file (or to a virtual file such as a flattened stream). */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { InputError } from '../../../model/errors.ts';
+
+/** Random access to the bytes of a (possibly virtual) file. Offsets are BigInt: dumps exceed 2^53 rarely, but offsets in headers are 64-bit. */
+export interface ByteSource {
+  readonly path: string;
+  /** Size in bytes of the (virtual) file. */
+  readonly size: bigint;
+  /** Reads up to `length` bytes at `offset`; returns fewer at the end of the data (never throws for a short read). */
+  readAt(offset: bigint, length: number): Buffer;
+  close(): void;
+}
+
+/** Reads exactly `length` bytes or throws InputError naming the file, offset and what was being read. */
+export function readExact(src: ByteSource, offset: bigint, length: number, what: string): Buffer {
+  if (offset < 0n || length < 0) throw new InputError(`${what}: invalid offset or length (${length} bytes)`, src.path, offset);
+  const buf = src.readAt(offset, length);
+  if (buf.length < length) {
+    throw new InputError(
+      `${what}: file ends after ${buf.length} of ${length} bytes (truncated? size ${src.size})`,
+      src.path,
+      offset,
+    );
+  }
+  return buf;
+}
+
+/** A regular file read with pread. */
+export class FileSource implements ByteSource {
+  readonly size: bigint;
+  private fd: number | undefined;
+
+  constructor(readonly path: string) {
+    try {
+      this.fd = openSync(path, 'r');
+    } catch (e) {
+      throw new InputError(`cannot open: ${(e as Error).message}`, path);
+    }
+    try {
+      const st = fstatSync(this.fd, { bigint: true });
+      if (!st.isFile() && !st.isBlockDevice()) throw new InputError('not a regular file', path);
+      this.size = st.size;
+    } catch (e) {
+      closeSync(this.fd);
+      this.fd = undefined;
+      throw e;
+    }
+  }
+
+  readAt(offset: bigint, length: number): Buffer {
+    if (this.fd === undefined) throw new Error(`${this.path}: read after close`);
+    if (offset < 0n || offset >= this.size || length <= 0) return Buffer.alloc(0);
+    const avail = this.size - offset;
+    const n = avail < BigInt(length) ? Number(avail) : length;
+    const buf = Buffer.allocUnsafe(n);
+    let done = 0;
+    while (done < n) {
+      const r = readSync(this.fd, buf, done, n - done, offset + BigInt(done));
+      if (r <= 0) break;
+      done += r;
+    }
+    return done === n ? buf : buf.subarray(0, done);
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+/** A small LRU map (insertion order of a Map gives recency). */
+export class LruCache<K, V> {
+  private map = new Map<K, V>();
+  constructor(readonly capacity: number) {}
+
+  get(key: K): V | undefined {
+    const v = this.map.get(key);
+    if (v !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+
+  set(key: K, value: V): void {
+    if (this.map.has(key)) this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > this.capacity) {
+      const oldest = this.map.keys().next();
+      if (!oldest.done) this.map.delete(oldest.value);
+    }
+  }
+
+  clear(): void {
+    this.map.clear();
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+/** Reads a NUL-terminated string from a fixed-size field. */
+export function cString(buf: Buffer, start = 0, end = buf.length): string {
+  const z = buf.indexOf(0, start);
+  return buf.toString('latin1', start, z >= 0 && z < end ? z : end);
+}

@@ -1,0 +1,45 @@
+/** Opens a dump file of any supported container format, detected by its magic. */
+import { InputError } from '../../../model/errors.ts';
+import { ElfContainer } from './elf.ts';
+import { FlattenedSource, FLATTENED_SIGNATURE } from './flattened.ts';
+import { FileSource, type ByteSource } from './io.ts';
+import { KdumpContainer, KDUMP_SIGNATURE } from './kdump.ts';
+import type { DumpContainer } from './types.ts';
+
+const ELF_MAGIC = '\x7fELF';
+
+/** Opens a container over an already opened byte source; `outer` names the wrapping format (flattened). */
+export function openContainerOn(src: ByteSource, outer?: string): DumpContainer {
+  const head = src.readAt(0n, 16);
+  const sig8 = head.toString('latin1', 0, 8);
+  if (sig8 === KDUMP_SIGNATURE || sig8 === 'DISKDUMP') return new KdumpContainer(src, outer ?? 'kdump-compressed');
+  if (head.toString('latin1', 0, 4) === ELF_MAGIC) return new ElfContainer(src, outer ?? 'elf');
+  if (!outer && head.toString('latin1', 0, FLATTENED_SIGNATURE.length) === FLATTENED_SIGNATURE) {
+    const flat = new FlattenedSource(src);
+    const c = openContainerOn(flat, 'flattened');
+    (c.incomplete as string[]).unshift(...flat.problems);
+    return c;
+  }
+  const shown = JSON.stringify(head.toString('latin1', 0, Math.min(head.length, 12)));
+  throw new InputError(
+    head.length === 0
+      ? `empty file: expected a vmcore (ELF core, kdump-compressed "KDUMP   ", or makedumpfile flattened)`
+      : `not a vmcore: starts with ${shown}; expected an ELF core (\\x7fELF), kdump-compressed ("KDUMP   ") or makedumpfile flattened ("makedumpfile")${outer ? ` inside the ${outer} stream` : ''}`,
+    src.path,
+    0,
+  );
+}
+
+/** Opens a vmcore: ELF core, kdump-compressed or makedumpfile flattened. Throws InputError for anything else. */
+export function openDumpContainer(path: string): DumpContainer {
+  const src = new FileSource(path);
+  try {
+    return openContainerOn(src);
+  } catch (e) {
+    src.close();
+    if (e instanceof InputError) throw e;
+    // Any other failure while parsing headers is still a problem of the input, not of the program.
+    if (e instanceof RangeError || e instanceof TypeError) throw new InputError(`malformed dump: ${e.message}`, path);
+    throw e;
+  }
+}
