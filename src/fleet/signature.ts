@@ -3,6 +3,7 @@
  * Numbers, addresses, CPU ids, pids, offsets and compiler suffixes are normalised away.
  */
 import type { LogEvent } from '../model/event.ts';
+import type { Finding } from '../model/finding.ts';
 import { matchesAny, NMI_MACHINERY_FUNCTIONS, OOPS_PATH_FUNCTIONS } from '../diagnose/known/frames.ts';
 
 /** Which event kinds speak first when a log has several (the first failure usually explains the rest). */
@@ -71,4 +72,17 @@ export function signatureOf(events: readonly LogEvent[]): string {
   }
   const mod = e.culprit?.module ? ` [${e.culprit.module}]` : '';
   return `${e.kind}:${[culprit ? culprit + mod : undefined, ...below].filter(Boolean).join('<-')}`;
+}
+
+/**
+ * The signature of a diagnosed log: named after the top root finding and the frames of the event behind
+ * it (so a soft lockup on a victim CPU groups with its real culprit), else after the primary event.
+ */
+export function signatureOfDiagnosis(events: readonly LogEvent[], findings: readonly Finding[], roots: readonly string[]): string {
+  const root = findings.find((f) => f.id === roots[0]);
+  const subject = root?.subjects.find((s) => s.kind === 'event');
+  const e = subject && subject.kind === 'event' ? events.find((x) => x.id === subject.id) : undefined;
+  if (!root || !e) return signatureOf(events);
+  const sig = signatureOf([e]);
+  return `${root.kind}:${sig.slice(sig.indexOf(':') + 1)}`;
 }

@@ -1,6 +1,9 @@
 /** `coroner triage FILE...`: one record per log for crash triage at scale, grouped by signature. */
 import { Option, type Command } from '@commander-js/extra-typings';
-import { signatureOf } from '../../fleet/signature.ts';
+import { diagnose } from '../../diagnose/index.ts';
+import { signatureOfDiagnosis } from '../../fleet/signature.ts';
+import { emptyCaseFile } from '../../model/casefile.ts';
+import { addParsedLog } from '../../sources/log-case.ts';
 import { EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, InputError } from '../../model/errors.ts';
 import { scanLogFile } from '../../sources/log/index.ts';
 import { emit, useColor } from '../output.ts';
@@ -19,12 +22,15 @@ export interface TriageRecord {
 export async function triageFile(file: string): Promise<TriageRecord> {
   try {
     const log = await scanLogFile(file, file);
+    const c = emptyCaseFile();
+    addParsedLog(c, log);
+    const d = diagnose(c);
     return {
       file,
       format: log.format,
       lines: log.lines,
-      signature: signatureOf(log.events),
-      events: log.events.map((e) => ({
+      signature: signatureOfDiagnosis(c.events, d.findings, d.verdict.roots),
+      events: c.events.map((e) => ({
         kind: e.kind,
         line: e.line,
         title: e.title,
