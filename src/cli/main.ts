@@ -3,6 +3,7 @@ import { Command, CommanderError } from '@commander-js/extra-typings';
 import { InputError, EXIT_INTERNAL, EXIT_USAGE } from '../model/errors.ts';
 import { registerAnalyze } from './commands/analyze.ts';
 import { registerDump } from './commands/dump.ts';
+import { registerLive } from './commands/live.ts';
 import { registerSchema } from './commands/schema.ts';
 import { registerTriage } from './commands/triage.ts';
 
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerTriage(program);
   registerSchema(program);
   registerDump(program);
+  registerLive(program);
   return program;
 }
 
