@@ -1,0 +1,412 @@
+/**
+ * A vmcore opened for analysis without debuginfo: container -> kernel virtual memory ->
+ * symbols (kallsyms in the dump, else System.map) -> BTF types -> typed kernel API, walkers.
+ * Symbols, BTF and modules are loaded on first use, so `log()` touches only the printk ring.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { InputError } from '../../model/errors.ts';
+import { openKernelMemory, type KernelMemory } from './arch/x86_64/index.ts';
+import { openDumpContainer } from './format/open.ts';
+import type { DumpContainer } from './format/types.ts';
+import { parseVmcoreinfo, type Vmcoreinfo } from './format/vmcoreinfo.ts';
+import { Btf } from './kernel/btf.ts';
+import { KernelLayoutError, attempt, isMemoryError } from './kernel/errors.ts';
+import { decodeKallsyms, type KallsymsLocation } from './kernel/kallsyms.ts';
+import { START_KERNEL_MAP, SymbolTable, Symbols, readSystemMap } from './kernel/symbols.ts';
+import { Kernel } from './kernel/value.ts';
+import { readModules } from './walk/modules.ts';
+import { formatLog, readPrintkLog, type PrintkLog } from './walk/printk.ts';
+
+export { Kernel, Value, KType } from './kernel/value.ts';
+export { Symbols, SymbolTable, type SymbolInfo } from './kernel/symbols.ts';
+export { Btf, BtfKind } from './kernel/btf.ts';
+export { KernelLayoutError, UnreadableMemoryError, attempt, isMemoryError } from './kernel/errors.ts';
+
+export interface OpenKernelDumpOptions {
+  /** A System.map to use instead of the dump's kallsyms (or when the dump has none). */
+  systemMap?: string;
+}
+
+export interface DumpInfo {
+  path: string;
+  format: string;
+  /** For flattened streams: the reassembled format. */
+  innerFormat?: string;
+  compression: string[];
+  headerVersion?: number;
+  dumpLevel?: number;
+  arch: string;
+  release?: string;
+  /** uts version string (`#1 SMP PREEMPT_DYNAMIC Debian ...`). */
+  version?: string;
+  nodename?: string;
+  banner?: string;
+  cpus: {
+    /** CPU register notes in the dump. */
+    notes: number;
+    /** Where the notes come from: `prstatus` (kdump / QEMU) and/or `qemu-cpustate`. */
+    noteSources: string[];
+    /** nr_cpus from the kdump header. */
+    headerCount?: number;
+    /** CPUs set in cpu_online_mask. */
+    online?: number[];
+    nrCpuIds?: number;
+  };
+  /** How the dump was taken: `kdump` (the kernel's crash path) or `hypervisor` (QEMU dump-guest-memory). */
+  dumpedBy: 'kdump' | 'hypervisor' | 'unknown';
+  /** VMCOREINFO CRASHTIME (seconds since the epoch), kdump only. */
+  crashTime?: number;
+  /** When the dump file was written (kdump header timestamp), if recorded. */
+  dumpWritten?: number;
+  /** Why there is no crash time. */
+  crashTimeNote?: string;
+  /** The kernel's wall clock when memory was captured (timekeeper xtime_sec). */
+  clockAtDump?: number;
+  /** Seconds since boot at dump time, from the newest log record. */
+  lastLogSeconds?: number;
+  panic?: string;
+  kaslrOffset: string;
+  physBase: string;
+  physBaseSource: string;
+  pagingLevels: number;
+  symbols: { source: string; count: number; modules: string[] } | { source: 'none'; error: string };
+  types: { source: 'BTF'; bytes: number; count: number } | { source: 'none'; error: string };
+  incomplete: string[];
+}
+
+/** Picks the dump file inside a /var/crash/<dir> directory. */
+export function resolveDumpPath(path: string): string {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(code === 'ENOENT' ? 'no such file or directory' : `cannot open: ${code ?? (e as Error).message}`, path);
+  }
+  if (!st.isDirectory()) return path;
+  const names = readdirSync(path);
+  for (const want of ['vmcore', 'vmcore.kdump', 'vmcore.flat', 'dump.kdump', 'dumpfile']) if (names.includes(want)) return join(path, want);
+  const any = names.find((n) => /^vmcore/.test(n) && !/dmesg|\.txt$|\.log$/.test(n));
+  if (any) return join(path, any);
+  throw new InputError('directory holds no vmcore (looked for vmcore, vmcore.kdump, vmcore.flat)', path);
+}
+
+/** System.map next to the dump, or one directory up (fixtures keep one per kernel directory). */
+export function findSystemMap(dumpPath: string, release?: string): string | undefined {
+  const dir = dirname(resolve(dumpPath));
+  const names = release ? [`System.map-${release}`, 'System.map'] : ['System.map'];
+  for (const d of [dir, dirname(dir)]) for (const n of names) if (existsSync(join(d, n))) return join(d, n);
+  return undefined;
+}
+
+export class KernelDump {
+  readonly path: string;
+  readonly container: DumpContainer;
+  readonly vmcoreinfo: Vmcoreinfo;
+  readonly memory: KernelMemory;
+  /** What is damaged, missing or guessed: results are partial. */
+  readonly incomplete: string[] = [];
+  private readonly opts: OpenKernelDumpOptions;
+  private _symbols?: Symbols;
+  private _btf?: Btf | null;
+  private _btfError?: string;
+  private _kernel?: Kernel;
+  private _modulesLoaded = false;
+  private _log?: PrintkLog;
+
+  constructor(path: string, container: DumpContainer, vmcoreinfo: Vmcoreinfo, memory: KernelMemory, opts: OpenKernelDumpOptions) {
+    this.path = path;
+    this.container = container;
+    this.vmcoreinfo = vmcoreinfo;
+    this.memory = memory;
+    this.opts = opts;
+    this.incomplete.push(...container.incomplete, ...memory.notes);
+  }
+
+  get release(): string | undefined {
+    return this.vmcoreinfo.osrelease;
+  }
+
+  /** Core kernel symbols (+ modules once BTF is available). Throws InputError for a System.map that does not match. */
+  get symbols(): Symbols {
+    if (!this._symbols) {
+      this._symbols = this.loadSymbols();
+      this.memory.useSymbols((n) => this._symbols!.core.address(n));
+    }
+    if (!this._modulesLoaded) {
+      this._modulesLoaded = true;
+      if (this.btf) {
+        const notes: string[] = [];
+        this._symbols.setModules(readModules(this.kernel, notes));
+        this.incomplete.push(...notes);
+      }
+    }
+    return this._symbols;
+  }
+
+  private loadSymbols(): Symbols {
+    const vi = this.vmcoreinfo;
+    const read = (a: bigint, l: number) => this.memory.read(a, l);
+    if (this.opts.systemMap) return this.systemMapSymbols(this.opts.systemMap);
+    const s = vi.symbols;
+    if (s.has('kallsyms_names') && s.has('kallsyms_num_syms') && s.has('kallsyms_token_table') && s.has('kallsyms_token_index')) {
+      const loc: KallsymsLocation = {
+        names: s.get('kallsyms_names')!,
+        numSyms: s.get('kallsyms_num_syms')!,
+        tokenTable: s.get('kallsyms_token_table')!,
+        tokenIndex: s.get('kallsyms_token_index')!,
+        offsets: s.get('kallsyms_offsets'),
+        relativeBase: s.get('kallsyms_relative_base'),
+        addresses: s.get('kallsyms_addresses'),
+      };
+      try {
+        const table = new SymbolTable(decodeKallsyms(read, loc));
+        const syms = new Symbols(table, 'kallsyms-in-dump');
+        const bad = this.verifySymbols(table);
+        if (!bad) return syms;
+        this.incomplete.push(`kallsyms in the dump failed verification (${bad})`);
+      } catch (e) {
+        if (!(isMemoryError(e) || (e instanceof Error && e.name === 'KallsymsError'))) throw e;
+        this.incomplete.push(`kallsyms in the dump could not be decoded: ${e.message}`);
+      }
+    }
+    const map = findSystemMap(this.path, vi.osrelease);
+    if (map) return this.systemMapSymbols(map);
+    throw new InputError(
+      'no symbols: VMCOREINFO carries no kallsyms tables (kernels before 6.0) and no System.map was found next to the dump; pass --system-map FILE',
+      this.path,
+    );
+  }
+
+  private systemMapSymbols(file: string): Symbols {
+    const table = new SymbolTable(readSystemMap(file, this.vmcoreinfo.kernelOffset));
+    const bad = this.verifySymbols(table);
+    if (bad) throw new InputError(`System.map does not match the dump: ${bad}`, file);
+    return new Symbols(table, file);
+  }
+
+  /** Checks a symbol table against the dump: VMCOREINFO SYMBOL() values and linux_banner vs OSRELEASE. Returns the problem or undefined. */
+  private verifySymbols(table: SymbolTable): string | undefined {
+    const vi = this.vmcoreinfo;
+    for (const name of ['_stext', 'init_uts_ns', 'swapper_pg_dir', 'init_top_pgt', 'prb', 'node_online_map']) {
+      const want = vi.symbols.get(name);
+      const got = table.address(name);
+      if (want === undefined || got === undefined || want < START_KERNEL_MAP) continue;
+      if (want !== got) return `${name} is at 0x${got.toString(16)} in the map but at 0x${want.toString(16)} per VMCOREINFO`;
+    }
+    const banner = table.address('linux_banner');
+    if (banner === undefined) return 'it has no linux_banner symbol';
+    let text: string;
+    try {
+      text = this.memory.readCString(banner, 512);
+    } catch (e) {
+      if (isMemoryError(e)) return `linux_banner at 0x${banner.toString(16)} cannot be read (${e.message})`;
+      throw e;
+    }
+    const release = vi.osrelease;
+    if (release && !text.startsWith(`Linux version ${release} `)) {
+      const shown = JSON.stringify(text.slice(0, 40).replace(/[^\x20-\x7e]/g, '.'));
+      return `linux_banner at 0x${banner.toString(16)} reads ${shown}, expected "Linux version ${release} ..." (VMCOREINFO OSRELEASE)`;
+    }
+    if (!release && !text.startsWith('Linux version ')) return `linux_banner at 0x${banner.toString(16)} does not read "Linux version ..."`;
+    return undefined;
+  }
+
+  /** vmlinux BTF from `__start_BTF`..`__stop_BTF`, or undefined (see btfError). */
+  get btf(): Btf | undefined {
+    if (this._btf === undefined) {
+      this._btf = null;
+      const syms = this._symbols ?? (this._symbols = this.loadSymbols());
+      const start = syms.core.address('__start_BTF');
+      const stop = syms.core.address('__stop_BTF');
+      if (start === undefined || stop === undefined || stop <= start || stop - start > 256n << 20n) {
+        this._btfError = 'the kernel has no __start_BTF/__stop_BTF symbols (CONFIG_DEBUG_INFO_BTF off)';
+      } else {
+        try {
+          this._btf = new Btf(this.memory.read(start, Number(stop - start)));
+        } catch (e) {
+          if (isMemoryError(e) || (e instanceof Error && e.name === 'BtfFormatError')) this._btfError = `BTF at 0x${start.toString(16)} unreadable: ${e.message}`;
+          else throw e;
+        }
+      }
+      if (this._btfError) this.incomplete.push(`no types: ${this._btfError}`);
+    }
+    return this._btf ?? undefined;
+  }
+
+  get btfError(): string | undefined {
+    return this._btfError;
+  }
+
+  /** The typed kernel API. Throws KernelLayoutError when the dump has no BTF. */
+  get kernel(): Kernel {
+    if (!this._kernel) {
+      const btf = this.btf;
+      if (!btf) throw new KernelLayoutError(`no kernel types: ${this._btfError}`, this.release);
+      this._kernel = new Kernel(this.memory, btf, this._symbols ?? this.symbols, this.release);
+    }
+    return this._kernel;
+  }
+
+  /** printk records (read once). */
+  printk(): PrintkLog {
+    if (!this._log) {
+      try {
+        this._log = readPrintkLog((a, l) => this.memory.read(a, l), this.vmcoreinfo);
+      } catch (e) {
+        if (!(isMemoryError(e) || e instanceof Error)) throw e;
+        this._log = { kind: 'lockless', records: [], notes: [`kernel log unavailable: ${(e as Error).message}`] };
+      }
+      this.incomplete.push(...this._log.notes);
+    }
+    return this._log;
+  }
+
+  /** The kernel log as crash's `log` prints it, one string per line. */
+  log(): string[] {
+    return formatLog(this.printk().records);
+  }
+
+  /** Everything `coroner dump info` shows. */
+  info(): DumpInfo {
+    const c = this.container;
+    const vi = this.vmcoreinfo;
+    // QEMU's CPU-state notes (merged into `control` by the container, or separate) mark a hypervisor dump.
+    const hypervisor = c.cpuNotes.some((n) => n.source === 'qemu-cpustate' || n.control?.cr3 !== undefined);
+    const noteSources = [...new Set(c.cpuNotes.flatMap((n) => (n.control?.cr3 !== undefined && n.source === 'prstatus' ? ['prstatus', 'qemu-cpustate'] : [n.source])))];
+    const dumpedBy: DumpInfo['dumpedBy'] = vi.crashTime !== undefined ? 'kdump' : hypervisor ? 'hypervisor' : 'unknown';
+    const info: DumpInfo = {
+      path: this.path,
+      format: c.format,
+      ...(c.innerFormat ? { innerFormat: c.innerFormat } : {}),
+      compression: c.compression,
+      headerVersion: c.headerVersion,
+      dumpLevel: c.dumpLevel,
+      arch: 'x86_64',
+      release: vi.osrelease,
+      cpus: { notes: c.cpuNotes.length, noteSources, headerCount: c.nrCpus },
+      dumpedBy,
+      kaslrOffset: `0x${vi.kernelOffset.toString(16)}`,
+      physBase: `0x${this.memory.physBase.toString(16)}`,
+      physBaseSource: this.memory.physBaseSource,
+      pagingLevels: this.memory.levels,
+      symbols: { source: 'none', error: '' },
+      types: { source: 'none', error: '' },
+      incomplete: [],
+    };
+    const stamp = (c as { header?: { timestamp?: bigint } }).header?.timestamp;
+    if (stamp) info.dumpWritten = Number(stamp);
+    if (vi.crashTime !== undefined) info.crashTime = Number(vi.crashTime);
+    else info.crashTimeNote = hypervisor ? 'dump taken on request (hypervisor), no crash time' : 'no CRASHTIME in VMCOREINFO';
+
+    try {
+      const syms = this.symbols;
+      info.symbols = { source: syms.source, count: syms.core.length, modules: syms.moduleList.map((m) => m.name) };
+    } catch (e) {
+      if (e instanceof InputError && this.opts.systemMap) throw e;
+      if (!(e instanceof InputError)) throw e;
+      info.symbols = { source: 'none', error: e.message };
+    }
+    const btf = this._symbols ? this.btf : undefined;
+    info.types = btf ? { source: 'BTF', bytes: btf.data.length, count: btf.count } : { source: 'none', error: this._btfError ?? 'no symbols to find BTF' };
+
+    if (btf) {
+      const k = this.kernel;
+      const uts = attempt(() => k.variable('init_uts_ns').member('name'));
+      if (uts.ok) {
+        const r = attempt(() => uts.value.member('release').string(65));
+        const v = attempt(() => uts.value.member('version').string(65));
+        const n = attempt(() => uts.value.member('nodename').string(65));
+        if (r.ok && r.value !== vi.osrelease) this.incomplete.push(`init_uts_ns release ${JSON.stringify(r.value)} differs from VMCOREINFO OSRELEASE ${vi.osrelease}`);
+        if (v.ok) info.version = v.value;
+        if (n.ok) info.nodename = n.value;
+      }
+      const online = attempt(() => cpuMask(k, '__cpu_online_mask'));
+      if (online.ok) info.cpus.online = online.value;
+      const ids = attempt(() => k.nrCpuIds);
+      if (ids.ok) info.cpus.nrCpuIds = ids.value;
+      const clock = attempt(() => wallClock(k));
+      if (clock.ok && clock.value !== undefined) info.clockAtDump = clock.value;
+    }
+    if (this._symbols) {
+      const b = this._symbols.core.address('linux_banner');
+      if (b !== undefined) {
+        const t = attempt(() => this.memory.readCString(b, 512));
+        if (t.ok) info.banner = t.value.trimEnd();
+      }
+    }
+
+    const log = this.printk();
+    const last = log.records[log.records.length - 1];
+    if (last) info.lastLogSeconds = Number(last.tsNsec / 1_000_000n) / 1000;
+    info.panic = panicString(log);
+    info.incomplete = [...new Set(this.incomplete)];
+    return info;
+  }
+
+  close(): void {
+    this.container.close();
+  }
+}
+
+/** CPUs set in a struct cpumask variable. */
+export function cpuMask(k: Kernel, name: string): number[] {
+  const mask = k.variable(name, 'struct cpumask').member('bits');
+  const n = Math.min(k.nrCpuIds, (mask.type.length ?? 1) * 64);
+  const words = Math.ceil(n / 64);
+  const b = k.read(mask.address, words * 8, name);
+  const out: number[] = [];
+  for (let cpu = 0; cpu < n; cpu++) if ((b[cpu >> 3] >> (cpu & 7)) & 1) out.push(cpu);
+  return out;
+}
+
+/** Wall-clock seconds from the timekeeper (tk_core.timekeeper.xtime_sec). */
+function wallClock(k: Kernel): number | undefined {
+  const at = k.symbols.address('tk_core');
+  if (at === undefined) return undefined;
+  let tkOffset = 8; // { seqcount_raw_spinlock_t seq; struct timekeeper timekeeper; } (anonymous before 6.11)
+  try {
+    tkOffset = k.type('struct tk_data').offsetOf('timekeeper');
+  } catch (e) {
+    if (!(e instanceof KernelLayoutError)) throw e;
+  }
+  const tk = k.value(at + BigInt(tkOffset), 'struct timekeeper', 'tk_core.timekeeper');
+  const sec = tk.member('xtime_sec').s64();
+  // Sanity: between 2000 and 2200.
+  if (sec < 946684800n || sec > 7258118400n) return undefined;
+  return Number(sec);
+}
+
+/** The panic message from the log, as crash's `sys` names it. */
+export function panicString(log: PrintkLog): string | undefined {
+  const lines = formatLog(log.records).map((l) => l.replace(/^\[\s*\d+\.\d+\] /, ''));
+  const panic = lines.find((l) => l.startsWith('Kernel panic - not syncing'));
+  if (panic) return panic.trimEnd();
+  const oops = lines.find((l) => /^Oops: /.test(l) || /^kernel BUG at /.test(l));
+  if (oops) return oops.trimEnd();
+  return undefined;
+}
+
+/** Opens a vmcore (or a /var/crash/<dir> holding one). Input problems throw InputError. */
+export function openKernelDump(path: string, opts: OpenKernelDumpOptions = {}): KernelDump {
+  const file = resolveDumpPath(path);
+  const container = openDumpContainer(file);
+  try {
+    if (!container.vmcoreinfo) {
+      throw new InputError('the dump carries no VMCOREINFO note: kernel layout facts (KASLR offset, page tables, printk ring) are unknown', file);
+    }
+    const vi = parseVmcoreinfo(container.vmcoreinfo);
+    let memory: KernelMemory;
+    try {
+      memory = openKernelMemory(container, vi);
+    } catch (e) {
+      if (e instanceof InputError) throw e;
+      throw new InputError(`cannot set up kernel virtual memory: ${(e as Error).message}`, file);
+    }
+    return new KernelDump(file, container, vi, memory, opts);
+  } catch (e) {
+    container.close();
+    throw e;
+  }
+}
