@@ -70,8 +70,10 @@ export interface DumpInfo {
   physBase: string;
   physBaseSource: string;
   pagingLevels: number;
-  symbols: { source: string; count: number; modules: string[] } | { source: 'none'; error: string };
-  types: { source: 'BTF'; bytes: number; count: number } | { source: 'none'; error: string };
+  /** `kallsyms-in-dump`, a System.map path, or `none` (then `error` says why). */
+  symbols: { source: string; count: number; modules: string[]; error?: string };
+  /** `BTF` or `none` (then `error` says why). */
+  types: { source: 'BTF' | 'none'; bytes: number; count: number; error?: string };
   incomplete: string[];
 }
 
@@ -291,8 +293,8 @@ export class KernelDump {
       physBase: `0x${this.memory.physBase.toString(16)}`,
       physBaseSource: this.memory.physBaseSource,
       pagingLevels: this.memory.levels,
-      symbols: { source: 'none', error: '' },
-      types: { source: 'none', error: '' },
+      symbols: { source: 'none', count: 0, modules: [] },
+      types: { source: 'none', bytes: 0, count: 0 },
       incomplete: [],
     };
     const stamp = (c as { header?: { timestamp?: bigint } }).header?.timestamp;
@@ -306,10 +308,12 @@ export class KernelDump {
     } catch (e) {
       if (e instanceof InputError && this.opts.systemMap) throw e;
       if (!(e instanceof InputError)) throw e;
-      info.symbols = { source: 'none', error: e.message };
+      info.symbols = { source: 'none', count: 0, modules: [], error: e.message };
     }
     const btf = this._symbols ? this.btf : undefined;
-    info.types = btf ? { source: 'BTF', bytes: btf.data.length, count: btf.count } : { source: 'none', error: this._btfError ?? 'no symbols to find BTF' };
+    info.types = btf
+      ? { source: 'BTF', bytes: btf.data.length, count: btf.count }
+      : { source: 'none', bytes: 0, count: 0, error: this._btfError ?? 'no symbols to find BTF' };
 
     if (btf) {
       const k = this.kernel;
