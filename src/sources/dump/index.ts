@@ -130,21 +130,28 @@ export class KernelDump {
     return this.vmcoreinfo.osrelease;
   }
 
-  /** Core kernel symbols (+ modules once BTF is available). Throws InputError for a System.map that does not match. */
+  /** Core kernel symbols plus module symbols (when BTF is available). Throws InputError for a System.map that does not match. */
   get symbols(): Symbols {
+    const s = this.coreSymbols();
+    this.loadModules();
+    return s;
+  }
+
+  private coreSymbols(): Symbols {
     if (!this._symbols) {
       this._symbols = this.loadSymbols();
       this.memory.useSymbols((n) => this._symbols!.core.address(n));
     }
-    if (!this._modulesLoaded) {
-      this._modulesLoaded = true;
-      if (this.btf) {
-        const notes: string[] = [];
-        this._symbols.setModules(readModules(this.kernel, notes));
-        this.incomplete.push(...notes);
-      }
-    }
     return this._symbols;
+  }
+
+  private loadModules(): void {
+    if (this._modulesLoaded) return;
+    this._modulesLoaded = true;
+    if (!this.btf) return;
+    const notes: string[] = [];
+    this._symbols!.setModules(readModules(this.kernel, notes));
+    this.incomplete.push(...notes);
   }
 
   private loadSymbols(): Symbols {
@@ -219,7 +226,7 @@ export class KernelDump {
   get btf(): Btf | undefined {
     if (this._btf === undefined) {
       this._btf = null;
-      const syms = this._symbols ?? (this._symbols = this.loadSymbols());
+      const syms = this.coreSymbols();
       const start = syms.core.address('__start_BTF');
       const stop = syms.core.address('__stop_BTF');
       if (start === undefined || stop === undefined || stop <= start || stop - start > 256n << 20n) {
@@ -246,7 +253,8 @@ export class KernelDump {
     if (!this._kernel) {
       const btf = this.btf;
       if (!btf) throw new KernelLayoutError(`no kernel types: ${this._btfError}`, this.release);
-      this._kernel = new Kernel(this.memory, btf, this._symbols ?? this.symbols, this.release);
+      this._kernel = new Kernel(this.memory, btf, this.coreSymbols(), this.release);
+      this.loadModules();
     }
     return this._kernel;
   }
