@@ -117,29 +117,70 @@ export class FlattenedSource implements ByteSource {
   }
 }
 
-/** Turns records in write order into sorted, disjoint extents where the later record wins. */
+/** Turns records in write order into sorted, disjoint extents where the later record wins (a sweep, O(n log n)). */
 function resolveOverlaps(records: Extent[]): Extent[] {
   const sorted = records.map((r, seq) => ({ ...r, seq })).sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.seq - b.seq));
   let overlapping = false;
-  for (let i = 1; i < sorted.length; i++) if (sorted[i].start < sorted[i - 1].end) overlapping = true;
+  for (let i = 1; i < sorted.length && !overlapping; i++) if (sorted[i].start < sorted[i - 1].end) overlapping = true;
   if (!overlapping) return mergeAdjacent(sorted);
-  // Rare: paint records in write order onto a list of disjoint extents.
-  let out: Extent[] = [];
-  for (const r of records) {
-    const next: Extent[] = [];
-    for (const e of out) {
-      if (e.end <= r.start || e.start >= r.end) {
-        next.push(e);
-        continue;
-      }
-      if (e.start < r.start) next.push({ start: e.start, end: r.start, at: e.at });
-      if (e.end > r.end) next.push({ start: r.end, end: e.end, at: e.at + (r.end - e.start) });
-    }
-    next.push(r);
-    out = next;
+  const bounds = [...new Set(sorted.flatMap((r) => [r.start, r.end]))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const heap = new MaxHeap<(typeof sorted)[number]>((a, b) => a.seq - b.seq);
+  const out: Extent[] = [];
+  let next = 0;
+  for (let i = 0; i + 1 < bounds.length; i++) {
+    const lo = bounds[i];
+    const hi = bounds[i + 1];
+    while (next < sorted.length && sorted[next].start <= lo) heap.push(sorted[next++]);
+    while (heap.size && heap.peek()!.end <= lo) heap.pop();
+    // Records that ended are dropped lazily: a covering record may still be under a dead top.
+    const top = heap.peek();
+    if (!top) continue;
+    out.push({ start: lo, end: hi, at: top.at + (lo - top.start) });
   }
-  out.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   return mergeAdjacent(out);
+}
+
+/** A binary max-heap. */
+class MaxHeap<T> {
+  private items: T[] = [];
+  constructor(private readonly cmp: (a: T, b: T) => number) {}
+  get size(): number {
+    return this.items.length;
+  }
+  peek(): T | undefined {
+    return this.items[0];
+  }
+  push(x: T): void {
+    const a = this.items;
+    a.push(x);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (this.cmp(a[i], a[p]) <= 0) break;
+      [a[i], a[p]] = [a[p], a[i]];
+      i = p;
+    }
+  }
+  pop(): T | undefined {
+    const a = this.items;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length && last !== undefined) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && this.cmp(a[l], a[m]) > 0) m = l;
+        if (r < a.length && this.cmp(a[r], a[m]) > 0) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m], a[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
 }
 
 function mergeAdjacent(sorted: Extent[]): Extent[] {

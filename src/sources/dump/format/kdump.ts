@@ -12,7 +12,7 @@ import { InputError } from '../../../model/errors.ts';
 import { PageBitmap } from './bitmap.ts';
 import { decompressPage, type Compression } from './compress.ts';
 import { cString, LruCache, readExact, type ByteSource } from './io.ts';
-import { cpuNotesFrom, parseNotes, vmcoreinfoFrom } from './notes.ts';
+import { cpuNotesFrom, parseNotes, vmcoreinfoFrom, type ElfNote } from './notes.ts';
 import { ExcludedPageError, MissingPageError, type CpuNote, type DumpContainer, type UtsName } from './types.ts';
 
 export const KDUMP_SIGNATURE = 'KDUMP   ';
@@ -105,6 +105,8 @@ export class KdumpContainer implements DumpContainer {
   readonly nrCpus: number;
   readonly utsname: UtsName;
   readonly maxPfn: bigint;
+  /** The ELF notes of the header's note area (NT_PRSTATUS, QEMU CPU state, VMCOREINFO...). */
+  readonly notes: ElfNote[];
 
   private readonly bitmapOffset: bigint;
   private readonly bitmapHalf: bigint;
@@ -216,6 +218,7 @@ export class KdumpContainer implements DumpContainer {
     }
     this.vmcoreinfo = vmcoreinfo ?? vmcoreinfoFrom(notes);
     if (this.vmcoreinfo === undefined) this.incomplete.push('no VMCOREINFO in the dump');
+    this.notes = notes;
     this.cpuNotes = cpuNotesFrom(notes, this.incomplete);
   }
 
@@ -293,6 +296,13 @@ export class KdumpContainer implements DumpContainer {
     if (!this.loadBitmap(2).has(pfn)) return false;
     if (this.badPages.has(pfn)) return false;
     return true;
+  }
+
+  /** Whether a page frame is in the dump, filtered out of it (dump level), or not part of it at all. */
+  pageState(pfn: bigint): 'present' | 'excluded' | 'missing' {
+    if (this.hasPage(pfn)) return 'present';
+    if (pfn < 0n || pfn >= this.maxPfn) return 'missing';
+    return this.loadBitmap(1).has(pfn) ? 'excluded' : 'missing';
   }
 
   /** Page frames the dump holds, as runs (from the 2nd bitmap). */
