@@ -12,7 +12,7 @@ const PT_LOAD = 1;
 const PT_NOTE = 4;
 const PN_XNUM = 0xffff;
 const EM_X86_64 = 62;
-const MAX_PHDRS = 1 << 22;
+const MAX_PHDRS = 1 << 20;
 const MAX_NOTES = 64 * 1024 * 1024;
 
 export interface LoadSegment {
@@ -56,7 +56,7 @@ export class ElfContainer implements DumpContainer {
     const shoff = eh.readBigUInt64LE(40);
     const phentsize = eh.readUInt16LE(54);
     let phnum = eh.readUInt16LE(56);
-    if (phentsize < 56) throw new InputError(`ELF program header size ${phentsize}, expected 56`, path, 54);
+    if (phentsize < 56 || phentsize > 1024) throw new InputError(`ELF program header size ${phentsize}, expected 56`, path, 54);
     if (phnum === PN_XNUM) {
       // The real count is in sh_info of section header 0.
       const sh = readExact(src, shoff, 64, 'ELF section header 0 (PN_XNUM)');

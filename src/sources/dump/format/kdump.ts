@@ -184,6 +184,9 @@ export class KdumpContainer implements DumpContainer {
         `bitmaps (offset 0x${this.bitmapOffset.toString(16)}, ${2n * this.bitmapHalf} bytes) run past the end of the file (${src.size} bytes): pages beyond are unknown`,
       );
     }
+    if (this.bitmapHalf > 1n << 32n) {
+      throw new InputError(`kdump header: bitmaps of ${this.bitmapHalf} bytes each (over 128 TiB of memory) are implausible`, path, H.bitmapBlocks);
+    }
     if (this.maxPfn === 0n || this.maxPfn > this.bitmapHalf * 8n) this.maxPfn = this.bitmapHalf * 8n;
 
     const status = header.status;

@@ -2,6 +2,7 @@
  * Kernel virtual memory of an x86_64 dump, from VMCOREINFO alone: KASLR offset, phys_base, the kernel's
  * page tables (init_top_pgt, 4- or 5-level), the direct map base; per-task user address spaces from a PGD.
  */
+import { InputError } from '../../../../model/errors.ts';
 import { LruCache } from '../../format/io.ts';
 import type { DumpContainer } from '../../format/types.ts';
 import type { Vmcoreinfo } from '../../format/vmcoreinfo.ts';
@@ -222,11 +223,13 @@ export interface OpenKernelMemoryOptions {
   symbol?: (name: string) => bigint | undefined;
 }
 
-/** Builds the kernel address space of an x86_64 dump. Throws Error when no consistent page-table root can be found. */
+/** Builds the kernel address space of an x86_64 dump. Throws InputError when VMCOREINFO does not name the kernel page tables. */
 export function openKernelMemory(container: DumpContainer, info: Vmcoreinfo, opts: OpenKernelMemoryOptions = {}): KernelMemory {
   const notes: string[] = [];
   const pgdSym = info.symbols.get('init_top_pgt') ?? info.symbols.get('swapper_pg_dir');
-  if (pgdSym === undefined) throw new Error('VMCOREINFO has neither SYMBOL(init_top_pgt) nor SYMBOL(swapper_pg_dir): cannot find the kernel page tables');
+  if (pgdSym === undefined) {
+    throw new InputError('VMCOREINFO has neither SYMBOL(init_top_pgt) nor SYMBOL(swapper_pg_dir): cannot find the kernel page tables', container.path);
+  }
   const probe = info.symbols.get('_stext') ?? info.symbols.get('init_uts_ns') ?? pgdSym;
   const encryptionMask = info.numbers.get('sme_mask') ?? 0n;
   const imageSize = info.numbers.get('KERNEL_IMAGE_SIZE') ?? DEFAULT_KERNEL_IMAGE_SIZE;

@@ -35,7 +35,11 @@ export function walk(mem: PhysReader, root: bigint, levels: 4 | 5, vaddr: bigint
   if (!isCanonical(vaddr, levels)) throw new UnmappedAddressError(vaddr, `not canonical for ${levels}-level paging`);
   const addrMask = PTE_ADDR_MASK & ~encryptionMask;
   let table = root & addrMask;
+  const seen: bigint[] = [];
   for (let level: number = levels; level >= 1; level--) {
+    // Linux never maps a table into itself: a repeated table is garbage (or a loop) in the dump.
+    if (seen.includes(table)) throw new UnmappedAddressError(vaddr, `page-table cycle at physical 0x${table.toString(16)}`);
+    seen.push(table);
     const shift = BigInt(12 + 9 * (level - 1));
     const index = (vaddr >> shift) & 511n;
     const entryAddr = table + index * 8n;
