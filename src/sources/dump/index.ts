@@ -159,6 +159,7 @@ export class KernelDump {
     const read = (a: bigint, l: number) => this.memory.read(a, l);
     if (this.opts.systemMap) return this.systemMapSymbols(this.opts.systemMap);
     const s = vi.symbols;
+    let kallsymsProblem: string | undefined;
     if (s.has('kallsyms_names') && s.has('kallsyms_num_syms') && s.has('kallsyms_token_table') && s.has('kallsyms_token_index')) {
       const loc: KallsymsLocation = {
         names: s.get('kallsyms_names')!,
@@ -176,14 +177,16 @@ export class KernelDump {
         if (!bad) return syms;
         this.incomplete.push(`kallsyms in the dump failed verification (${bad})`);
       } catch (e) {
-        if (!(isMemoryError(e) || (e instanceof Error && e.name === 'KallsymsError'))) throw e;
-        this.incomplete.push(`kallsyms in the dump could not be decoded: ${e.message}`);
+        // Unreadable or damaged pages (memory errors, or InputError from a damaged page descriptor).
+        if (!(isMemoryError(e) || e instanceof InputError || (e instanceof Error && e.name === 'KallsymsError'))) throw e;
+        kallsymsProblem = `kallsyms in the dump could not be decoded: ${e instanceof InputError ? e.message : (e as Error).message}`;
+        this.incomplete.push(kallsymsProblem);
       }
     }
     const map = findSystemMap(this.path, vi.osrelease);
     if (map) return this.systemMapSymbols(map);
     throw new InputError(
-      'no symbols: VMCOREINFO carries no kallsyms tables (kernels before 6.0) and no System.map was found next to the dump; pass --system-map FILE',
+      `no symbols: ${kallsymsProblem ?? 'VMCOREINFO carries no kallsyms tables (kernels before 6.0)'} and no System.map was found next to the dump; pass --system-map FILE`,
       this.path,
     );
   }
