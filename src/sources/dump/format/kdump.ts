@@ -319,7 +319,9 @@ export class KdumpContainer implements DumpContainer {
   }
 
   private descriptor(pfn: bigint): PageDesc {
-    const index = this.loadBitmap(2).rank(pfn);
+    const bm = this.loadBitmap(2);
+    // A split dump file holds the descriptors of its own pfn range only.
+    const index = bm.rank(pfn) - (this.header.split && this.header.startPfn ? bm.rank(this.header.startPfn) : 0);
     const chunk = Math.floor(index / DESCS_PER_CHUNK);
     let descs = this.descCache.get(chunk);
     if (!descs) {

@@ -172,7 +172,7 @@ export function writeKdump(src: KdumpContainer, path: string, encode: (p: Buffer
 }
 
 /** Writes an ELF64 core: PT_NOTE (the source's notes) and one PT_LOAD per run of present pages. */
-export function writeElf(src: KdumpContainer, path: string, only?: bigint[]): void {
+export function writeElf(src: KdumpContainer, path: string, only?: bigint[], opts: { xnum?: boolean; tailPages?: bigint } = {}): void {
   const bs = BigInt(src.pageSize);
   const pfns = pfnsOf(src, only);
   const runs: Array<{ start: bigint; end: bigint }> = [];
@@ -195,7 +195,7 @@ export function writeElf(src: KdumpContainer, path: string, only?: bigint[]): vo
   eh.writeBigUInt64LE(64n, 32);
   eh.writeUInt16LE(64, 52);
   eh.writeUInt16LE(56, 54);
-  eh.writeUInt16LE(phnum, 56);
+  eh.writeUInt16LE(opts.xnum ? 0xffff : phnum, 56);
   o.push(eh);
   const ph = Buffer.alloc(56 * phnum);
   const notesAt = 64n + BigInt(ph.length);
@@ -217,9 +217,23 @@ export function writeElf(src: KdumpContainer, path: string, only?: bigint[]): vo
     ph.writeBigUInt64LE(0xffff800000000000n + r.start * bs, e + 16);
     ph.writeBigUInt64LE(r.start * bs, e + 24);
     ph.writeBigUInt64LE(size, e + 32);
-    ph.writeBigUInt64LE(size, e + 40);
+    ph.writeBigUInt64LE(i === runs.length - 1 && opts.tailPages ? size + opts.tailPages * bs : size, e + 40);
   });
   o.at(64n, ph);
+  if (opts.xnum) {
+    // PN_XNUM: the count is in sh_info of section header 0.
+    const sh = Buffer.alloc(64);
+    sh.writeUInt32LE(phnum, 44);
+    const at = o.pos;
+    o.push(sh);
+    const fix = Buffer.alloc(8);
+    fix.writeBigUInt64LE(at);
+    o.at(40n, fix);
+    const counts = Buffer.alloc(6);
+    counts.writeUInt16LE(64, 0);
+    counts.writeUInt16LE(1, 2);
+    o.at(58n, counts);
+  }
   o.close();
 }
 
