@@ -1,0 +1,551 @@
+/**
+ * Report headers: the first line of every kernel report Coroner knows, across kernel versions 2.6 .. 6.x and archs.
+ * Data, one row a format; each row has a real-looking `sample` (checked by a test) and the `needle` the fast
+ * scanner searches for (a substring every line the row matches contains).
+ *
+ * `mode`: `start` opens a new event; `attach` adds to the open event of the same kind (else ignored);
+ * `attach-or-start` adds to an open event of the same kind or starts one.
+ */
+import type { EventDetails, EventKind, TaskRef } from '../../model/event.ts';
+import { parseSymbol, type Symbol } from './frames.ts';
+
+export interface HeaderInfo {
+  cpu?: number;
+  task?: TaskRef;
+  details: EventDetails;
+  /** The function named in the header (`WARNING: ... at file:line func+0x1/0x2`, `BUG: KASAN: ... in func`). */
+  symbol?: Symbol;
+}
+
+export interface HeaderRow {
+  id: string;
+  kind: EventKind;
+  re: RegExp;
+  /** Substring(s) of which every matching line contains at least one. */
+  needle: string | string[];
+  sample: string;
+  mode?: 'start' | 'attach' | 'attach-or-start';
+  /** For `attach` rows: kinds of open event this line belongs to. */
+  attachTo?: EventKind[];
+  build?: (m: RegExpExecArray) => HeaderInfo;
+}
+
+const task = (comm: string | undefined, pid: string | undefined): TaskRef | undefined =>
+  comm !== undefined && pid !== undefined ? { comm, pid: Number(pid) } : undefined;
+
+/** `0-3,5` -> [0,1,2,3,5]. */
+export function cpuList(s: string): number[] {
+  const out: number[] = [];
+  for (const part of s.split(',')) {
+    const m = /^\s*(\d+)(?:-(\d+))?\s*$/.exec(part);
+    if (!m) continue;
+    const a = Number(m[1]);
+    const b = m[2] !== undefined ? Number(m[2]) : a;
+    for (let i = a; i <= b && out.length < 4096; i++) out.push(i);
+  }
+  return out;
+}
+
+/** CPUs inside `{ 1-.... 3-...D }` or `{ 3}` or `{ 0 1 }`. */
+export function bracedCpus(s: string): number[] {
+  const m = /\{([^}]*)\}/.exec(s);
+  if (!m) return [];
+  return [...m[1].matchAll(/(?:^|\s)(\d+)(?=[-\s]|$)/g)].map((x) => Number(x[1]));
+}
+
+const LOCKDEP_TITLES = String.raw`possible recursive locking detected|possible circular locking dependency detected|inconsistent lock state|suspicious RCU usage\.?|suspicious rcu_dereference_check\(\) usage\.?|possible irq lock inversion dependency detected|(?:HARD|SOFT)IRQ-safe -> (?:HARD|SOFT)IRQ-unsafe lock order detected|bad unlock balance detected!|lock held when returning to user space!|held lock freed!|still has locks held!|Nested lock was not taken|lock held by \S+ freed!|possible deadlock|circular locking deadlock detected!|lock held at task exit time!|inconsistent \{[^}]*\} state`;
+
+export const HEADERS: HeaderRow[] = [
+  // --- lockups -------------------------------------------------------------------------------
+  {
+    id: 'soft-lockup',
+    kind: 'soft-lockup',
+    needle: 'BUG',
+    re: /^(?:watchdog: |NMI watchdog: )?BUG: soft lockup - CPU#(\d+) stuck for (\d+)s! \[(.+):(\d+)\]/,
+    sample: 'watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [mapper:127]',
+    build: (m) => ({ cpu: Number(m[1]), task: task(m[3], m[4]), details: { seconds: Number(m[2]) } }),
+  },
+  {
+    id: 'soft-lockup-2.6',
+    kind: 'soft-lockup',
+    needle: 'BUG',
+    re: /^BUG: soft lockup detected on CPU#(\d+)!/,
+    sample: 'BUG: soft lockup detected on CPU#1!',
+    build: (m) => ({ cpu: Number(m[1]), details: {} }),
+  },
+  {
+    id: 'hard-lockup',
+    kind: 'hard-lockup',
+    needle: 'LOCKUP',
+    // perf: `NMI watchdog: Watchdog detected hard LOCKUP on cpu 3`; 6.x `watchdog: ...`; buddy `watchdog: CPU2: Watchdog ... cpu 3`
+    re: /^(?:NMI watchdog: |watchdog: )?(?:CPU(\d+): )?Watchdog detected hard LOCKUP on cpu (\d+)/,
+    sample: 'watchdog: CPU2: Watchdog detected hard LOCKUP on cpu 3',
+    build: (m) => ({ cpu: Number(m[2]), details: m[1] !== undefined ? { detectedBy: Number(m[1]) } : {} }),
+  },
+  {
+    id: 'hard-lockup-2.6',
+    kind: 'hard-lockup',
+    needle: 'LOCKUP',
+    re: /^NMI Watchdog detected LOCKUP on CPU ?(\d+)/,
+    sample: 'NMI Watchdog detected LOCKUP on CPU 1, ip ffffffff8103a4d2, registers:',
+    build: (m) => ({ cpu: Number(m[1]), details: {} }),
+  },
+  {
+    id: 'hard-lockup-panic',
+    kind: 'hard-lockup',
+    needle: 'LOCKUP',
+    re: /^Kernel panic - not syncing: (Watchdog detected hard LOCKUP on cpu (\d+))/,
+    sample: 'Kernel panic - not syncing: Watchdog detected hard LOCKUP on cpu 2',
+    build: (m) => ({ cpu: Number(m[2]), details: { panicReason: m[1], panicCause: 'hardlockup' } }),
+  },
+  // --- hung tasks ----------------------------------------------------------------------------
+  {
+    id: 'hung-task',
+    kind: 'hung-task',
+    needle: 'INFO: ',
+    re: /^INFO: task (.+):(\d+) blocked for more than (\d+) seconds\./,
+    sample: 'INFO: task blk-flush:161 blocked for more than 120 seconds.',
+    build: (m) => ({ task: task(m[1], m[2]), details: { seconds: Number(m[3]) } }),
+  },
+  {
+    id: 'hung-task-mutex-owner',
+    kind: 'hung-task',
+    needle: 'INFO: ',
+    mode: 'attach',
+    attachTo: ['hung-task'],
+    re: /^INFO: task (.+):(\d+) is blocked on a mutex likely owned by task (.+):(\d+)\.?$/,
+    sample: 'INFO: task kworker/0:1:12 is blocked on a mutex likely owned by task modprobe:345.',
+    build: (m) => ({ task: task(m[1], m[2]), details: { blockers: [{ kind: 'mutex', owner: task(m[3], m[4]), line: 0 }] } }),
+  },
+  {
+    id: 'hung-task-sem-owner',
+    kind: 'hung-task',
+    needle: 'INFO: ',
+    mode: 'attach',
+    attachTo: ['hung-task'],
+    re: /^INFO: task (.+):(\d+) blocked on a semaphore likely last held by task (.+):(\d+)$/,
+    sample: 'INFO: task cat:1803 blocked on a semaphore likely last held by task cat:1802',
+    build: (m) => ({ task: task(m[1], m[2]), details: { blockers: [{ kind: 'semaphore', owner: task(m[3], m[4]), line: 0 }] } }),
+  },
+  {
+    id: 'hung-task-rwsem-owner',
+    kind: 'hung-task',
+    needle: 'INFO: ',
+    mode: 'attach',
+    attachTo: ['hung-task'],
+    re: /^INFO: task (.+):(\d+) <(reader|writer)> blocked on an rw-semaphore likely owned by task (.+):(\d+) <(reader|writer)>$/,
+    sample: 'INFO: task modprobe:31634 <writer> blocked on an rw-semaphore likely owned by task kworker/u16:0:12 <reader>',
+    build: (m) => ({
+      task: task(m[1], m[2]),
+      details: { blockers: [{ kind: m[3] === 'reader' ? 'rwsem-reader' : 'rwsem-writer', owner: task(m[4], m[5]), line: 0 }] },
+    }),
+  },
+  {
+    id: 'hung-task-owner-unknown',
+    kind: 'hung-task',
+    needle: 'INFO: ',
+    mode: 'attach',
+    attachTo: ['hung-task'],
+    re: /^INFO: task (.+):(\d+) is blocked on an? (mutex|semaphore|rw-semaphore), but the owner is not found\.$/,
+    sample: 'INFO: task modprobe:2342 is blocked on an rw-semaphore, but the owner is not found.',
+    build: (m) => ({
+      task: task(m[1], m[2]),
+      details: { blockers: [{ kind: m[3] === 'mutex' ? 'mutex' : m[3] === 'semaphore' ? 'semaphore' : 'rwsem', line: 0 }] },
+    }),
+  },
+  // --- RCU stalls ----------------------------------------------------------------------------
+  {
+    id: 'rcu-stall-self',
+    kind: 'rcu-stall',
+    needle: 'INFO: ',
+    re: /^(?:rcu: )?INFO: (\w+) self-detected stall on CPU(.*)$/,
+    sample: 'rcu: INFO: rcu_sched self-detected stall on CPU',
+    build: (m) => {
+      const cpus = bracedCpus(m[2]);
+      return { cpu: cpus[0], details: { rcuFlavor: m[1], selfDetected: true, stalledCpus: cpus.length ? cpus : undefined } };
+    },
+  },
+  {
+    id: 'rcu-stall-others',
+    kind: 'rcu-stall',
+    needle: 'INFO: ',
+    re: /^(?:rcu: )?INFO: (\w+) detected (expedited )?stalls? on (?:CPUs\/tasks|CPUs|tasks):?(.*)$/,
+    sample: 'rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:',
+    build: (m) => {
+      const cpus = bracedCpus(m[3]);
+      const by = /detected by (\d+)/.exec(m[3]);
+      const d: EventDetails = { rcuFlavor: m[1], selfDetected: false, expedited: m[2] ? true : undefined };
+      if (cpus.length) d.stalledCpus = cpus;
+      if (by) d.detectedBy = Number(by[1]);
+      return { details: d };
+    },
+  },
+  {
+    id: 'rcu-stall-2.6',
+    kind: 'rcu-stall',
+    needle: 'INFO: ',
+    re: /^INFO: (\w+) detected stall on CPU (\d+)/,
+    sample: 'INFO: rcu_sched_state detected stall on CPU 1 (t=15000 jiffies)',
+    build: (m) => ({ cpu: Number(m[2]), details: { rcuFlavor: m[1], selfDetected: true, stalledCpus: [Number(m[2])] } }),
+  },
+  {
+    id: 'rcu-kthread-starved',
+    kind: 'rcu-stall',
+    needle: 'starved',
+    mode: 'attach-or-start',
+    attachTo: ['rcu-stall'],
+    re: /^(?:rcu: )?(\w+) kthread starved for (\d+) jiffies!/,
+    sample: 'rcu: rcu_preempt kthread starved for 5255 jiffies! g-307 f0x0 RCU_GP_WAIT_FQS(5) ->state=0x0 ->cpu=0',
+    build: (m) => ({ details: { rcuFlavor: m[1], kthreadStarved: true } }),
+  },
+  // --- CSD lock ------------------------------------------------------------------------------
+  {
+    id: 'csd-lock',
+    kind: 'csd-lock',
+    needle: 'CSD lock',
+    re: /^(?:smp: )?csd: (?:Detected|Continued) non-responsive CSD lock \(#\d+\) on CPU#(\d+), waiting (\d+) ns for CPU#(\d+) ([^\s(]+)\(([^)]*)\)\./,
+    sample: 'csd: Detected non-responsive CSD lock (#1) on CPU#0, waiting 5000000002 ns for CPU#01 flush_tlb_func(0xffffa1b2c3d4e5f0).',
+    build: (m) => ({
+      cpu: Number(m[1]),
+      details: { csdTargetCpu: Number(m[3]), csdFunction: m[4], csdWaitSeconds: Number(m[2]) / 1e9 },
+    }),
+  },
+  {
+    id: 'csd-lock-more',
+    kind: 'csd-lock',
+    needle: 'CSD lock',
+    mode: 'attach-or-start',
+    attachTo: ['csd-lock'],
+    re: /^(?:smp: )?csd: (?:CSD lock \(#\d+\) (?:unresponsive|handling|got unstuck)|Re-sending CSD lock \(#\d+\) IPI from CPU#(\d+) to CPU#(\d+))/,
+    sample: 'csd: Re-sending CSD lock (#1) IPI from CPU#00 to CPU#01',
+    build: (m) => ({ cpu: m[1] !== undefined ? Number(m[1]) : undefined, details: m[2] !== undefined ? { csdTargetCpu: Number(m[2]) } : {} }),
+  },
+  // --- faults ------------------------------------------------------------------------------
+  {
+    id: 'null-deref',
+    kind: 'null-deref',
+    needle: 'BUG',
+    re: /^BUG: kernel NULL pointer dereference, address: ([0-9a-fx]+)/,
+    sample: 'BUG: kernel NULL pointer dereference, address: 0000000000000000',
+    build: (m) => ({ details: { address: m[1].replace(/^0x/, '') } }),
+  },
+  {
+    id: 'null-deref-old',
+    kind: 'null-deref',
+    needle: 'BUG',
+    re: /^BUG: unable to handle kernel NULL pointer dereference at\s+(?:virtual address )?(\S+)/,
+    sample: 'BUG: unable to handle kernel NULL pointer dereference at 0000000000000008',
+    build: (m) => ({ details: { address: m[1] === '(null)' ? '0' : m[1].replace(/^0x/, '') } }),
+  },
+  {
+    id: 'null-deref-arm',
+    kind: 'null-deref',
+    needle: 'Unable to handle',
+    re: /^Unable to handle kernel NULL pointer dereference at virtual address ([0-9a-fx]+)/,
+    sample: 'Unable to handle kernel NULL pointer dereference at virtual address 0000000000000000',
+    build: (m) => ({ details: { address: m[1].replace(/^0x/, '') } }),
+  },
+  {
+    id: 'null-deref-ppc',
+    kind: 'null-deref',
+    needle: 'BUG',
+    re: /^BUG: Kernel NULL pointer dereference (?:on (?:read|write) )?at 0x([0-9a-f]+)/,
+    sample: 'BUG: Kernel NULL pointer dereference on read at 0x00000000',
+    build: (m) => ({ details: { address: m[1] } }),
+  },
+  {
+    id: 'paging-request',
+    kind: 'paging-request',
+    needle: 'BUG',
+    re: /^BUG: unable to handle (?:page fault for address:|kernel paging request at)\s*([0-9a-fx]+)/,
+    sample: 'BUG: unable to handle page fault for address: ffffc90000a3f000',
+    build: (m) => ({ details: { address: m[1].replace(/^0x/, '') } }),
+  },
+  {
+    id: 'paging-request-arm',
+    kind: 'paging-request',
+    needle: 'Unable to handle',
+    re: /^Unable to handle kernel (paging request|execute from non-executable memory|write to read-only memory|read from unreadable memory|access to user memory[\w ]*?) at virtual address ([0-9a-fx]+)/,
+    sample: 'Unable to handle kernel paging request at virtual address ffff800012345678',
+    build: (m) => ({ details: { address: m[2].replace(/^0x/, ''), accessText: m[1] } }),
+  },
+  {
+    id: 'paging-request-ppc',
+    kind: 'paging-request',
+    needle: 'Unable to handle',
+    re: /^(?:BUG: )?Unable to handle kernel (?:paging request for|data access|instruction fetch)(?: (?:on (?:read|write)|data|instruction fetch|unknown fault))?(?: at address| at) 0x([0-9a-f]+)/,
+    sample: 'Unable to handle kernel paging request for data at address 0x00000008',
+    build: (m) => ({ details: { address: m[1] } }),
+  },
+  {
+    id: 'paging-request-s390',
+    kind: 'paging-request',
+    needle: 'Unable to handle',
+    re: /^Unable to handle kernel (pointer dereference|paging request) in virtual (kernel|user) address space/,
+    sample: 'Unable to handle kernel pointer dereference in virtual kernel address space',
+    build: (m) => ({ details: { accessText: `${m[1]} in virtual ${m[2]} address space` } }),
+  },
+  {
+    id: 'gpf',
+    kind: 'gpf',
+    needle: '[#',
+    re: /^(?:Oops: )?general protection fault(?:, (?:probably|maybe) for (?:non-canonical )?address (0x[0-9a-f]+))?: ([0-9a-f]{4}) \[#(\d+)\](.*)$/,
+    sample: 'general protection fault, probably for non-canonical address 0xdead000000000122: 0000 [#1] PREEMPT SMP NOPTI',
+    build: (m) => ({ details: { address: m[1]?.replace(/^0x/, ''), oopsText: m[0], oopsNumber: Number(m[3]) } }),
+  },
+  // --- oops lines (attach to the fault header before them, else a bare oops) -----------------
+  {
+    id: 'oops',
+    kind: 'oops',
+    needle: '[#',
+    mode: 'attach-or-start',
+    attachTo: ['null-deref', 'paging-request', 'gpf', 'bug', 'kasan', 'oops'],
+    re: /^(?:Internal error: )?(?:Oops|invalid opcode|divide error|stack segment|double fault|int3|alignment check|segment not present|invalid TSS|bounds|overflow|illegal operation|specification exception|operand exception|privileged operation|data exception|translation specification exception|special operation exception|Accessing user space memory outside uaccess\.h routines)(?:[:,-][^[]*?)? ?\[#(\d+)\]/,
+    sample: 'Oops: 0000 [#1] PREEMPT SMP NOPTI',
+    build: (m) => ({ details: { oopsText: m[0].length < 200 ? m.input.trim() : m[0], oopsNumber: Number(m[1]) } }),
+  },
+  // --- BUG / WARNING ------------------------------------------------------------------------
+  {
+    id: 'kernel-bug',
+    kind: 'bug',
+    needle: 'BUG',
+    re: /^kernel BUG at (\S+?)!?(?: \[verbose debug info unavailable\])?$/,
+    sample: 'kernel BUG at mm/slub.c:3881!',
+    build: (m) => ({ details: { location: m[1] } }),
+  },
+  {
+    id: 'kasan',
+    kind: 'kasan',
+    needle: 'BUG',
+    re: /^BUG: KASAN: (.+?) in (\S+)/,
+    sample: 'BUG: KASAN: slab-use-after-free in ext4_search_dir+0x2b5/0x300',
+    build: (m) => ({ details: { bugType: m[1] }, symbol: parseSymbol(m[2]) ?? { function: m[2] } }),
+  },
+  {
+    id: 'kasan-range',
+    kind: 'kasan',
+    needle: 'KASAN',
+    mode: 'attach',
+    attachTo: ['gpf', 'null-deref', 'paging-request', 'oops'],
+    re: /^KASAN: ([\w-]+(?: [\w-]+)*?) in range \[/,
+    sample: 'KASAN: null-ptr-deref in range [0x0000000000000008-0x000000000000000f]',
+    build: (m) => ({ details: { bugType: m[1] } }),
+  },
+  {
+    id: 'kfence',
+    kind: 'kfence',
+    needle: 'BUG',
+    re: /^BUG: KFENCE: (.+?) in (\S+)/,
+    sample: 'BUG: KFENCE: use-after-free read in test_use_after_free_read+0xb3/0x143',
+    build: (m) => ({ details: { bugType: m[1] }, symbol: parseSymbol(m[2]) ?? { function: m[2] } }),
+  },
+  {
+    id: 'lockdep',
+    kind: 'lockdep',
+    needle: 'WARNING:',
+    re: new RegExp(String.raw`^WARNING: (${LOCKDEP_TITLES})`),
+    sample: 'WARNING: possible circular locking dependency detected',
+    build: (m) => ({ details: { lockdepTitle: m[1] } }),
+  },
+  {
+    id: 'lockdep-old',
+    kind: 'lockdep',
+    needle: ['INFO: ', 'BUG'],
+    re: new RegExp(String.raw`^\[? ?(?:INFO|BUG): (${LOCKDEP_TITLES}) ?\]?$`),
+    sample: '[ INFO: possible recursive locking detected ]',
+    build: (m) => ({ details: { lockdepTitle: m[1] } }),
+  },
+  {
+    id: 'bug-sleeping',
+    kind: 'bug',
+    needle: 'BUG',
+    re: /^BUG: sleeping function called from invalid context at (\S+)/,
+    sample: 'BUG: sleeping function called from invalid context at kernel/locking/mutex.c:580',
+    build: (m) => ({ details: { location: m[1] } }),
+  },
+  {
+    id: 'bug-task',
+    kind: 'bug',
+    needle: 'BUG',
+    re: /^BUG: (?:scheduling while atomic|using \w+\(\) in preemptible \[[0-9a-f]+\] code|workqueue leaked lock or atomic|[\w ]+? on CPU#(\d+)): (?:(.+)\/(\d+)(?:\/0x[0-9a-f]+)?\s*$)?/,
+    sample: 'BUG: scheduling while atomic: swapper/0/0/0x00000002',
+    build: (m) => ({ cpu: m[1] !== undefined ? Number(m[1]) : undefined, task: task(m[2], m[3]), details: {} }),
+  },
+  {
+    id: 'bug-spinlock',
+    kind: 'bug',
+    needle: 'BUG',
+    re: /^BUG: (?:spinlock|rwlock) [\w ]+? on CPU#(\d+), (.+?)\/(\d+)/,
+    sample: 'BUG: spinlock recursion on CPU#0, swapper/0/1',
+    build: (m) => ({ cpu: Number(m[1]), task: task(m[2], m[3]), details: {} }),
+  },
+  {
+    id: 'bug-slub',
+    kind: 'bug',
+    needle: 'BUG',
+    re: /^BUG (\S+) \((?:Not tainted|Tainted: [^)]*)\): (.+)$/,
+    sample: 'BUG kmalloc-64 (Not tainted): Poison overwritten',
+    build: () => ({ details: {} }),
+  },
+  {
+    id: 'bug-generic',
+    kind: 'bug',
+    needle: 'BUG',
+    re: /^BUG: (?!KASAN|KFENCE)(\S.*)$/,
+    sample: 'BUG: Bad page state in process swapper/0  pfn:02a5c',
+    build: () => ({ details: {} }),
+  },
+  {
+    id: 'warning',
+    kind: 'warning',
+    needle: 'WARNING:',
+    re: /^WARNING: CPU: (\d+) PID: (\d+) at (\S+) (\S+(?: \[[\w-]+\])?)/,
+    sample: 'WARNING: CPU: 1 PID: 2 at fs/inode.c:336 drop_nlink+0x35/0x50',
+    build: (m) => ({ cpu: Number(m[1]), details: { location: m[3] }, symbol: parseSymbol(m[4]) }),
+  },
+  {
+    id: 'warning-6.x',
+    kind: 'warning',
+    needle: 'WARNING:',
+    re: /^WARNING: (\S+:\d+) at (\S+), CPU#(\d+): (.+)\/(\d+)/,
+    sample: 'WARNING: fs/inode.c:336 at drop_nlink+0x35/0x50, CPU#1: rm/2345',
+    build: (m) => ({ cpu: Number(m[3]), task: task(m[4], m[5]), details: { location: m[1] }, symbol: parseSymbol(m[2]) }),
+  },
+  {
+    id: 'warning-old',
+    kind: 'warning',
+    needle: 'WARNING:',
+    re: /^WARNING: at ?(\S+)(?: (\S+?)(?:\(\))?)?(?: \[[\w-]+\](?:\(\))?)?$/,
+    sample: 'WARNING: at net/ipv4/tcp_input.c:2776 tcp_fastretrans_alert+0xc7a/0xd10()',
+    build: (m) => ({ details: { location: m[1] }, symbol: m[2] ? parseSymbol(m[0].slice(m[0].indexOf(m[2]))) : undefined }),
+  },
+  {
+    id: 'ubsan',
+    kind: 'ubsan',
+    needle: 'UBSAN:',
+    re: /^UBSAN: (.+?) in (\S+)/,
+    sample: 'UBSAN: shift-out-of-bounds in lib/test_ubsan.c:17:5',
+    build: (m) => ({ details: { bugType: m[1] === 'Undefined behaviour' ? 'undefined-behaviour' : m[1], location: m[2] } }),
+  },
+  // --- panic ---------------------------------------------------------------------------------
+  {
+    id: 'panic',
+    kind: 'panic',
+    needle: 'Kernel panic',
+    re: /^Kernel panic - not syncing:? ?(.*?)\s*$/,
+    sample: 'Kernel panic - not syncing: softlockup: hung tasks',
+    build: (m) => ({ details: { panicReason: m[1] } }),
+  },
+  // --- NMI -----------------------------------------------------------------------------------
+  {
+    id: 'nmi-backtrace',
+    kind: 'nmi-backtrace',
+    needle: 'NMI ',
+    re: /^NMI backtrace for cpu (\d+)(?: skipped: idling at (\S+))?/,
+    sample: 'NMI backtrace for cpu 1',
+    build: (m) => ({ cpu: Number(m[1]), details: m[2] ? { idle: true } : {}, symbol: m[2] ? parseSymbol(m[2]) : undefined }),
+  },
+  {
+    id: 'unknown-nmi',
+    kind: 'unknown-nmi',
+    needle: 'NMI ',
+    re: /^Uhhuh\. NMI received for unknown reason ([0-9a-f]+) on CPU (\d+)\./,
+    sample: 'Uhhuh. NMI received for unknown reason 21 on CPU 0.',
+    build: (m) => ({ cpu: Number(m[2]), details: { nmiReason: m[1] } }),
+  },
+  {
+    id: 'nmi-serr-iock',
+    kind: 'unknown-nmi',
+    needle: 'NMI: ',
+    re: /^NMI: (PCI system error \(SERR\)|IOCK error \(debug interrupt\?\)) for reason ([0-9a-f]+) on CPU (\d+)\./,
+    sample: 'NMI: PCI system error (SERR) for reason a1 on CPU 0.',
+    build: (m) => ({ cpu: Number(m[3]), details: { nmiReason: `${m[2]} (${m[1]})` } }),
+  },
+  // --- sysrq -------------------------------------------------------------------------------
+  {
+    id: 'sysrq-blocked',
+    kind: 'sysrq-blocked',
+    needle: 'Show Blocked State',
+    re: /^(?:sysrq: |SysRq : )Show Blocked State/,
+    sample: 'sysrq: Show Blocked State',
+    build: () => ({ details: { tasks: [] } }),
+  },
+  {
+    id: 'sysrq-tasks',
+    kind: 'sysrq-tasks',
+    needle: 'Show State',
+    re: /^(?:sysrq: |SysRq : )Show State/,
+    sample: 'sysrq: Show State',
+    build: () => ({ details: { tasks: [] } }),
+  },
+  // --- machine check, OOM ----------------------------------------------------------------------
+  {
+    id: 'mce',
+    kind: 'mce',
+    needle: 'Hardware Error',
+    mode: 'attach-or-start',
+    attachTo: ['mce'],
+    re: /^(?:mce: )?\[Hardware Error\]: (.*)$/,
+    sample: 'mce: [Hardware Error]: CPU 0: Machine Check Exception: 5 Bank 1: b200000000070005',
+    build: (m) => {
+      const c = /^CPU (\d+): Machine Check/.exec(m[1]);
+      return { cpu: c ? Number(c[1]) : undefined, details: { mceText: m[1] } };
+    },
+  },
+  {
+    id: 'mce-old',
+    kind: 'mce',
+    needle: ['achine ', 'Uncorrected hardware'],
+    mode: 'attach-or-start',
+    attachTo: ['mce'],
+    re: /^(?:mce: |MCE: )?(?:CPU (\d+): Machine Check Exception: (.*)|Machine check events logged|(Uncorrected hardware memory error.*))$/,
+    sample: 'CPU 0: Machine Check Exception: 0000000000000007',
+    build: (m) => ({ cpu: m[1] !== undefined ? Number(m[1]) : undefined, details: { mceText: m[0] } }),
+  },
+  {
+    id: 'oom-invoked',
+    kind: 'oom',
+    needle: 'oom-killer',
+    re: /^(.+?) invoked oom-killer: (.*)$/,
+    sample: 'stress invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, oom_score_adj=0',
+    build: () => ({ details: {} }),
+  },
+  {
+    id: 'oom-killed',
+    kind: 'oom',
+    needle: 'Out of memory',
+    mode: 'attach-or-start',
+    attachTo: ['oom'],
+    re: /^(?:Memory cgroup )?Out of memory(?: \(oom_kill_allocating_task\))?: (?:Killed|Kill) process (\d+) \((.+?)\)/,
+    sample: 'Out of memory: Killed process 1234 (stress) total-vm:1056000kB, anon-rss:240000kB, file-rss:4kB, shmem-rss:0kB, UID:0 pgtables:520kB oom_score_adj:0',
+    build: () => ({ details: {} }),
+  },
+];
+
+/** Every needle the fast scanner must look for: one per header row, plus preambles and system facts. */
+export const EXTRA_NEEDLES = ['NMI: ', 'cut here', '=====', 'Linux version ', 'Command line: ', 'DMI: ', 'Brought up ', 'Sending NMI', 'sending NMI'];
+
+/** Panic reason -> cause, first match wins. Data; each row has a sample. */
+export const PANIC_CAUSES: Array<{ cause: string; re: RegExp; sample: string }> = [
+  { cause: 'hung_task', re: /hung_task: blocked tasks|hung_task/i, sample: 'hung_task: blocked tasks' },
+  { cause: 'softlockup', re: /softlockup: hung tasks|soft ?lockup/i, sample: 'softlockup: hung tasks' },
+  { cause: 'hardlockup', re: /hard LOCKUP|Watchdog detected hard|NMI watchdog/i, sample: 'Hard LOCKUP' },
+  { cause: 'rcu-stall', re: /^RCU Stall/i, sample: 'RCU Stall' },
+  { cause: 'oops-in-interrupt', re: /Fatal exception in interrupt|Aiee, killing interrupt handler/, sample: 'Fatal exception in interrupt' },
+  { cause: 'oops', re: /^Fatal exception|^Oops|^Fatal (?:trap|exception)|Attempted to kill the idle task/, sample: 'Fatal exception' },
+  { cause: 'nmi', re: /^NMI: Not continuing|Not continuing|NMI IOCK error|unknown_nmi_panic|NMI: PCI system error/, sample: 'NMI: Not continuing' },
+  { cause: 'mce', re: /Machine check|MCE|Fatal machine check|Fatal local machine check|Unable to continue/i, sample: 'Fatal machine check' },
+  { cause: 'oom', re: /Out of memory|System is deadlocked on memory|out of memory and no killable processes/i, sample: 'System is deadlocked on memory' },
+  { cause: 'vfs-root-mount', re: /VFS: Unable to mount root fs|Unable to mount root fs/, sample: 'VFS: Unable to mount root fs on unknown-block(0,0)' },
+  { cause: 'kill-init', re: /Attempted to kill init/, sample: 'Attempted to kill init! exitcode=0x0000000b' },
+  { cause: 'no-init', re: /No working init found|Requested init \S+ failed/, sample: 'No working init found.  Try passing init= option to kernel.' },
+  { cause: 'warning', re: /panic_on_warn set/, sample: 'kernel: panic_on_warn set ...' },
+  { cause: 'stack-protector', re: /stack-protector: Kernel stack is corrupted/, sample: 'stack-protector: Kernel stack is corrupted in: foo+0x1/0x2' },
+  { cause: 'stack-corruption', re: /corrupted stack end detected/, sample: 'corrupted stack end detected inside scheduler' },
+  { cause: 'sysrq', re: /sysrq triggered crash/, sample: 'sysrq triggered crash' },
+  { cause: 'kasan', re: /KASAN/, sample: 'KASAN: panic_on_error set ...' },
+];
+
+export function panicCauseOf(reason: string): string {
+  return PANIC_CAUSES.find((r) => r.re.test(reason))?.cause ?? 'other';
+}

@@ -1,0 +1,78 @@
+/**
+ * Kernel log text -> events with traces and registers.
+ *
+ * Every entry point splits bytes into lines (lines.ts) and feeds one LogMachine (machine.ts); `scanLogFile` feeds
+ * only the lines around trigger substrings (scan.ts) and gets the same events.
+ */
+import { InputError } from '../../model/errors.ts';
+import { checkBinary, CHUNK, detectFormat, openLog, SAMPLE_BYTES, Session, type ParsedLog } from './session.ts';
+
+export type { ParsedLog } from './session.ts';
+export { detectFormat } from './session.ts';
+
+
+/** Parses a whole log held in memory. */
+export function parseLogText(text: string | Buffer, source: string): ParsedLog {
+  const buf = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+  checkBinary(buf.subarray(0, SAMPLE_BYTES), source);
+  const s = new Session(source, detectFormat(buf.subarray(0, SAMPLE_BYTES), source));
+  for (let off = 0; off < buf.length; off += CHUNK) s.splitter.push(buf.subarray(off, Math.min(buf.length, off + CHUNK)));
+  s.splitter.end();
+  return s.result(s.splitter.lineNo, s.splitter.stats);
+}
+
+/** Parses a log file, streaming: memory stays constant whatever the size. */
+export async function parseLogFile(path: string, label: string = path): Promise<ParsedLog> {
+  const { fh } = await openLog(path, label);
+  try {
+    const head = Buffer.alloc(SAMPLE_BYTES);
+    const { bytesRead } = await fh.read(head, 0, SAMPLE_BYTES, 0);
+    const h = head.subarray(0, bytesRead);
+    checkBinary(h, label);
+    const s = new Session(label, detectFormat(h, label));
+    const buf = Buffer.alloc(CHUNK);
+    let pos = 0;
+    for (;;) {
+      const { bytesRead: n } = await fh.read(buf, 0, CHUNK, pos);
+      if (n === 0) break;
+      s.splitter.push(buf.subarray(0, n));
+      pos += n;
+    }
+    s.splitter.end();
+    return s.result(s.splitter.lineNo, s.splitter.stats);
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`cannot read: ${(e as Error).message}`, label);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Parses a stream (stdin). The first 64 KiB are held back to decide the format; the rest streams. */
+export async function parseLogStream(input: NodeJS.ReadableStream, label: string): Promise<ParsedLog> {
+  let s: Session | undefined;
+  const held: Buffer[] = [];
+  let heldLen = 0;
+  const start = () => {
+    const head = Buffer.concat(held, heldLen);
+    checkBinary(head.subarray(0, SAMPLE_BYTES), label);
+    s = new Session(label, detectFormat(head.subarray(0, SAMPLE_BYTES), label));
+    s.splitter.push(head);
+    held.length = 0;
+  };
+  for await (const chunk of input as AsyncIterable<Buffer | string>) {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    if (s) {
+      s.splitter.push(b);
+      continue;
+    }
+    held.push(b);
+    heldLen += b.length;
+    if (heldLen >= SAMPLE_BYTES) start();
+  }
+  if (!s) start();
+  s!.splitter.end();
+  return s!.result(s!.splitter.lineNo, s!.splitter.stats);
+}
+
+export { scanLogFile } from './scan.ts';
