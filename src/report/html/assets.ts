@@ -1,0 +1,33 @@
+/** The page's script and style: client.ts bundled and style.css minified with esbuild, once per process. */
+import { buildSync, transformSync } from 'esbuild';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export interface Assets {
+  script: string;
+  style: string;
+}
+
+let cached: Assets | undefined;
+
+/** Bundles the assets (about 30 ms the first time; cached after, they never change within a process). */
+export function assets(): Assets {
+  if (cached) return cached;
+  const built = buildSync({
+    entryPoints: [fileURLToPath(new URL('./client.ts', import.meta.url))],
+    bundle: true,
+    minify: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2020',
+    write: false,
+    legalComments: 'none',
+    logLevel: 'silent',
+  });
+  const script = built.outputFiles[0].text.trim();
+  const css = readFileSync(new URL('./style.css', import.meta.url), 'utf8');
+  const style = transformSync(css, { loader: 'css', minify: true, target: 'chrome100', logLevel: 'silent' }).code.trim();
+  // Inline <script>/<style> end at the first "</": never let one appear inside.
+  cached = { script: script.replace(/<\/(script)/gi, '<\\/$1'), style: style.replace(/<\/(style)/gi, '<\\/$1') };
+  return cached;
+}
