@@ -50,7 +50,8 @@ export function parsePrefix(line: string): Prefixed {
     if (m) {
       const rest = line.slice(m[0].length);
       const mono = RE_MONO.exec(line);
-      if (mono && !m[2] && /^\S+ [^:\s]+?(?:\[\d+\])?:/.test(rest) && /^[\w.-]+$/.test(mono[2]) && isTag(mono[3])) {
+      // `[ 12.3] host kernel: ...` or `[ 12.3] host prog[123]: ...`; not `[ 12.3] Command line: ...`
+      if (mono && !m[2] && /^[\w.-]+$/.test(mono[2]) && isTag(mono[3]) && (mono[3] === 'kernel' || /^\S+ [^:\s]+\[\d+\]:/.test(rest))) {
         return tagged(line.slice(mono[0].length), mono[3], { ts: Number(mono[1]), host: mono[2], format: 'journalctl short-monotonic' });
       }
       return { body: rest, ts: Number(m[1]), caller: m[2], format: 'dmesg', kernel: true };
