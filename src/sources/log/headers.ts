@@ -383,7 +383,7 @@ export const HEADERS: HeaderRow[] = [
     id: 'bug-slub',
     kind: 'bug',
     needle: 'BUG',
-    re: /^BUG (\S+) \((?:Not tainted|Tainted: [^)]*)\): (.+)$/,
+    re: /^BUG ([\w-]+)(?: \((?:Not tainted|Tainted: [^)]*)\))?: (.+)$/,
     sample: 'BUG kmalloc-64 (Not tainted): Poison overwritten',
     build: () => ({ details: {} }),
   },
@@ -418,6 +418,14 @@ export const HEADERS: HeaderRow[] = [
     re: /^WARNING: at ?(\S+)(?: (\S+?)(?:\(\))?)?(?: \[[\w-]+\](?:\(\))?)?$/,
     sample: 'WARNING: at net/ipv4/tcp_input.c:2776 tcp_fastretrans_alert+0xc7a/0xd10()',
     build: (m) => ({ details: { location: m[1] }, symbol: m[2] ? parseSymbol(m[0].slice(m[0].indexOf(m[2]))) : undefined }),
+  },
+  {
+    id: 'page-allocation-failure',
+    kind: 'warning',
+    needle: 'page allocation failure',
+    re: /^(\S.*?): page allocation failure: order:(\d+)/,
+    sample: 'chrome: page allocation failure: order:5, mode:0x24040c0(GFP_KERNEL|__GFP_COMP)',
+    build: () => ({ details: {} }),
   },
   {
     id: 'ubsan',

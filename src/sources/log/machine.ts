@@ -79,6 +79,12 @@ interface Open {
   eat: number;
   oomKilled?: boolean;
   related: Open[];
+  /** Seen a structural line (CPU:, Modules, registers, Call Trace): free text after a WARN header ends there. */
+  structured?: boolean;
+  /** The previous line was `Modules linked in:` (or its wrapped continuation). */
+  modules?: boolean;
+  /** Unrecognised lines in a row (one is tolerated in the middle of a report: wrapped or garbled lines). */
+  unknownRun: number;
   closing?: boolean;
 }
 
@@ -102,7 +108,7 @@ const RE_TASK_NEW = /^task:(.+?)\s+state:(\S)\s*(?:running task\s+)?stack:\s*(\d
 const RE_TASK_OLD = /^(\S.*?)\s+([RSDTtZXIPWK])(?:\+)?\s+(?:running task\s+|running\s+|\?\s+|[0-9a-f]{8,16}\s+)?(\d+)\s+(\d+)\s+(\d+)\s+(0x[0-9a-f]+)\s*$/;
 const RE_CPU_LINE = /^CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (.*?) (?:Kdump: loaded )?(Not tainted|Tainted: (.*?))\s+(\S+) #\S+/;
 const RE_CPU_ARM_OLD = /^CPU: (\d+)\s+(Not tainted|Tainted: (.*?))\s+\((\S+) #/;
-const RE_PID_OLD = /^Pid: (\d+), comm: (.*?)\s+(Not tainted|Tainted: (.*?))\s+(\S+) #\S+/;
+const RE_PID_OLD = /^Pid: (\d+), comm: (.*?)\s+(Not tainted|Tainted: (.*?))\s+\(?(\S+) #\S+/;
 const RE_TRACE_HDR = /^(?:Call Trace|Call trace|Backtrace|Stack trace|Call Trace \(from [^)]*\))\s*:?\s*(.*)$/;
 
 /** Lines any report may carry (matched on the trimmed body). Reading them keeps a report open. */
@@ -117,6 +123,7 @@ const KNOWN: RegExp[] = [
   /^irq event stamp: /,
   /^(hard|soft)irqs last\s+(en|dis)abled at/,
   /^Stack: ?/,
+  /^Backtrace: ?$/,
   /^Kernel Offset: /,
   /^Rebooting in /,
   /^CR2: /,
@@ -143,7 +150,11 @@ const KNOWN: RegExp[] = [
   /^Last Breaking-Event-Address:/,
   /^Krnl Code:/,
   /^[#>]?[0-9a-f]{8,16}: [0-9a-f]+\s/,
-  /^(?:[0-9a-f]{8,16}\s*){2,}$/,
+  /^(?:<\d>\s*)?(?:[0-9a-f]{8,16}\s*){2,}\.?$/,
+  /^last sysfs file: /,
+  /^printing eip:$/,
+  /^[0-9a-f]{8,16}$/,
+  /^SMP\b.*$/,
   /^Fixing recursive fault but reboot is needed!/,
   /^Shutting down cpus with NMI/,
   /^Preemption disabled at:/,
@@ -255,12 +266,24 @@ export class LogMachine {
       if (hit && this.header(hit.row, hit.m, open, route, lineNo, p.ts, p.wallclock, t, preamble)) return;
     }
     if (!open) return;
-    const ok = this.consume(open, body, t, lineNo);
+    const wasModules = open.modules;
+    open.modules = false;
+    let ok = this.consume(open, body, t, lineNo);
+    if (!ok && wasModules && /^(?:\[?[\w-]+(?:\([A-Z+-]+\))*\]?\s*)+(?:\[last unloaded: [\w-]+\])?$/.test(t)) {
+      open.ev.details.modules?.push(...t.replace(/\[last unloaded:[^\]]*\]/, '').split(/\s+/).filter(Boolean).map((x) => x.replace(/\(.*$/, '')));
+      open.modules = true;
+      ok = true;
+    }
+    // a WARN()/BUG header may be followed by its own free text until the structured part starts
+    if (!ok && !open.structured && open.lines < 30 && (open.ev.kind === 'warning' || open.ev.kind === 'bug')) ok = true;
     if (ok) {
+      open.unknownRun = 0;
       this.touch(open, lineNo, p.ts);
       if (open.closing) this.close(open);
     } else if (!unprefixed) {
-      this.close(open);
+      open.unknownRun++;
+      const midReport = open.cur.state !== 'closed';
+      if (!midReport || open.unknownRun > 2) this.close(open);
     }
   }
 
@@ -413,6 +436,7 @@ export class LogMachine {
       tasks: [],
       eat: 0,
       related: [],
+      unknownRun: 0,
     };
     o.cur = o.main;
     if (info.symbol) (o as Open & { symbol?: typeof info.symbol }).symbol = info.symbol;
@@ -505,6 +529,7 @@ export class LogMachine {
     }
     const th = RE_TRACE_HDR.exec(t);
     if (th && !/^Backtrace for cpu/.test(t)) {
+      o.structured = true;
       if (o.section === 'lockdep-chains') return true;
       const tg = o.cur;
       if (tg.state === 'none') tg.state = 'active';
@@ -522,6 +547,7 @@ export class LogMachine {
 
     const reg = parseRegisterLine(body);
     if (reg) {
+      o.structured = true;
       this.registerLine(o, reg, line);
       return true;
     }
@@ -577,6 +603,8 @@ export class LogMachine {
         .filter(Boolean)
         .map((x) => x.replace(/\(.*$/, ''));
       ev.details.modules = mods;
+      o.modules = true;
+      o.structured = true;
       this.closeTrace(o);
       return true;
     }
@@ -674,7 +702,7 @@ export class LogMachine {
     const tg = o.cur;
     if (tg.state === 'none') {
       // kfence prints its stack straight after the header, no "Call Trace:".
-      if (o.ev.kind === 'kfence' || (o.section === 'task' && tg !== o.main)) tg.state = 'active';
+      if (o.ev.kind === 'kfence' || (o.section === 'task' && tg !== o.main) || pf.frame.address !== undefined) tg.state = 'active';
       else return true;
     }
     if (tg.state === 'closed') return true;
@@ -741,6 +769,7 @@ export class LogMachine {
 
   private cpuLine(o: Open, cpu: number | undefined, task: TaskRef | undefined, taint: string | undefined, release: string | undefined): void {
     const ev = o.ev;
+    o.structured = true;
     if (o.section === 'task') return;
     if (cpu !== undefined && ev.cpu === undefined) ev.cpu = cpu;
     const same = cpu === undefined || ev.cpu === cpu;
