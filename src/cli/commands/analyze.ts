@@ -1,11 +1,6 @@
 /** `coroner analyze PATH...`: all evidence about one incident -> the verdict (text or JSON). */
 import { Option, type Command } from '@commander-js/extra-typings';
-import { diagnose } from '../../diagnose/index.ts';
 import { EXIT_OK, EXIT_PROBLEM } from '../../model/errors.ts';
-import { buildReport } from '../../report/json.ts';
-import { renderHtml } from '../../report/html/index.ts';
-import { renderText } from '../../report/text.ts';
-import { collectEvidence } from '../../sources/collect.ts';
 import { emit, useColor } from '../output.ts';
 
 export function registerAnalyze(program: Command): void {
@@ -17,6 +12,10 @@ export function registerAnalyze(program: Command): void {
     .option('-o, --output <file>', 'write the report to a file instead of stdout')
     .option('--system-map <file>', 'System.map for a vmcore whose VMCOREINFO lacks kallsyms')
     .action(async (paths, opts) => {
+      // Loaded here, not at start-up: `coroner --help` and the other commands stay fast.
+      const { collectEvidence } = await import('../../sources/collect.ts');
+      const { diagnose } = await import('../../diagnose/index.ts');
+      const { buildReport } = await import('../../report/json.ts');
       const c = await collectEvidence(paths, { systemMap: opts.systemMap });
       const d = diagnose(c);
       const report = buildReport(c, d);
@@ -24,9 +23,14 @@ export function registerAnalyze(program: Command): void {
         opts.format === 'json'
           ? JSON.stringify(report, null, 2) + '\n'
           : opts.format === 'html'
-            ? renderHtml(report)
-            : renderText(report, { color: useColor(opts.output) });
+            ? await html(report)
+            : (await import('../../report/text.ts')).renderText(report, { color: useColor(opts.output) });
       await emit(text, opts.output);
       process.exitCode = d.verdict.status === 'healthy' ? EXIT_OK : EXIT_PROBLEM;
     });
+}
+
+async function html(report: import('../../report/schema.ts').Report): Promise<string> {
+  const { readLogsForHtml, renderHtml } = await import('../../report/html/index.ts');
+  return renderHtml(report, { logs: readLogsForHtml(report) });
 }

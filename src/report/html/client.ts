@@ -69,6 +69,7 @@ function showNode(node: SVGGElement): void {
     panel.append(copy);
   }
   panel.classList.add('open');
+  if (panel.getBoundingClientRect().top > window.innerHeight - 80) panel.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
 }
 
 function initGraph(): void {

@@ -69,7 +69,7 @@ export function verdictList(ctx: PageContext): string {
 const CODE_KEYS = /^(loop|code|instructions|disassembly|dis|asm|lines|trace|stack|output)$/i;
 
 function humanKey(k: string): string {
-  return k.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/[_-]+/g, ' ');
+  return k.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/[_-]+/g, ' ').toLowerCase();
 }
 
 /** Marks occurrences of `needle` (an address the finding polls) inside already escaped text. */

@@ -176,7 +176,7 @@ const NODE_H = 42;
 const CHAR_W = 6.9;
 const MAX_LABEL = 38;
 /** Graphs up to this wide are scaled to fit their box; wider ones scroll at full size. */
-const FIT_WIDTH = 1200;
+const FIT_WIDTH = 2000;
 
 function clip(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;
@@ -235,7 +235,7 @@ export function graphSvg(view: GraphView): GraphSvg {
     const hot = view.nodes[e.to].root || view.nodes[e.from].root;
     const label = edgeText(e);
     parts.push(
-      `<g class="edge e-${esc(e.kind)}${hot ? ' hot' : ''}" id="ge${i}" data-from="${e.from}" data-to="${e.to}"><path d="${pathOf(ge.points)}" marker-end="url(#${hot ? 'arrow-hot' : 'arrow'})"/>` +
+      `<g class="edge e-${esc(e.kind)}${hot ? ' hot' : ''}" id="ge${i}" data-from="${e.from}" data-to="${e.to}" data-findings="${esc(e.findings.join(' '))}"><path d="${pathOf(ge.points)}" marker-end="url(#${hot ? 'arrow-hot' : 'arrow'})"/>` +
         (label && ge.x !== undefined && ge.y !== undefined ? `<text x="${Math.round(ge.x)}" y="${Math.round(ge.y) + 4}">${esc(clip(label, 30))}</text>` : '') +
         `<title>${esc(`${e.kind}${e.label ? `: ${e.label}` : ''}${e.count > 1 ? ` (×${e.count})` : ''}`)}</title></g>`,
     );

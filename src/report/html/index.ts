@@ -3,6 +3,7 @@
  * network) with the verdict, the wait-for graph, per-CPU cards, tasks, the kernel log and the sources.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import type { Report, ReportFinding } from '../schema.ts';
 import { assets } from './assets.ts';
 import { esc, findingAnchor, plural } from './esc.ts';
@@ -14,6 +15,49 @@ import { cpuSection, systemSection, taskSection } from './machine.ts';
 export interface HtmlOptions {
   /** The lines of each log source (keyed by the report's source path): shown with cited lines highlighted. */
   logs?: Record<string, string[]>;
+}
+
+/** Logs larger than this are not put in the page (the events stand in for them). */
+export const MAX_LOG_BYTES = 5 * 1024 * 1024;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** One line's bytes as text: UTF-8 where valid, else Latin-1 (as the log parser reads it); CR stripped. */
+function decode(b: Buffer): string {
+  const end = b.length && b[b.length - 1] === 0x0d ? b.length - 1 : b.length;
+  const s = b.subarray(0, end);
+  try {
+    return utf8.decode(s);
+  } catch {
+    return s.toString('latin1');
+  }
+}
+
+/**
+ * The lines of the report's log sources that are small files (< 5 MB), for `renderHtml`'s `logs`.
+ * A source that cannot be read again (stdin, gone, too big) is left out: the page shows its events instead.
+ */
+export function readLogsForHtml(report: Report, maxBytes = MAX_LOG_BYTES): Record<string, string[]> {
+  const logs: Record<string, string[]> = {};
+  for (const s of report.sources) {
+    if (s.kind !== 'log' || s.path === '-' || s.path in logs) continue;
+    try {
+      const st = statSync(s.path);
+      if (!st.isFile() || st.size > maxBytes) continue;
+      const buf = readFileSync(s.path);
+      const lines: string[] = [];
+      let start = 0;
+      for (let nl = buf.indexOf(0x0a); nl >= 0; nl = buf.indexOf(0x0a, start)) {
+        lines.push(decode(buf.subarray(start, nl)));
+        start = nl + 1;
+      }
+      if (start < buf.length) lines.push(decode(buf.subarray(start)));
+      logs[s.path] = lines;
+    } catch {
+      // Unreadable now: the events stand in for the text.
+    }
+  }
+  return logs;
 }
 
 const sha256 = (s: string) => `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`;
