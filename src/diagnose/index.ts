@@ -3,6 +3,7 @@ import type { CaseFile } from '../model/casefile.ts';
 import type { Finding, FindingKind } from '../model/finding.ts';
 import type { WaitForGraph } from '../model/graph.ts';
 import { makeContext, type Detector } from './context.ts';
+import { frozenInstructionDetector } from './frozen-instruction.ts';
 import { hungTasksDetector } from './hung-tasks.ts';
 import { ipiWaitDetector } from './ipi-wait.ts';
 import { irqsOffSpinDetector } from './irqs-off-spin.ts';
@@ -10,6 +11,7 @@ import { lockupsDetector } from './lockups.ts';
 import { oopsDetector } from './oops.ts';
 import { panicDetector } from './panic.ts';
 import { sameSpinDetector } from './same-spin.ts';
+import { uffdNoReaderDetector } from './uffd-no-reader.ts';
 
 /** Order matters: later detectors read earlier findings (an IPI waiter cites the CPU that does not answer). */
 export const DETECTORS: Array<{ name: string; run: Detector }> = [
@@ -19,6 +21,8 @@ export const DETECTORS: Array<{ name: string; run: Detector }> = [
   { name: 'ipi-wait', run: ipiWaitDetector },
   { name: 'lockups', run: lockupsDetector },
   { name: 'hung-tasks', run: hungTasksDetector },
+  { name: 'uffd-no-reader', run: uffdNoReaderDetector },
+  { name: 'frozen-instruction', run: frozenInstructionDetector },
   { name: 'panic', run: panicDetector },
 ];
 
@@ -41,7 +45,7 @@ const ROOT_RANK: Partial<Record<FindingKind, number>> = {
   'mutex-deadlock': 95,
   'seqcount-stuck-odd': 95,
   'uffd-no-reader': 95,
-  'oops-in-irq': 90,
+  'oops-in-irq': 97,
   'frozen-instruction': 90,
   'lock-owner-chain': 80,
   'null-deref': 75,

@@ -25,7 +25,11 @@ export function irqsOffSpinDetector(ctx: DetectorContext): Finding[] {
   for (const [cpu, e] of latestStackEvents(ctx.c.events)) {
     if (isIdle(e)) continue;
     const spin = spinSite(e);
-    if (!spin) continue;
+    if (!spin) {
+      const caught = caughtWithIrqsOff(ctx, e);
+      if (caught) out.push(caught);
+      continue;
+    }
     const regs = kernelRegisters(e)[0];
     const irqsOff = regs?.irqsEnabled === false;
     if (!irqsOff && e.kind !== 'hard-lockup') continue;
@@ -99,4 +103,42 @@ export function irqsOffSpinDetector(ctx: DetectorContext): Finding[] {
     out.push(f);
   }
   return out;
+}
+
+/**
+ * No known spin function, but an NMI (a hard-lockup report, an operator NMI that panicked, the NMI
+ * backtrace of a CPU an RCU stall named) caught the CPU in kernel code with interrupts disabled,
+ * outside the idle loop: it was stuck there. A lead, not a proof (the dump shows the loop).
+ */
+function caughtWithIrqsOff(ctx: DetectorContext, e: LogEvent): Finding | undefined {
+  const cpu = e.cpu!;
+  const stalledByRcu = ctx.c.events.some((x) => x.kind === 'rcu-stall' && (x.details.stalledCpus ?? []).includes(cpu));
+  const nmiPanic = e.kind === 'panic' && /NMI|LOCKUP/i.test(e.details.panicReason ?? e.title);
+  const relevant = e.kind === 'hard-lockup' || nmiPanic || (e.kind === 'nmi-backtrace' && stalledByRcu);
+  if (!relevant) return undefined;
+  const regs = kernelRegisters(e)[0];
+  if (!regs || regs.irqsEnabled !== false || !regs.pcSymbol) return undefined;
+  const chain = callChain(e);
+  if (inOopsPath(chain.slice(0, 3))) return undefined;
+  const fn = frameText(regs.pcSymbol);
+  // The interrupted context's callers: frames off the NMI stack, below the PC's own function.
+  const below = e.trace
+    .filter((f) => f.reliable && f.stack !== 'nmi' && f.function !== regs.pcSymbol!.function)
+    .map((f) => f.function)
+    .slice(0, 3);
+  const f = finding(ctx, 'irqs-off-spin', 'root', `CPU ${cpu} was caught by an NMI in ${fn}${below.length ? ` (${below.join(' <- ')})` : ''} with interrupts disabled: it was stuck there`, {
+    confidence: 0.5,
+    subjects: [{ kind: 'cpu', cpu }, { kind: 'event', id: e.id }],
+    evidence: [eventFact(e, `${e.title}: interrupted context ${fn} <- ${below.join(' <- ')}`), lineFact(e, regs.line, `EFLAGS ${regs.values.eflags ?? regs.values.pstate ?? '?'}: interrupts disabled`)],
+    steps: [
+      `${e.kind === 'nmi-backtrace' ? 'An NMI backtrace' : e.kind === 'hard-lockup' ? 'The hard-lockup NMI' : 'The NMI that panicked the machine'} interrupted CPU ${cpu} in ${fn}.`,
+      'Its saved flags have IF clear: interrupts were disabled, so no timer or IPI could run on that CPU.',
+      `${fn} is not the idle loop: a CPU found there with interrupts off when the machine is hung is most likely spinning in a loop inside it (a lock or a sequence count it polls).`,
+      'Disassemble the function around the RIP to find the loop and the address it polls; read that address in the dump.',
+    ],
+    confirm: [`crash> dis -r ${regs.values.rip ?? '<RIP>'}`, `crash> bt -c ${cpu}`, 'crash> bt -a   # are the other CPUs in the same loop?'],
+    extra: { cpu, function: regs.pcSymbol.function },
+  });
+  ctx.graph.node(cpuNode(cpu), 'cpu', `CPU ${cpu}`, f.id);
+  return f;
 }

@@ -34,14 +34,18 @@ export function normaliseFunction(name: string): string {
   return name.replace(/\.(constprop|isra|part|cold|llvm|lto_priv)(\.\d+)*/g, '').replace(/\.\d+$/, '');
 }
 
-/** A title with the variable parts replaced: hex -> X, numbers -> N, `[comm:pid]` -> [T]. */
+/** A title with the variable parts replaced: offsets dropped, hex -> X, standalone numbers -> N, task ids -> [T]. */
 export function normaliseTitle(title: string): string {
   return title
+    .replace(/\+0x[0-9a-f]+\/0x[0-9a-f]+/gi, '')
+    .replace(/\bCPU: \d+ PID: \d+ /g, '')
+    .replace(/\((Not tainted|Tainted:[^)]*)\)/g, '')
     .replace(/\[[^\]:\s]+:\d+\]/g, '[T]')
     .replace(/\b(task|Comm:?)\s+\S+?:\d+/g, '$1 T')
-    .replace(/\b(0x)?[0-9a-f]{8,16}\b/gi, 'X')
+    .replace(/\b(0x)?[0-9a-f]{6,16}\b/gi, 'X')
     .replace(/#\d+/g, '#N')
-    .replace(/\d+(\.\d+)?/g, 'N')
+    .replace(/(?<![\w.])\d+(\.\d+)?(?![\w.])/g, 'N')
+    .replace(/^[\s\[=-]+|[\s\]=-]+$/g, '')
     .replace(/\s+/g, ' ')
     .trim();
 }
@@ -59,6 +63,13 @@ export function primaryEvent(events: readonly LogEvent[]): LogEvent | undefined 
 export function signatureOf(events: readonly LogEvent[]): string {
   const e = primaryEvent(events);
   if (!e) return events.length ? `other:${events[0].kind}` : 'clean';
+  return `${e.kind}:${signatureBody(e)}`;
+}
+
+/** The part after `kind:`: the culprit and the two frames below it, else the normalised title. */
+export function signatureBody(e: LogEvent): string {
+  // A panic's frames are the panic machinery; its reason names it.
+  if (e.kind === 'panic') return normaliseTitle(e.details.panicReason ?? e.title);
   const frames = e.trace
     .filter((f) => f.reliable && f.stack !== 'user')
     .map((f) => normaliseFunction(f.function))
@@ -66,12 +77,9 @@ export function signatureOf(events: readonly LogEvent[]): string {
   const culprit = e.culprit ? normaliseFunction(e.culprit.function) : undefined;
   const start = culprit ? frames.indexOf(culprit) : -1;
   const below = (start >= 0 ? frames.slice(start + 1) : frames.filter((n) => n !== culprit)).slice(0, 2);
-  if (!culprit && !below.length) {
-    if (e.kind === 'panic') return `panic:${normaliseTitle(e.details.panicReason ?? e.title)}`;
-    return `${e.kind}:${normaliseTitle(e.title)}`;
-  }
+  if (!culprit && !below.length) return normaliseTitle(e.kind === 'panic' ? (e.details.panicReason ?? e.title) : e.title);
   const mod = e.culprit?.module ? ` [${e.culprit.module}]` : '';
-  return `${e.kind}:${[culprit ? culprit + mod : undefined, ...below].filter(Boolean).join('<-')}`;
+  return [culprit ? culprit + mod : undefined, ...below].filter(Boolean).join('<-');
 }
 
 /**
@@ -83,6 +91,5 @@ export function signatureOfDiagnosis(events: readonly LogEvent[], findings: read
   const subject = root?.subjects.find((s) => s.kind === 'event');
   const e = subject && subject.kind === 'event' ? events.find((x) => x.id === subject.id) : undefined;
   if (!root || !e) return signatureOf(events);
-  const sig = signatureOf([e]);
-  return `${root.kind}:${sig.slice(sig.indexOf(':') + 1)}`;
+  return `${root.kind}:${signatureBody(e)}`;
 }

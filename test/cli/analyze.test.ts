@@ -88,13 +88,17 @@ describe('analyze on real console logs', () => {
     assert.equal(report.system.panic, 'Kernel panic - not syncing: softlockup: hung tasks');
   });
 
-  it('kdump hardlockup-seqcount: an operator NMI panic is not the cause', () => {
+  it('kdump hardlockup-seqcount: an operator NMI panic is not the cause; where the NMI caught CPU 0 is the lead', () => {
     const { code, report } = analyzeJson(fx('deb12-6.1.0-56-kdump/hardlockup-seqcount/vmcore-dmesg.txt'));
     assert.equal(code, 1);
     const panic = report.findings.find((f) => f.kind === 'panic')!;
     assert.equal(panic.extra.cause, 'nmi');
-    assert.ok(panic.confidence < 0.5);
-    assert.equal(report.verdict.status, 'inconclusive');
+    assert.equal(panic.role, 'symptom');
+    const root = finding(report, report.verdict.roots[0]);
+    assert.equal(root.kind, 'irqs-off-spin');
+    assert.equal(root.extra.cpu, 0);
+    assert.equal(root.extra.function, 'tick_nohz_next_event');
+    assert.match(root.summary, /tick_nohz_idle_stop_tick <- do_idle/);
   });
 
   it('the bundled example gives the same verdict as its fixture', () => {

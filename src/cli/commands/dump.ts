@@ -1,6 +1,11 @@
 /** `coroner dump ...`: raw views of a vmcore (info, log; later ps, bt). */
 import { Option, type Command } from '@commander-js/extra-typings';
-import { openKernelDump, type DumpInfo } from '../../sources/dump/index.ts';
+import type { DumpInfo } from '../../sources/dump/index.ts';
+
+/** Loaded on first use, so `coroner --help` and other commands stay fast. */
+async function reader() {
+  return import('../../sources/dump/index.ts');
+}
 
 function utc(sec: number): string {
   return new Date(sec * 1000).toISOString().replace('T', ' ').replace(/\.000Z$/, ' UTC');
@@ -89,7 +94,8 @@ export function registerDump(program: Command): void {
     .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json'] as const).default('text' as const))
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
-    .action((vmcore, opts) => {
+    .action(async (vmcore, opts) => {
+      const { openKernelDump } = await reader();
       const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
       try {
         const info = d.info();
@@ -104,7 +110,8 @@ export function registerDump(program: Command): void {
     .description("the kernel log from the printk ring buffer, as crash's `log` prints it")
     .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
     .option('--system-map <file>', 'System.map (not needed for the log; accepted for symmetry)')
-    .action((vmcore, opts) => {
+    .action(async (vmcore, opts) => {
+      const { openKernelDump } = await reader();
       const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
       try {
         const lines = d.log();

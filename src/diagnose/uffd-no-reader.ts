@@ -1,0 +1,138 @@
+/**
+ * Tasks blocked in handle_userfault on a userfaultfd that nobody serves (cases/hung-userfaultfd.md):
+ * the uffd has queued faults, the waiters stay blocked, no holder reads it and nothing moves.
+ * Facts used (any source): uffd-ctx objects (observed pending/total, holders with start times,
+ * a series over a window), tasks' `waitsOn` links (fault / reader), task states, stacks and start times.
+ */
+import type { KernelObject, TaskState } from '../model/casefile.ts';
+import type { Finding } from '../model/finding.ts';
+import type { Fact } from '../model/provenance.ts';
+import { finding, taskNode, type DetectorContext } from './context.ts';
+
+function label(t: { comm?: string; pid: number }): string {
+  return `${t.comm ?? '?'}:${t.pid}`;
+}
+
+function changed(xs: readonly number[] | undefined): boolean {
+  return !!xs && xs.some((x) => x !== xs[0]);
+}
+
+function inHandleUserfault(t: TaskState): boolean {
+  return !!t.stack?.some((f) => f.function === 'handle_userfault');
+}
+
+function uffdLabel(o: KernelObject): string {
+  return o.observed.inode !== undefined ? `userfaultfd (inode ${o.observed.inode})` : o.address ? `userfaultfd_ctx ${o.address}` : `userfaultfd ${o.id}`;
+}
+
+function fmtAge(seconds: number): string {
+  if (seconds < 120) return `${Math.round(seconds)}s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)}min`;
+  return `${(seconds / 3600).toFixed(1)}h`;
+}
+
+export function uffdNoReaderDetector(ctx: DetectorContext): Finding[] {
+  const out: Finding[] = [];
+  const c = ctx.c;
+  for (const o of c.objects) {
+    if (o.kind !== 'uffd-ctx') continue;
+    const waiters = c.tasks.filter((t) => t.waitsOn?.some((w) => w.object === o.id && w.as === 'fault'));
+    const readers = c.tasks.filter((t) => t.waitsOn?.some((w) => w.object === o.id && w.as === 'reader'));
+    const stuck = waiters.filter((t) => t.state === 'D' || (t.state === 'S' && inHandleUserfault(t)));
+    const pending = Number(o.observed.pending ?? 0);
+    const total = Number(o.observed.total ?? pending);
+    const readerCount = Math.max(readers.length, Number(o.observed.readers ?? 0));
+    if (!stuck.length && pending === 0) continue;
+    if (readerCount > 0) continue;
+    // Progress: queued faults come and go, or a waiter stopped waiting during the window.
+    const moving = changed(o.series?.pending) || changed(o.series?.total) || waiters.some((t) => t.activity?.states?.some((s) => s !== 'D') && t.state !== 'D');
+    if (moving) continue;
+
+    const holders = o.holders ?? [];
+    const ownerPid = typeof o.observed.owner === 'number' ? o.observed.owner : undefined;
+    const waiterProcs = new Set(stuck.map((t) => t.tgid ?? t.pid));
+    const others = holders.filter((h) => h.pid !== ownerPid && !waiterProcs.has(h.pid));
+    const ownerTask = c.tasks.find((t) => t.pid === (ownerPid ?? [...waiterProcs][0]));
+    const faultStart = Math.min(...stuck.map((t) => t.startTime ?? Infinity), ownerTask?.startTime ?? Infinity);
+    const name = uffdLabel(o);
+    const samples = o.series?.pending?.length ?? 0;
+
+    const evidence: Fact[] = [...o.facts.slice(0, 6)];
+    for (const t of stuck.slice(0, 6)) {
+      const w = t.waitsOn!.find((x) => x.object === o.id)!;
+      evidence.push({
+        text: `${label(t)} in ${t.state ?? '?'} state in handle_userfault${t.blockedSeconds ? ` for at least ${t.blockedSeconds}s` : ''}${w.how ? ` (waits on this uffd: ${w.how})` : ''}`,
+        from: w.from ?? t.stackFrom ?? t.facts[0]?.from ?? { kind: 'live', path: `/proc/${t.pid}/stack` },
+      });
+    }
+
+    const steps: string[] = [];
+    steps.push(
+      stuck.length
+        ? `${stuck.length} task(s) (${stuck.slice(0, 5).map(label).join(', ')}) sleep in handle_userfault: each queued a page fault on ${name} and waits for a reader to resolve it (UFFDIO_COPY/ZEROPAGE/CONTINUE).`
+        : `${name} has ${pending} queued fault(s).`,
+    );
+    steps.push(
+      `It has ${pending} fault(s) queued and not read, ${total} not resolved${samples > 1 ? `, unchanged over ${samples} samples` : ''}${total > pending ? `; ${total - pending} were read and never resolved (a reader took them and stopped)` : ''}.`,
+    );
+    steps.push(
+      `No thread of any holder is blocked reading or polling it${holders.length ? ` (holders: ${holders.map((h) => `${label(h)} fd ${h.fd ?? '?'}`).join(', ')})` : ''}, and nothing changed across the window: nobody serves it.`,
+    );
+    let why: string;
+    if (!holders.length) {
+      why = 'no process holds it any more';
+    } else if (!others.length) {
+      why = `the only holder is ${ownerTask ? label(ownerTask) : 'the faulting process'} itself: the process that served it (it received the uffd, e.g. over a Unix socket) has exited or closed it`;
+      steps.push(`Only the faulting side still holds ${name}; the server's reference is gone, so the faults will never be read.`);
+    } else {
+      why = `${others.map(label).join(', ')} hold${others.length === 1 ? 's' : ''} it but do${others.length === 1 ? 'es' : ''} not read it`;
+      steps.push(`${others.map(label).join(', ')} hold it but no thread of theirs reads it: alive but not serving (stuck elsewhere, or lost track of it).`);
+      const late = others.filter((h) => h.startTime !== undefined && Number.isFinite(faultStart) && h.startTime > faultStart);
+      if (late.length) steps.push(`${late.map(label).join(', ')} started ${fmtAge(late[0].startTime! - faultStart)} after the faulting process: a server restarted without draining its sandboxes?`);
+    }
+    if (ownerTask && ownerTask.ppid === 1) steps.push(`${label(ownerTask)} has been re-parented to init: the process that launched it (often the memory server) is gone.`);
+    if (Number.isFinite(faultStart)) {
+      const laterHolderless = c.tasks.filter((t) => t.startTime !== undefined && t.startTime > faultStart && t.pid === (t.tgid ?? t.pid) && t.comm === ownerTask?.comm && !waiterProcs.has(t.pid));
+      if (laterHolderless.length) steps.push(`Processes named like it started later (${laterHolderless.slice(0, 3).map(label).join(', ')}): compare with the server's start time.`);
+    }
+    steps.push('Faults on a userfaultfd nobody reads wait forever (killable only): drain before restarting a memory server; kill the faulting process or have a new server take the uffd and resolve the faults.');
+
+    const holderPids = holders.map((h) => h.pid);
+    const summary = `${stuck.length ? `${stuck.length} task(s) blocked in handle_userfault on` : 'Queued faults on'} ${name} with ${pending} pending fault(s) and no reader: ${why}`;
+    const f = finding(ctx, 'uffd-no-reader', 'root', summary, {
+      confidence: stuck.length ? (holders.length && !others.length ? 0.9 : 0.8) : 0.6,
+      subjects: [{ kind: 'object', id: o.id }, ...stuck.map((t) => ({ kind: 'task' as const, pid: t.pid, comm: t.comm }))],
+      evidence,
+      steps,
+      confirm: [
+        ...holders.map((h) => `cat /proc/${h.pid}/fdinfo/${h.fd ?? '<fd>'}   # pending / total`),
+        "for p in /proc/[0-9]*; do ls -l $p/fd 2>/dev/null | grep -q userfaultfd && echo ${p#/proc/}; done   # every holder",
+        ...stuck.slice(0, 3).map((t) => `cat /proc/${t.tgid ?? t.pid}/task/${t.pid}/stack`),
+        `ps -o pid,ppid,lstart,cmd -p ${[...new Set([...holderPids, ...waiterProcs])].join(',')}`,
+        'crash> struct userfaultfd_ctx <ctx>   # fault_pending_wqh, refcount, mm (from the faulting frame: vmf->vma->vm_userfaultfd_ctx.ctx)',
+      ],
+      extra: {
+        pending,
+        total,
+        holders: holderPids,
+        readers: readerCount,
+        waiters: stuck.map((t) => t.pid),
+        ...(o.observed.inode !== undefined ? { inode: Number(o.observed.inode) } : {}),
+        ...(ownerPid !== undefined ? { owner: ownerPid } : {}),
+      },
+    });
+    const node = `uffd:${o.id.replace(/^uffd:/, '')}`;
+    ctx.graph.node(node, 'uffd-ctx', `${name}: ${pending} pending, no reader`, f.id);
+    for (const t of stuck) {
+      ctx.graph.node(taskNode(t.pid), 'task', label(t), f.id);
+      ctx.graph.edge(taskNode(t.pid), node, 'waits-for', f.id, 'page fault');
+    }
+    // Hung-task clusters of these waiters are explained by this finding.
+    for (const prior of ctx.findings) {
+      if (prior.kind !== 'hung-task-cluster') continue;
+      if (prior.subjects.some((s) => s.kind === 'task' && stuck.some((t) => t.pid === s.pid))) (prior.causedBy ??= []).push(f.id);
+    }
+    out.push(f);
+  }
+  return out;
+}
