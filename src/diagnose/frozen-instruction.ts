@@ -136,7 +136,8 @@ export function frozenInstructionDetector(ctx: DetectorContext): Finding[] {
       });
     }
     const ipc = act.instructions !== undefined && act.cycles ? act.instructions / act.cycles : undefined;
-    const ipcText = ipc !== undefined ? `IPC ${ipc.toFixed(3)}` : `IPC unknown${act.notes?.find((n) => n.startsWith('IPC unknown')) ? ` (${act.notes.find((n) => n.startsWith('IPC unknown'))!.replace(/^IPC unknown:\s*/, '')})` : ''}`;
+    const ipcNote = act.notes?.find((n) => n.startsWith('IPC unknown'));
+    const ipcText = ipc !== undefined ? `IPC ${ipc.toFixed(3)}` : (ipcNote ?? 'IPC unknown: instructions and cycles were not counted');
 
     const samples = t.samples ?? [];
     const dom = samples.length >= MIN_SAMPLES ? dominantPc(samples) : undefined;

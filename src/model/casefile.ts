@@ -51,6 +51,100 @@ export interface CpuState {
   /** Log events about this CPU (ids). */
   events: string[];
   facts: Fact[];
+  /** Interrupts taken by this CPU over a sampling window (live /proc/interrupts deltas; two dumps could fill it too). */
+  interrupts?: InterruptActivity;
+}
+
+/** Interrupts one CPU took over a window. */
+export interface InterruptActivity {
+  seconds: number;
+  total: number;
+  /** The busiest sources, most first: `LOC` (Local timer interrupts), `29` (virtio0-input.0), ... */
+  top: Array<{ irq: string; name: string; count: number }>;
+  from?: Provenance;
+}
+
+/** Counters of one task over a sampling window. Deltas, not totals; every field optional (a source fills what it measured). */
+export interface TaskActivity {
+  /** Length of the window in seconds. */
+  seconds: number;
+  /** CPU time spent in user / kernel mode during the window, seconds. */
+  userSeconds?: number;
+  systemSeconds?: number;
+  /** Page faults the kernel resolved through handle_mm_fault (`minflt`/`majflt`). */
+  minorFaults?: number;
+  majorFaults?: number;
+  /** Every user page fault the kernel took, resolved or not (perf `page-faults`). */
+  pageFaults?: number;
+  /** Signals delivered to the task (perf `signal:signal_deliver`). */
+  signalsDelivered?: number;
+  voluntarySwitches?: number;
+  involuntarySwitches?: number;
+  /** perf `instructions` / `cycles` for the task; absent when the PMU cannot count them (IPC unknown). */
+  instructions?: number;
+  cycles?: number;
+  /** State letter at each sample, in order. */
+  states?: TaskStateLetter[];
+  /**
+   * How the task was in the kernel at each kernel-stack sample: the outermost frame
+   * (`asm_exc_page_fault`, `entry_SYSCALL_64_after_hwframe`, `asm_sysvec_apic_timer_interrupt`);
+   * `''` when the stack was empty. A running task shows where it was last preempted.
+   */
+  kernelEntries?: string[];
+  /** What could not be measured for this task, and why (e.g. `IPC unknown: cycles not supported`). */
+  notes?: string[];
+  from?: Provenance;
+}
+
+/** One sample of where a thread runs in user space (perf with user registers, or a dump's pt_regs). */
+export interface PcSample {
+  /** The user-mode PC: where the thread runs, or where it entered the kernel. Hex without 0x. */
+  pc: string;
+  /** `main+0x7a` when the symbol is known. */
+  pcSymbol?: string;
+  /** User call chain, innermost first, as `symbol+0xoff (dso)` or hex. */
+  userStack: string[];
+  /** Kernel functions when the sample landed in the kernel, innermost first. */
+  kernelStack?: string[];
+}
+
+/** The instruction at a user PC, read from the task's memory and decoded. */
+export interface CodeAtPc {
+  /** Hex without 0x. */
+  address: string;
+  /** Hex bytes of the instruction. */
+  bytes: string;
+  /** Disassembly, e.g. `jmp 0x55d0c0a0112d`. */
+  text?: string;
+  /** Control flow kind: `next`, `branch`, `conditional-branch`, `call`, `return`, `interrupt`, `exception`, ... */
+  flow?: string;
+  /** The target of a direct branch, hex. */
+  target?: string;
+  /** true when the instruction is a branch whose target is itself (`jmp .`). */
+  branchesToItself?: boolean;
+  /** A rep-prefixed string instruction: one PC can legitimately run for a long time. */
+  repeats?: boolean;
+  from?: Provenance;
+}
+
+/** Signal state of a task: hex masks as printed in /proc/PID/status. */
+export interface SignalState {
+  pending?: string;
+  sharedPending?: string;
+  blocked?: string;
+  ignored?: string;
+  caught?: string;
+}
+
+/** A task waiting on (or serving) a kernel object: a fault on a userfaultfd, a read/poll on it, a lock. */
+export interface ObjectWait {
+  /** KernelObject id. */
+  object: string;
+  /** `fault`: blocked until the object resolves its fault; `reader`: blocked reading/polling it (serving it). */
+  as: 'fault' | 'reader' | 'lock' | 'other';
+  /** How the link was established, when it is an inference (e.g. `the only uffd with pending faults`). */
+  how?: string;
+  from?: Provenance;
 }
 
 export interface TaskState {
@@ -70,6 +164,19 @@ export interface TaskState {
   stackFrom?: Provenance;
   events: string[];
   facts: Fact[];
+  /** Command line (NUL separators as spaces). */
+  cmdline?: string;
+  /** Kernel function the task sleeps in (`wchan`). */
+  wchan?: string;
+  signals?: SignalState;
+  /** Counters over a sampling window. */
+  activity?: TaskActivity;
+  /** Where the task runs in user space, one entry a sample. */
+  samples?: PcSample[];
+  /** The instruction at the task's (dominant) user PC. */
+  code?: CodeAtPc;
+  /** Kernel objects this task waits on or serves. */
+  waitsOn?: ObjectWait[];
 }
 
 export type ObjectKind =
@@ -94,6 +201,10 @@ export interface KernelObject {
   /** Observed values (sequence, owner, locked byte, pending count...). */
   observed: Record<string, string | number | boolean>;
   facts: Fact[];
+  /** Processes holding a reference (for a uffd-ctx: processes with a descriptor of it open). */
+  holders?: Array<{ pid: number; comm?: string; fd?: number; startTime?: number; from?: Provenance }>;
+  /** Values of `observed` keys at each sample of a window, oldest first (e.g. `pending: [1, 1, 1]`). */
+  series?: Record<string, number[]>;
 }
 
 export interface CaseFile {
