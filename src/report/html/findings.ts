@@ -24,8 +24,15 @@ export function citeLink(ctx: PageContext, source: string, line: number | undefi
   return `<span class="cite">${esc(text)}</span>`;
 }
 
+/** The citation with a long source path shortened to its file name (the full path is in the Evidence section). */
+function shortCite(e: Evidence): string {
+  const base = e.source.split('/').pop() ?? e.source;
+  const cite = e.source && e.cite.startsWith(e.source) ? base + e.cite.slice(e.source.length) : e.cite;
+  return e.address && !cite.includes(e.address) ? `${cite} @${e.address}` : cite;
+}
+
 function evidenceItem(ctx: PageContext, e: Evidence): string {
-  const where = e.address && !e.cite.includes(e.address) ? `${e.cite} @${e.address}` : e.cite;
+  const where = shortCite(e);
   return `<li><span class="etext">${esc(e.text)}</span> ${citeLink(ctx, e.source, e.line, where)}</li>`;
 }
 

@@ -114,7 +114,11 @@ export function logSection(ctx: PageContext): string {
     const lines = ctx.logs[source];
     const n = r.events.filter((e) => e.source === source).length;
     if (si !== undefined && lines) {
-      parts.push(`<h3><code>${esc(source)}</code> <span class="muted">${lines.length} lines, ${n} reports; cited lines highlighted</span></h3>${logView(ctx, source, si, lines)}`);
+      const evs = r.events.filter((e) => e.source === source);
+      const jump = evs.length
+        ? `<ol class="jump">${evs.slice(0, 60).map((e) => `<li><a href="#${lineAnchor(si, e.line)}"><span class="muted">${e.line}</span> ${esc(e.title)}</a></li>`).join('')}${evs.length > 60 ? `<li class="muted">+${evs.length - 60} more</li>` : ''}</ol>`
+        : '';
+      parts.push(`<h3><code>${esc(source)}</code> <span class="muted">${lines.length} lines, ${n} reports; cited lines highlighted</span></h3>${jump}${logView(ctx, source, si, lines)}`);
     } else if (n || r.sources.find((s) => s.path === source)?.kind === 'log') {
       parts.push(`<h3><code>${esc(source)}</code> <span class="muted">${n} reports (the log text is not in this page)</span></h3>${eventsTable(ctx, source)}`);
     }
