@@ -15,6 +15,9 @@ import { collectEvidence } from '../../src/sources/collect.ts';
 import { fixtureDirs, repoRoot, runCli } from '../helpers.ts';
 import { browserUnavailable, launch, type Browser } from './browser.ts';
 import { externalRefs } from './html-check.ts';
+import { sampleLog, sampleReport } from './html-sample.ts';
+import { renderHtml } from '../../src/report/html/index.ts';
+import { writeFileSync } from 'node:fs';
 
 const OUT = join(repoRoot, 'test-output', 'html');
 const BIN = join(repoRoot, 'bin/coroner');
@@ -148,6 +151,36 @@ describe('HTML report in chromium, every fixture through the real CLI', { skip: 
       }
     });
   }
+
+  it('64 CPUs and 300 hung tasks: collapsed groups, a group node lists its members, size stays small', async () => {
+    const r = sampleReport({ cpus: 64, tasks: 300 });
+    const file = join(OUT, 'sample-64cpu-300tasks.html');
+    writeFileSync(file, renderHtml(r, { logs: { [r.sources[0].path]: sampleLog(r) } }));
+    const size = statSync(file).size;
+    assert.ok(size < 600 * 1024, `${size} bytes`);
+    const { page, errors, requests } = await browser.open(pathToFileURL(file).href);
+    try {
+      assert.ok((await page.locator('.graph .node').count()) <= 8);
+      const group = page.locator('.graph .node.group.n-cpu');
+      await group.click();
+      const panel = page.locator('#node-panel');
+      assert.equal(await panel.locator('.members li').count(), 63);
+      assert.match((await panel.textContent()) ?? '', /sequence 896100417 is odd/);
+      // The cited log line is one click away from the evidence.
+      await panel.locator('a.cite', { hasText: 'vmcore-dmesg.txt:100-110' }).first().click();
+      assert.equal(await page.evaluate(() => location.hash), '#L0-100');
+      // A folded cluster unfolds when a filter picks rows in it.
+      assert.equal(await page.locator('#tasks-table tr.t:visible').count(), 1);
+      await page.locator('[data-filter="text"]').fill('worker/7');
+      assert.ok((await page.locator('#tasks-table tr.t:visible').count()) >= 1);
+      await page.locator('#graph').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(OUT, 'sample-64cpu-300tasks.png') });
+      assert.deepEqual(errors, []);
+      assert.deepEqual(requests, []);
+    } finally {
+      await page.close();
+    }
+  });
 
   it('tasks sort and filter; copy buttons copy; dark theme and print render', async () => {
     const inp = all.find((i) => i.report!.tasks.length > 1 && i.report!.findings.some((f) => f.confirm.length)) ?? all[0];
