@@ -1,6 +1,6 @@
 /** The verdict, the findings with their reasoning and evidence, `extra` fields, known issues. */
 import type { Report, ReportFinding } from '../schema.ts';
-import { confidenceLabel, esc, eventAnchor, findingAnchor, lineAnchor } from './esc.ts';
+import { confidenceLabel, esc, eventAnchor, findingAnchor, lineAnchor, ranges } from './esc.ts';
 
 type Evidence = ReportFinding['evidence'][number];
 
@@ -104,6 +104,7 @@ function value(key: string, v: unknown, needles: string[], depth: number): strin
       if (long) return `<pre class="code">${mark(v.map((x) => esc(x)).join('\n'), needles)}</pre>`;
       return v.map((x) => `<code>${esc(x)}</code>`).join(' ');
     }
+    if (v.length > 8 && v.every((x) => Number.isInteger(x))) return `<code>${esc(ranges(v as number[]))}</code> <span class="muted">(${v.length})</span>`;
     if (v.every((x) => typeof x === 'number' || typeof x === 'boolean')) return `<code>${esc(v.join(', '))}</code>`;
     if (v.every((x) => x && typeof x === 'object' && !Array.isArray(x))) {
       const rows = v as Array<Record<string, unknown>>;
