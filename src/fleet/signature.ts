@@ -77,7 +77,7 @@ export function signatureBody(e: LogEvent): string {
   const culprit = e.culprit ? normaliseFunction(e.culprit.function) : undefined;
   const start = culprit ? frames.indexOf(culprit) : -1;
   const below = (start >= 0 ? frames.slice(start + 1) : frames.filter((n) => n !== culprit)).slice(0, 2);
-  if (!culprit && !below.length) return normaliseTitle(e.kind === 'panic' ? (e.details.panicReason ?? e.title) : e.title);
+  if (!culprit && !below.length) return normaliseTitle(e.title);
   const mod = e.culprit?.module ? ` [${e.culprit.module}]` : '';
   return [culprit ? culprit + mod : undefined, ...below].filter(Boolean).join('<-');
 }
