@@ -9,6 +9,9 @@ import { cpuNode, eventFact, finding, type DetectorContext } from './context.ts'
 import { latestStackEvents } from './irqs-off-spin.ts';
 import { callChain, ipiWaitIndex } from './stacks.ts';
 
+/** Reports that show where a CPU spins (a panic's stack is the panic path, reported by the panic finding). */
+const WAIT_EVIDENCE_KINDS = new Set(['soft-lockup', 'hard-lockup', 'nmi-backtrace', 'rcu-stall', 'warning', 'bug']);
+
 const ANSWERING_ROOT_KINDS = new Set(['irqs-off-spin', 'spinlock-self-deadlock', 'oops-in-irq', 'seqcount-stuck-odd', 'same-spin']);
 
 export function ipiWaitDetector(ctx: DetectorContext): Finding[] {
@@ -17,7 +20,7 @@ export function ipiWaitDetector(ctx: DetectorContext): Finding[] {
   // Every event that shows a CPU waiting for an IPI, grouped by the waiting CPU.
   const waits = new Map<number, LogEvent[]>();
   for (const e of events) {
-    if (e.cpu === undefined || e.kind === 'hung-task') continue;
+    if (e.cpu === undefined || !WAIT_EVIDENCE_KINDS.has(e.kind)) continue;
     if (ipiWaitIndex(e) < 0) continue;
     waits.set(e.cpu, [...(waits.get(e.cpu) ?? []), e]);
   }
