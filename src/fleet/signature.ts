@@ -40,12 +40,14 @@ export function normaliseTitle(title: string): string {
     .replace(/\+0x[0-9a-f]+\/0x[0-9a-f]+/gi, '')
     .replace(/\bCPU: \d+ PID: \d+ /g, '')
     .replace(/\((Not tainted|Tainted:[^)]*)\)/g, '')
-    .replace(/\[[^\]:\s]+:\d+\]/g, '[T]')
+    .replace(/\[[^\]\s]*:\d+\]/g, '[T]')
     .replace(/\b(task|Comm:?)\s+\S+?:\d+/g, '$1 T')
     .replace(/\b(0x)?[0-9a-f]{6,16}\b/gi, 'X')
     .replace(/#\d+/g, '#N')
-    .replace(/(?<![\w.])\d+(\.\d+)?(?![\w.])/g, 'N')
-    .replace(/^[\s\[=-]+|[\s\]=-]+$/g, '')
+    .replace(/(?<![A-Za-z0-9_])\d+(\.\d+)?/g, 'N')
+    .replace(/^[\s=-]+|[\s=-]+$/g, '')
+    .replace(/^\[\s*(.*?)\s*\]?$/, '$1')
+    .replace(/^(.*?)\s*\]$/, (m, inner: string) => (inner.includes('[') ? m : inner))
     .replace(/\s+/g, ' ')
     .trim();
 }
@@ -67,9 +69,9 @@ export function signatureOf(events: readonly LogEvent[]): string {
 }
 
 /** The part after `kind:`: the culprit and the two frames below it, else the normalised title. */
-export function signatureBody(e: LogEvent): string {
-  // A panic's frames are the panic machinery; its reason names it.
-  if (e.kind === 'panic') return normaliseTitle(e.details.panicReason ?? e.title);
+export function signatureBody(e: LogEvent, byFrames = false): string {
+  // A panic's frames are the panic machinery; its reason names it (unless the interrupted context is what matters).
+  if (e.kind === 'panic' && !byFrames) return normaliseTitle(e.details.panicReason ?? e.title);
   const frames = e.trace
     .filter((f) => f.reliable && f.stack !== 'user')
     .map((f) => normaliseFunction(f.function))
@@ -91,5 +93,5 @@ export function signatureOfDiagnosis(events: readonly LogEvent[], findings: read
   const subject = root?.subjects.find((s) => s.kind === 'event');
   const e = subject && subject.kind === 'event' ? events.find((x) => x.id === subject.id) : undefined;
   if (!root || !e) return signatureOf(events);
-  return `${root.kind}:${signatureBody(e)}`;
+  return `${root.kind}:${signatureBody(e, root.kind !== 'panic')}`;
 }
