@@ -5,8 +5,9 @@
  * descriptor to a child "server" over a Unix socket (SCM_RIGHTS), and the server exits without
  * ever reading it. A thread then touches the region through a GUP path (process_vm_readv on its
  * own pid pins the pages with a killable fault), so it sleeps in handle_userfault in D state.
- * argv[1] = "keep" keeps the uffd open in this process too (the usual case: the owner holds it).
- * Prints "ready <pid> <tid>" when the faulting thread has started. Dies with SIGKILL.
+ * The owner keeps its own descriptor (as a VMM does): if every descriptor were closed, the kernel
+ * would release the context and wake the fault. Prints "ready <pid> <tid>" as the faulting thread
+ * starts. Stays until killed (SIGKILL also ends the killable wait of the faulting thread).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -77,6 +78,8 @@ static int recv_fd(int sock) {
 static void *faulter(void *arg) {
   (void)arg;
   prctl(PR_SET_NAME, "uffd-faulter");
+  printf("ready %d %ld\n", getpid(), (long)syscall(SYS_gettid));
+  fflush(stdout);
   char buf[64];
   struct iovec local = {.iov_base = buf, .iov_len = sizeof buf};
   struct iovec remote = {.iov_base = region, .iov_len = sizeof buf};
@@ -85,8 +88,7 @@ static void *faulter(void *arg) {
   return NULL;
 }
 
-int main(int argc, char **argv) {
-  int keep = argc > 1 && strcmp(argv[1], "keep") == 0;
+int main(void) {
   int uffd = new_uffd();
   if (uffd < 0) die("userfaultfd");
   struct uffdio_api api = {.api = UFFD_API};
@@ -113,13 +115,9 @@ int main(int argc, char **argv) {
   close(sv[1]);
   send_fd(sv[0], uffd);
   if (waitpid(server, NULL, 0) != server) die("waitpid");
-  if (!keep) close(uffd);
 
   pthread_t th;
   if (pthread_create(&th, NULL, faulter, NULL)) die("pthread_create");
-  usleep(100 * 1000);
-  printf("ready %d\n", getpid());
-  fflush(stdout);
   /* Stays alive (and keeps the faulting thread blocked) until killed. */
   for (;;) pause();
 }

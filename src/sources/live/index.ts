@@ -23,7 +23,7 @@ import {
 import type { Arch, Frame } from '../../model/trace.ts';
 import { codeAtPc } from './code.ts';
 import { perfInfo, perfRecord, perfStat, type PerfStatCounts } from './perf.ts';
-import { kmsgRecordToLine, parseInterrupts, parsePressure, parseUptime, type InterruptTable, type ProcStat } from './proc.ts';
+import { kmsgRecordToLine, parseInterrupts, parsePressure, parseSched, parseUptime, type InterruptTable, type ProcStat } from './proc.ts';
 import { waitedFds } from './readers.ts';
 import {
   listPids,
@@ -54,8 +54,12 @@ export interface LiveOptions {
 }
 
 const UFFD_TARGET = 'anon_inode:[userfaultfd]';
-/** Threads using at least this share of a CPU over the window are "busy" and get sampled with perf. */
-const BUSY_SHARE = 0.5;
+/**
+ * Threads using at least this share of a CPU between the first two samples are "busy" and get
+ * sampled with perf. Lower than "100%" on purpose: on a loaded host a thread that never sleeps
+ * still gets only its share of a CPU.
+ */
+const BUSY_SHARE = 0.3;
 const MAX_PERF_THREADS = 16;
 
 interface ThreadSample {
@@ -143,7 +147,7 @@ export async function collectLive(opts: LiveOptions): Promise<CaseFile> {
 
   // --- the window
   const windowMs = Math.max(0.5, opts.seconds) * 1000;
-  const interval = Math.max(250, Math.min(1000, windowMs / 6));
+  const interval = Math.max(200, Math.min(1000, windowMs / 10));
   const start = performance.now();
   const irqStart = readText('/proc/interrupts');
   const samples: Sample[] = [];
@@ -309,7 +313,9 @@ export async function collectLive(opts: LiveOptions): Promise<CaseFile> {
     const d = threadDetails(tgid, tid);
     if (d) details.set(tid, d);
   }
-  const uptimeNow = parseUptime(readText('/proc/uptime') ?? '');
+  // The scheduler clock of `se.exec_start` is not /proc/uptime (it starts later in boot): our own
+  // thread's exec_start, read now while it runs, is "now" on that clock.
+  const schedNowMs = parseSched(readText('/proc/thread-self/sched') ?? '').execStartMs;
   const cmdlines = new Map<number, string | undefined>();
   const stackErrors = new Set<string>();
   for (const tid of [...include].sort((a, b) => a - b)) {
@@ -344,7 +350,7 @@ export async function collectLive(opts: LiveOptions): Promise<CaseFile> {
       from: { kind: 'live', path: `${dir}/stat` },
     });
     if (t.state === 'D') {
-      const sinceRun = d?.sched.execStartMs !== undefined && uptimeNow !== undefined ? uptimeNow - d.sched.execStartMs / 1000 : undefined;
+      const sinceRun = d?.sched.execStartMs !== undefined && schedNowMs !== undefined ? (schedNowMs - d.sched.execStartMs) / 1000 : undefined;
       t.blockedSeconds = Math.round(Math.max(window, sinceRun ?? 0));
       if (ts.stack?.length) t.facts.push({ text: `kernel stack: ${ts.stack.slice(0, 4).map((f) => f.function).join(' <- ')}`, from: { kind: 'live', path: `${dir}/stack` } });
     }
@@ -358,7 +364,7 @@ export async function collectLive(opts: LiveOptions): Promise<CaseFile> {
     }
     const pc = perfCounts.get(tid);
     if (pc) applyPerfCounts(t.activity, pc);
-    if (perfTargets.includes(tid)) {
+    if (perfTargets.includes(tid) && !perfMissing) {
       const ss = perfSamples.get(tid);
       if (ss?.length) t.samples = ss;
       else (t.activity.notes ??= []).push('perf took no user-space samples of this thread');
@@ -413,7 +419,10 @@ function isKernelThread(pid: number): boolean {
   return Number.isFinite(flags) && (flags & 0x00200000) !== 0;
 }
 
-/** Threads that used at least BUSY_SHARE of a CPU between two samples, busiest first. */
+/**
+ * Threads that used at least BUSY_SHARE of a CPU between two samples, or were runnable at both
+ * (on a crowded CPU a thread that never sleeps may get less), busiest first.
+ */
 function busyThreads(a: Sample, b: Sample, hz: number): number[] {
   const dt = b.t - a.t;
   const out: Array<[number, number]> = [];
@@ -421,7 +430,8 @@ function busyThreads(a: Sample, b: Sample, hz: number): number[] {
     const ta = a.threads.get(tid);
     if (!ta || ta.stat.starttime !== tb.stat.starttime) continue;
     const share = (tb.stat.utime + tb.stat.stime - ta.stat.utime - ta.stat.stime) / hz / dt;
-    if (share >= BUSY_SHARE) out.push([tid, share]);
+    const runnable = ta.stat.state === 'R' && tb.stat.state === 'R' && share > 0;
+    if (share >= BUSY_SHARE || runnable) out.push([tid, share]);
   }
   return out.sort((x, y) => y[1] - x[1]).map(([tid]) => tid);
 }
@@ -440,8 +450,15 @@ function activityOf(tid: number, samples: Sample[], hz: number, window: number, 
     from: { kind: 'live', path: `${dir}/stat` },
   };
   const entries = seen.map((s) => s.threads.get(tid)!.stack).filter((x): x is Frame[] => !!x);
-  if (entries.length) act.kernelEntries = entries.map((st) => st[st.length - 1]?.function ?? '');
+  if (entries.length) act.kernelEntries = entries.map(kernelEntry);
   return act;
+}
+
+/** The outermost frame of a kernel stack, with the system call when there is one (`entry_SYSCALL_64_after_hwframe:rt_sigreturn`). */
+function kernelEntry(stack: Frame[]): string {
+  const outer = stack[stack.length - 1]?.function ?? '';
+  const sys = stack.map((f) => /^__(?:x64|ia32|arm64|se)_sys_(\w+)$/.exec(f.function)).find((m) => m);
+  return sys ? `${outer}:${sys[1]}` : outer;
 }
 
 function applyPerfCounts(act: TaskActivity, pc: PerfStatCounts): void {

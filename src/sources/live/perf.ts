@@ -152,8 +152,9 @@ export function parsePerfScript(text: string): Map<number, PcSample[]> {
       flush();
       continue;
     }
-    const head = /^\s*(\d+)\s*$/.exec(line) ?? /^\S.*?\s(\d+)\s*$/.exec(line);
-    if (!line.startsWith(' ') && !line.startsWith('\t') && head) {
+    // The sample header is the tid alone (right-aligned: it may start with spaces).
+    const head = /^\s*(\d+)\s*$/.exec(line);
+    if (head) {
       flush();
       cur = { tid: Number(head[1]), frames: [] };
       continue;
