@@ -7,6 +7,7 @@ import type { LogEvent } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
 import { frameText } from '../model/trace.ts';
 import { cpuNode, eventFact, finding, lineFact, type DetectorContext } from './context.ts';
+import { dumpRootsAbout } from './dump-facts.ts';
 import { callChain, hex, inOopsPath, isIdle, kernelRegisters, spinSite } from './stacks.ts';
 
 /** The latest event per CPU that shows its stack (NMI backtraces, lockups, stalls). */
@@ -24,6 +25,8 @@ export function irqsOffSpinDetector(ctx: DetectorContext): Finding[] {
   const out: Finding[] = [];
   for (const [cpu, e] of latestStackEvents(ctx.c.events)) {
     if (isIdle(e)) continue;
+    // The dump already showed what this CPU spins on (read from memory, not inferred from a log line).
+    if (dumpRootsAbout(ctx.findings, cpu).length) continue;
     const spin = spinSite(e);
     if (!spin) {
       const caught = caughtWithIrqsOff(ctx, e);

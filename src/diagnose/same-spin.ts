@@ -4,6 +4,7 @@
  */
 import type { Finding } from '../model/finding.ts';
 import { cpuNode, eventFact, finding, type DetectorContext } from './context.ts';
+import { dumpRootsAbout } from './dump-facts.ts';
 import { latestStackEvents } from './irqs-off-spin.ts';
 import { ipiWaitIndex, isIdle, kernelRegisters, pcFunction } from './stacks.ts';
 
@@ -21,6 +22,8 @@ export function sameSpinDetector(ctx: DetectorContext): Finding[] {
   const out: Finding[] = [];
   for (const [fn, cpus] of byFn) {
     if (cpus.length < 2) continue;
+    // The dump found the loop and the object it polls for these CPUs: nothing left to guess.
+    if (cpus.every((cpu) => dumpRootsAbout(ctx.findings, cpu).length)) continue;
     const events = cpus.map((c) => latest.get(c)!);
     const offsets = new Set(events.map((e) => kernelRegisters(e)[0]?.pcSymbol?.offset));
     const irqsOff = events.filter((e) => kernelRegisters(e)[0]?.irqsEnabled === false).length;

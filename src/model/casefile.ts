@@ -1,6 +1,7 @@
 /** The CaseFile: everything known about one incident, filled by every source, read by every detector. */
 import type { LogEvent, TaskRef } from './event.ts';
 import type { Fact, Provenance } from './provenance.ts';
+import type { KernelQueries } from './queries.ts';
 import type { Frame, RegisterSet } from './trace.ts';
 
 export type SourceKind = 'log' | 'dump' | 'live' | 'text';
@@ -214,6 +215,8 @@ export interface CaseFile {
   tasks: TaskState[];
   events: LogEvent[];
   objects: KernelObject[];
+  /** Lazy questions to kernel memory (a vmcore), when a source can answer them; detectors ask, never read files. */
+  kernel?: KernelQueries;
 }
 
 export function emptyCaseFile(): CaseFile {

@@ -5,3 +5,4 @@ export * from './graph.ts';
 export * from './provenance.ts';
 export * from './trace.ts';
 export * from './errors.ts';
+export * from './queries.ts';

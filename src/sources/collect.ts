@@ -110,9 +110,17 @@ async function addDump(c: CaseFile, path: string, opts: CollectOptions): Promise
     parsed.format = 'dmesg from vmcore';
     c.sources.push({ kind: 'dump', path, format: kind, notes: [...(dump.incomplete ?? [])], incomplete: (dump.incomplete ?? []).length > 0 });
     addParsedLog(c, parsed, 'log');
+    await attachQueries(c, dump);
   } finally {
-    dump.close?.();
+    if (!c.kernel) dump.close?.();
   }
+}
+
+/** Memory queries for the detectors (they keep the dump open; `c.kernel.close()` closes it). */
+async function attachQueries(c: CaseFile, dump: unknown): Promise<void> {
+  const modPath = './dump/queries.ts';
+  const q = (await import(modPath)) as { attachKernelQueries(c: CaseFile, dump: unknown): void };
+  q.attachKernelQueries(c, dump);
 }
 
 interface DumpReaderModule {

@@ -1,0 +1,88 @@
+/** Small helpers for detectors that ask the dump (CaseFile.kernel): CPU contexts, citations, objects. */
+import type { CaseFile, KernelObject } from '../model/casefile.ts';
+import type { Finding } from '../model/finding.ts';
+import type { Fact } from '../model/provenance.ts';
+import { symbolText, type CpuContext, type KernelQueries, type SymbolRef } from '../model/queries.ts';
+import type { RegisterSet } from '../model/trace.ts';
+import { IDLE_FUNCTIONS, matchesAny } from './known/frames.ts';
+
+/** A fact read from the dump at `address`. */
+export function dumpFact(q: KernelQueries, text: string, address?: bigint, what = 'memory'): Fact {
+  return { text, from: { kind: 'dump', source: q.source, ...(address !== undefined ? { address } : {}), what } };
+}
+
+/** `CPU 1 (forge_ring/1:129)`. */
+export function cpuLabel(x: CpuContext): string {
+  return `CPU ${x.cpu}${x.task ? ` (${x.task.comm}:${x.task.pid})` : ''}`;
+}
+
+/** `native_queued_spin_lock_slowpath+0x30 [mod]` for the PC of a register set. */
+export function pcText(r: RegisterSet): string {
+  const s = r.pcSymbol;
+  if (!s) return r.values.rip ? `0x${r.values.rip}` : '?';
+  return `${s.function}${s.offset ? `+0x${s.offset.toString(16)}` : ''}${s.module ? ` [${s.module}]` : ''}`;
+}
+
+/** Where the CPU was working: false for a note taken on the panic path whose interrupted context could not be read. */
+export function working(x: CpuContext): boolean {
+  return !(x.panicPath && x.from === 'note');
+}
+
+export function isIdleContext(x: CpuContext): boolean {
+  const fn = x.registers.pcSymbol?.function;
+  return x.registers.mode !== 'user' && !!fn && matchesAny(fn, IDLE_FUNCTIONS);
+}
+
+/** What the register note says about where the CPU is, in words. */
+export function contextText(x: CpuContext): string {
+  if (x.registers.mode === 'user') return `${cpuLabel(x)} runs in user space`;
+  const irq = x.registers.irqsEnabled === false ? 'IRQs off' : x.registers.irqsEnabled ? 'IRQs on' : 'IRQs unknown';
+  const how = x.from === 'nmi-frame' ? ` (interrupted by the NMI; the note itself is at ${x.noteAt})` : x.panicPath ? ` (on the panic path; where it was working is below the panic frames)` : '';
+  return `${cpuLabel(x)} at ${pcText(x.registers)}, ${irq}${how}`;
+}
+
+/** Hex without 0x, as the model keeps addresses. */
+export function hexOf(a: bigint): string {
+  return a.toString(16);
+}
+
+/** The symbol name an object is known by: `jiffies_seq`, `forge_ring0` (member offsets are kept apart). */
+export function objectSymbol(s: SymbolRef | undefined): string | undefined {
+  return s?.name;
+}
+
+/** Adds (or returns the existing) kernel object with this id. */
+export function addObject(c: CaseFile, o: KernelObject): KernelObject {
+  const had = c.objects.find((x) => x.id === o.id);
+  if (had) {
+    Object.assign(had.observed, o.observed);
+    had.symbol ??= o.symbol;
+    had.address ??= o.address;
+    had.facts.push(...o.facts.filter((f) => !had.facts.some((g) => g.text === f.text)));
+    return had;
+  }
+  c.objects.push(o);
+  return o;
+}
+
+/** A one-line description of a symbol and offset: `forge_ring0 [forge_wedge]`, `jiffies_seq+0x4`. */
+export function describeSymbol(s: SymbolRef | undefined, addr: bigint): string {
+  return s ? symbolText(s) : `0x${addr.toString(16)}`;
+}
+
+/** Root findings made so far that name `cpu` as a subject. */
+export function rootsAbout(findings: readonly Finding[], cpu: number): Finding[] {
+  return findings.filter((f) => f.role === 'root' && f.subjects.some((s) => s.kind === 'cpu' && s.cpu === cpu));
+}
+
+/** Statement for roots found in a dump: how it was taken, and that a hypervisor dump has no panic. */
+export function dumpTakenStep(q: KernelQueries): string | undefined {
+  if (q.dumpedBy === 'hypervisor') return 'The dump was taken by the hypervisor from the running guest: there is no panic in it; every CPU was captured where it was spinning.';
+  if (q.dumpedBy === 'kdump') return 'The dump was written by kdump: CPUs other than the panicking one were stopped by the kdump NMI, and their notes hold the context the NMI interrupted.';
+  return undefined;
+}
+
+/** Root findings made from the dump's memory (not from log lines) that name `cpu`. */
+export function dumpRootsAbout(findings: readonly Finding[], cpu: number): Finding[] {
+  return rootsAbout(findings, cpu).filter((f) => f.evidence.some((e) => e.from.kind === 'dump'));
+}

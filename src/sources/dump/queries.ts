@@ -1,0 +1,588 @@
+/**
+ * KernelQueries over an open vmcore: the lazy, memory-backed answers detectors ask for
+ * (model/queries.ts). Every read goes through attempt(): a page the dump lacks becomes
+ * `{ unknown: "because ..." }`, never an exception and never a guessed zero.
+ */
+import { createRequire } from 'node:module';
+import type * as Iced from 'iced-x86';
+import type { CaseFile } from '../../model/casefile.ts';
+import type {
+  CpuContext,
+  CsdRequest,
+  Instruction,
+  IpiState,
+  KernelQueries,
+  Maybe,
+  MemoryOperand,
+  PolledWord,
+  QSpinlockState,
+  SeqcountState,
+  SleepingLockState,
+  SpinLoop,
+  SymbolRef,
+  TaskRefAt,
+  TaskWait,
+  UffdContextState,
+} from '../../model/queries.ts';
+import { isUnknown } from '../../model/queries.ts';
+import type { RegisterSet } from '../../model/trace.ts';
+import { registerSetFromNote, noteHasRegisters } from './arch/x86_64/registers.ts';
+import type { KernelDump } from './index.ts';
+import { InputError } from '../../model/errors.ts';
+import { attempt as attemptLayer, KernelLayoutError, type Result } from './kernel/errors.ts';
+import type { Kernel, Value } from './kernel/value.ts';
+
+const require = createRequire(import.meta.url);
+let icedModule: typeof Iced | undefined;
+/** iced-x86 is CommonJS + WASM compiled synchronously: loaded on the first disassembly only. */
+function iced(): typeof Iced {
+  icedModule ??= require('iced-x86') as typeof Iced;
+  return icedModule;
+}
+
+/** Functions of the kdump / panic / NMI machinery: a note taken there is not where the CPU was working. */
+const PANIC_PATH = /^(__crash_kexec|crash_kexec|machine_kexec|crash_save_cpu|crash_setup_regs|panic|vpanic|nmi_panic|crash_nmi_callback|native_machine_crash_shutdown|kdump_nmi_shootdown_cpus|nmi_shootdown_cpus|default_do_nmi|exc_nmi|nmi_handle|unknown_nmi_error|__die|oops_end)$/;
+
+/** QSpinlock tail layout for NR_CPUS < 16K (8-bit pending byte) vs larger (1-bit pending). */
+function decodeQspinlock(address: bigint, value: number, bigCpus: boolean): QSpinlockState {
+  const locked = value & 0xff;
+  const pending = bigCpus ? ((value >>> 8) & 1) === 1 : ((value >>> 8) & 0xff) !== 0;
+  const idxShift = bigCpus ? 9 : 16;
+  const cpuShift = bigCpus ? 11 : 18;
+  const tailIdx = (value >>> idxShift) & 3;
+  const tailCpuPlus1 = value >>> cpuShift;
+  const out: QSpinlockState = { address, value, locked, pending };
+  if (tailCpuPlus1 > 0) {
+    out.tailCpu = tailCpuPlus1 - 1;
+    out.tailIdx = tailIdx;
+  }
+  return out;
+}
+
+export { decodeQspinlock };
+
+/** attempt(), plus input errors of the symbol layer (a System.map that does not match) as unknowns. */
+function attempt<T>(fn: () => T): Result<T> {
+  try {
+    return attemptLayer(fn);
+  } catch (e) {
+    if (e instanceof InputError) return { ok: false, unknown: e.message, error: new KernelLayoutError(e.message) };
+    throw e;
+  }
+}
+
+function unknownOf(r: { ok: false; unknown: string }): { unknown: string } {
+  return { unknown: r.unknown };
+}
+
+/** Builds the queries for `dump`. Nothing is read until a detector asks. */
+export function dumpQueries(dump: KernelDump): KernelQueries {
+  return new DumpQueries(dump);
+}
+
+/** Attaches memory queries over `dump` to the CaseFile (the dump stays open until `c.kernel.close()`). */
+export function attachKernelQueries(c: CaseFile, dump: KernelDump): void {
+  c.kernel?.close();
+  c.kernel = dumpQueries(dump);
+}
+
+class DumpQueries implements KernelQueries {
+  readonly source: string;
+  readonly dumpedBy: 'kdump' | 'hypervisor' | 'unknown';
+  readonly release?: string;
+  private contexts?: CpuContext[];
+  private ipi?: Maybe<IpiState>;
+  private textCache = new Map<bigint, Maybe<Instruction[]>>();
+
+  constructor(private readonly dump: KernelDump) {
+    this.source = dump.path;
+    this.release = dump.release;
+    const c = dump.container;
+    const hypervisor = c.cpuNotes.some((n) => n.source === 'qemu-cpustate' || n.control?.cr3 !== undefined);
+    this.dumpedBy = dump.vmcoreinfo.crashTime !== undefined ? 'kdump' : hypervisor ? 'hypervisor' : 'unknown';
+  }
+
+  private get k(): Kernel {
+    return this.dump.kernel;
+  }
+
+  close(): void {
+    this.dump.close();
+  }
+
+  symbolAt(addr: bigint): SymbolRef | undefined {
+    const r = attempt(() => this.dump.symbols.lookup(addr));
+    if (!r.ok || !r.value) return undefined;
+    const s = r.value;
+    return { name: s.name, address: s.address, offset: s.offset, size: s.size, ...(s.module ? { module: s.module } : {}) };
+  }
+
+  addressOf(name: string): bigint | undefined {
+    const r = attempt(() => this.dump.symbols.address(name));
+    return r.ok ? r.value : undefined;
+  }
+
+  private readBytes(addr: bigint, n: number, what: string): Maybe<Buffer> {
+    const r = attempt(() => {
+      try {
+        return this.k.read(addr, n, what);
+      } catch (e) {
+        if (e instanceof KernelLayoutError) return this.dump.memory.read(addr, n);
+        throw e;
+      }
+    });
+    return r.ok ? r.value : unknownOf(r);
+  }
+
+  readU8(addr: bigint): Maybe<number> {
+    const b = this.readBytes(addr, 1, `byte at 0x${addr.toString(16)}`);
+    return isUnknown(b) ? b : b[0];
+  }
+
+  readU32(addr: bigint): Maybe<number> {
+    const b = this.readBytes(addr, 4, `u32 at 0x${addr.toString(16)}`);
+    return isUnknown(b) ? b : b.readUInt32LE(0);
+  }
+
+  readU64(addr: bigint): Maybe<bigint> {
+    const b = this.readBytes(addr, 8, `u64 at 0x${addr.toString(16)}`);
+    return isUnknown(b) ? b : b.readBigUInt64LE(0);
+  }
+
+  functionBounds(addr: bigint): SymbolRef | undefined {
+    const s = this.symbolAt(addr);
+    if (!s || s.size <= 0) return undefined;
+    return s;
+  }
+
+  disassemble(addr: bigint, length: number): Maybe<Instruction[]> {
+    const key = (addr << 20n) | BigInt(length & 0xfffff);
+    const hit = this.textCache.get(key);
+    if (hit) return hit;
+    const bytes = this.readBytes(addr, length, `code at 0x${addr.toString(16)}`);
+    const out = isUnknown(bytes) ? bytes : decode(bytes, addr);
+    this.textCache.set(key, out);
+    return out;
+  }
+
+  spinLoop(regs: RegisterSet): Maybe<SpinLoop> {
+    const ripHex = regs.values.rip;
+    if (!ripHex) return { unknown: 'no RIP in the registers' };
+    if (regs.mode === 'user') return { unknown: 'the CPU is in user mode' };
+    const pc = BigInt(`0x${ripHex}`);
+    const fn = this.functionBounds(pc);
+    if (!fn) return { unknown: `no symbol covers RIP 0x${ripHex}` };
+    const size = Math.min(fn.size, 0x8000);
+    if (fn.offset >= size) return { unknown: `RIP ${fn.name}+0x${fn.offset.toString(16)} is beyond the part of the function Coroner disassembles` };
+    const insns = this.disassemble(fn.address, size);
+    if (isUnknown(insns)) return insns;
+    const at = insns.findIndex((i) => i.address === pc);
+    if (at < 0) return { unknown: `RIP ${fn.name}+0x${fn.offset.toString(16)} is not on an instruction boundary (code differs from the symbols?)` };
+    // The smallest backward branch that jumps over the PC: the innermost loop around it.
+    let best: { s: number; e: number } | undefined;
+    for (let e = at; e < insns.length && insns[e].address - pc < 0x200n; e++) {
+      const b = insns[e];
+      if ((b.flow !== 'branch' && b.flow !== 'conditional-branch') || b.target === undefined) continue;
+      if (b.target > pc || b.target < fn.address) continue;
+      const s = insns.findIndex((i) => i.address === b.target);
+      if (s < 0) continue;
+      if (!best || insns[e].address - insns[s].address < insns[best.e].address - insns[best.s].address) best = { s, e };
+    }
+    if (!best) return { unknown: `no loop around ${fn.name}+0x${fn.offset.toString(16)}: no backward branch jumps over it` };
+    const loop = loopBody(insns, best.s, best.e);
+    if (loop.length > 64) return { unknown: `the loop around ${fn.name}+0x${fn.offset.toString(16)} has ${loop.length} instructions: not a tight spin` };
+    const written = new Set(loop.map((i) => i.writes).filter((w): w is string => !!w));
+    const polls: PolledWord[] = [];
+    for (const i of loop) {
+      const m = i.memory;
+      if (!m || i.mnemonic === 'lea' || i.mnemonic.startsWith('nop') || i.mnemonic.startsWith('prefetch')) continue;
+      if (m.base === 'rsp' || m.segment) continue;
+      let address: bigint | undefined;
+      let via: string;
+      if (m.ripRelative !== undefined) {
+        address = m.ripRelative;
+        via = 'rip-relative';
+      } else {
+        const base = m.base ? regs.values[m.base] : '0';
+        const index = m.index ? regs.values[m.index] : '0';
+        if (base === undefined || index === undefined) continue;
+        if ((m.base && written.has(m.base)) || (m.index && written.has(m.index))) continue;
+        address = BigInt.asUintN(64, BigInt(`0x${base}`) + BigInt(`0x${index}`) * BigInt(m.scale) + m.displacement);
+        via = `${m.displacement ? `0x${m.displacement.toString(16)}` : ''}(${m.base ?? ''}${m.index ? `,${m.index},${m.scale}` : ''})`;
+      }
+      if (polls.some((p) => p.address === address)) continue;
+      const size = m.size > 0 && m.size <= 8 ? m.size : 4;
+      const raw = this.readBytes(address, size, `polled word at 0x${address.toString(16)}`);
+      let value: Maybe<bigint>;
+      if (isUnknown(raw)) value = raw;
+      else {
+        let v = 0n;
+        for (let b = size - 1; b >= 0; b--) v = (v << 8n) | BigInt(raw[b]);
+        value = v;
+      }
+      const loaded = i.writes;
+      const testsBit0 = !!loaded && loop.some((t) => t !== i && /^(test|and)[bwlq]?$/.test(t.mnemonic) && /^\$0x1,%/.test(t.text.split(/\s+/)[1] ?? '') && fullName(t.text) === loaded);
+      polls.push({ address, size, via, symbol: this.symbolAt(address), value, testsBit0 });
+    }
+    return { function: fn, pc, start: loop[0].address, end: loop[loop.length - 1].address, instructions: loop, pause: loop.some((i) => i.mnemonic === 'pause'), polls };
+  }
+
+  qspinlock(addr: bigint): Maybe<QSpinlockState> {
+    const v = this.readU32(addr);
+    if (isUnknown(v)) return v;
+    return decodeQspinlock(addr, v, this.bigCpus());
+  }
+
+  private bigCpus(): boolean {
+    const s = this.symbolAt(this.addressOf('__per_cpu_offset') ?? 0n);
+    return !!s && s.name === '__per_cpu_offset' && s.size >= 16384 * 8;
+  }
+
+  seqcount(addr: bigint): Maybe<SeqcountState> {
+    const seq = this.readU32(addr);
+    if (isUnknown(seq)) return seq;
+    const symbol = this.symbolAt(addr);
+    const out: SeqcountState = { address: addr, sequence: seq, ...(symbol ? { symbol } : {}) };
+    const lock = this.writerLockOf(addr, symbol);
+    if (lock) out.writerLock = { ...lock, state: this.qspinlock(lock.address) };
+    return out;
+  }
+
+  /** The spinlock that serialises a seqcount's writers: a seqlock_t's own lock, else a `*_lock` neighbour of a `*_seq` symbol. */
+  private writerLockOf(addr: bigint, symbol: SymbolRef | undefined): { address: bigint; symbol?: SymbolRef; how: string } | undefined {
+    if (!symbol) return undefined;
+    const k = attempt(() => this.k);
+    if (k.ok) {
+      const typed = attempt(() => k.value.variable(symbol.name));
+      if (typed.ok) {
+        const t = typed.value.type;
+        if (t.name === 'seqlock_t' || t.name === 'struct seqlock') {
+          const off = attempt(() => t.offsetOf('lock'));
+          if (off.ok) {
+            const a = symbol.address + BigInt(off.value);
+            return { address: a, symbol: this.symbolAt(a), how: `${symbol.name} is a seqlock_t: its writers hold ${symbol.name}.lock` };
+          }
+        }
+      }
+    }
+    if (symbol.offset !== 0) return undefined;
+    for (const name of [symbol.name.replace(/_seq(count)?$/, '_lock'), symbol.name.replace(/seq$/, 'lock'), symbol.name.replace(/_seqcount$/, '_lock')]) {
+      if (name === symbol.name) continue;
+      const a = this.addressOf(name);
+      if (a === undefined) continue;
+      const dist = a > addr ? a - addr : addr - a;
+      if (dist > 0x1000n) continue;
+      return { address: a, symbol: this.symbolAt(a), how: `${name}, the lock declared beside ${symbol.name}, serialises its writers` };
+    }
+    return undefined;
+  }
+
+  underHypervisor(): boolean | undefined {
+    const r = attempt(() => {
+      const v = this.k.variable('boot_cpu_data', 'struct cpuinfo_x86').member('x86_capability');
+      // X86_FEATURE_HYPERVISOR: word 4, bit 31.
+      return ((v.index(4).u32() >>> 31) & 1) === 1;
+    });
+    return r.ok ? r.value : undefined;
+  }
+
+  cpuContexts(): CpuContext[] {
+    if (this.contexts) return this.contexts;
+    const out: CpuContext[] = [];
+    for (const note of this.dump.container.cpuNotes) {
+      if (!noteHasRegisters(note)) continue;
+      const registers = this.withSymbol(registerSetFromNote(note, { withControl: false }));
+      const ctx: CpuContext = { cpu: note.cpu, registers, from: 'note' };
+      const fn = registers.pcSymbol?.function;
+      if (fn && PANIC_PATH.test(fn)) {
+        ctx.panicPath = true;
+        ctx.noteAt = `${fn}+0x${(registers.pcSymbol!.offset ?? 0).toString(16)}`;
+        const nmi = this.nmiInterrupted(note.cpu, BigInt(`0x${registers.values.rsp ?? '0'}`));
+        if (nmi) {
+          ctx.registers = nmi;
+          ctx.from = 'nmi-frame';
+        }
+      }
+      const task = this.currentTask(note.cpu);
+      if (task) ctx.task = task;
+      out.push(ctx);
+    }
+    this.contexts = out;
+    return out;
+  }
+
+  private withSymbol(r: RegisterSet): RegisterSet {
+    const rip = r.values.rip;
+    if (rip && r.mode !== 'user') {
+      const s = this.symbolAt(BigInt(`0x${rip}`));
+      if (s) r.pcSymbol = { function: s.name, offset: s.offset, size: s.size, ...(s.module ? { module: s.module } : {}) };
+    }
+    return r;
+  }
+
+  /**
+   * The registers of the context an NMI interrupted, when `rsp` is on this CPU's NMI stack: the
+   * entry code saves a full pt_regs (orig_ax = -1, then a copy of the hardware iret frame) below the
+   * frame the CPU pushed at the top of the stack.
+   */
+  private nmiInterrupted(cpu: number, rsp: bigint): RegisterSet | undefined {
+    const r = attempt(() => {
+      const k = this.k;
+      const stacks = k.perCpu('cea_exception_stacks', cpu).pointer();
+      if (stacks === 0n) return undefined;
+      const t = k.type('struct cea_exception_stacks');
+      const m = t.member('NMI_stack');
+      const base = stacks + BigInt(m.bitOffset / 8);
+      const top = base + BigInt(m.type.sizeof);
+      if (rsp < base || rsp >= top) return undefined;
+      const span = Number(top - rsp);
+      const b = k.read(rsp, span, `NMI stack of CPU ${cpu}`);
+      const words: bigint[] = [];
+      for (let i = 0; i + 8 <= span; i += 8) words.push(b.readBigUInt64LE(i));
+      const n = words.length;
+      if (n < 27) return undefined;
+      const hw = words.slice(n - 5); // rip, cs, flags, sp, ss pushed by the CPU
+      for (let i = n - 6; i >= 15; i--) {
+        if (words[i] !== 0xffffffffffffffffn) continue;
+        if (!hw.every((w, j) => words[i + 1 + j] === w)) continue;
+        const names = ['r15', 'r14', 'r13', 'r12', 'rbp', 'rbx', 'r11', 'r10', 'r9', 'r8', 'rax', 'rcx', 'rdx', 'rsi', 'rdi', 'orig_rax', 'rip', 'cs', 'eflags', 'rsp', 'ss'];
+        const values: Record<string, string> = {};
+        names.forEach((nm, j) => (values[nm] = words[i - 15 + j].toString(16)));
+        const cs = words[i + 2];
+        const flags = words[i + 3];
+        const regs: RegisterSet = { arch: 'x86_64', values, mode: (cs & 3n) === 3n ? 'user' : 'kernel', irqsEnabled: (flags & (1n << 9n)) !== 0n, stack: 'nmi' };
+        return this.withSymbol(regs);
+      }
+      return undefined;
+    });
+    return r.ok ? r.value : undefined;
+  }
+
+  private currentTask(cpu: number): CpuContext['task'] | undefined {
+    const r = attempt(() => {
+      const k = this.k;
+      let p: bigint;
+      if (k.symbols.address('current_task') !== undefined) p = k.perCpu('current_task', cpu).pointer();
+      else p = k.perCpu('pcpu_hot', cpu).member('current_task').pointer();
+      if (p === 0n) return undefined;
+      const t = k.value(p, 'struct task_struct');
+      return { pid: t.member('pid').number(), comm: t.member('comm').string(16), address: p };
+    });
+    return r.ok ? r.value : undefined;
+  }
+
+  ipiState(): Maybe<IpiState> {
+    this.ipi ??= this.readIpiState();
+    return this.ipi;
+  }
+
+  private readIpiState(): Maybe<IpiState> {
+    const r = attempt(() => {
+      const k = this.k;
+      const cpus = this.cpuContexts().map((c) => c.cpu);
+      const n = Math.max(...cpus, 0) + 1;
+      const queues: IpiState['queues'] = [];
+      const queued = new Map<bigint, number>();
+      for (let cpu = 0; cpu < n; cpu++) {
+        const q = attempt(() => k.perCpu('call_single_queue', cpu).member('first').pointer());
+        if (!q.ok) continue;
+        let entries = 0;
+        let p = q.value;
+        const seen = new Set<bigint>();
+        while (p !== 0n && entries < 64 && !seen.has(p)) {
+          seen.add(p);
+          queued.set(p, cpu);
+          entries++;
+          const next = attempt(() => k.read(p, 8, 'llist_node.next').readBigUInt64LE(0));
+          if (!next.ok) break;
+          p = next.value;
+        }
+        queues.push({ cpu, first: q.value, entries });
+      }
+      const requests: CsdRequest[] = [];
+      const csdType = k.type('call_single_data_t');
+      const flagsOff = BigInt(csdType.offsetOf('node.u_flags'));
+      const funcOff = BigInt(csdType.offsetOf('func'));
+      for (let from = 0; from < n; from++) {
+        const cfd = attempt(() => k.perCpu('cfd_data', from));
+        if (!cfd.ok) continue;
+        const csdAt = (to: number): bigint => {
+          const v = cfd.value;
+          if (v.hasMember('pcpu')) {
+            const base = v.member('pcpu').pointer();
+            const off = BigInt(k.type('struct cfd_percpu').offsetOf('csd'));
+            return BigInt.asUintN(64, base + k.perCpuOffset(to)) + off;
+          }
+          return BigInt.asUintN(64, v.member('csd').pointer() + k.perCpuOffset(to));
+        };
+        for (let to = 0; to < n; to++) {
+          if (to === from) continue;
+          const one = attempt(() => {
+            const csd = csdAt(to);
+            const flags = k.read(csd + flagsOff, 4, 'csd flags').readUInt32LE(0);
+            const func = k.read(csd + funcOff, 8, 'csd func').readBigUInt64LE(0);
+            return { csd, flags, func };
+          });
+          if (!one.ok) continue;
+          const locked = (one.value.flags & 1) === 1;
+          if (!locked) continue;
+          requests.push({ from, to, csd: one.value.csd, locked, queued: queued.get(one.value.csd) === to, ...(this.symbolAt(one.value.func) ? { func: this.symbolAt(one.value.func)! } : {}) });
+        }
+      }
+      return { requests, queues };
+    });
+    return r.ok ? r.value : unknownOf(r);
+  }
+
+  tasks(): Maybe<TaskRefAt[]> {
+    return { unknown: 'the task list is not walked yet' };
+  }
+
+  uffdContexts(): Maybe<UffdContextState[]> {
+    return { unknown: 'userfaultfd contexts need the task list, which is not walked yet' };
+  }
+
+  blockedTasks(): Maybe<{ waits: TaskWait[]; locks: SleepingLockState[] }> {
+    return { unknown: 'blocked tasks need the task list, which is not walked yet' };
+  }
+}
+
+/** Decodes x86_64 code at `addr` into model instructions (AT&T syntax, like crash's dis). */
+export function decode(bytes: Uint8Array, addr: bigint): Instruction[] {
+  const i = iced();
+  const decoder = new i.Decoder(64, bytes, i.DecoderOptions.None);
+  const formatter = new i.Formatter(i.FormatterSyntax.Gas);
+  const info = new i.InstructionInfoFactory();
+  formatter.uppercaseHex = false;
+  formatter.branchLeadingZeros = false;
+  formatter.leadingZeros = false;
+  formatter.smallHexNumbersInDecimal = false;
+  formatter.ripRelativeAddresses = true;
+  const out: Instruction[] = [];
+  try {
+    decoder.ip = addr;
+    while (decoder.canDecode) {
+      const insn = decoder.decode();
+      try {
+        if (insn.isInvalid) {
+          out.push({ address: insn.ip, length: insn.length, text: '(bad)', mnemonic: '(bad)', flow: 'other' });
+          continue;
+        }
+        const text = formatter.format(insn);
+        const mnemonic = formatter.formatMnemonic(insn).trim().split(/\s+/).pop() ?? '';
+        const x: Instruction = { address: insn.ip, length: insn.length, text, mnemonic, flow: flowOf(i, insn.flowControl) };
+        if (x.flow === 'branch' || x.flow === 'conditional-branch' || x.flow === 'call') {
+          const t = insn.nearBranch64;
+          if (t) x.target = t;
+        }
+        const ii = info.info(insn);
+        for (const m of ii.usedMemory()) {
+          const um = m as Iced.UsedMemory;
+          if (x.memory) break;
+          const mem: MemoryOperand = {
+            scale: um.scale,
+            displacement: BigInt.asIntN(64, um.displacement),
+            size: i.MemorySizeExt.size(um.memorySize),
+          };
+          if (um.segment === i.Register.GS || um.segment === i.Register.FS) mem.segment = regName(i, um.segment);
+          if (insn.isIpRelMemoryOperand) mem.ripRelative = insn.ipRelMemoryAddress;
+          else {
+            if (um.base !== i.Register.None) mem.base = regName(i, um.base);
+            if (um.index !== i.Register.None) mem.index = regName(i, um.index);
+          }
+          x.memory = mem;
+          um.free();
+        }
+        for (const r of ii.usedRegisters()) {
+          const ur = r as Iced.UsedRegister;
+          if ([i.OpAccess.Write, i.OpAccess.CondWrite, i.OpAccess.ReadWrite, i.OpAccess.ReadCondWrite].includes(ur.access)) {
+            const name = regName(i, ur.register);
+            if (name !== 'rsp' && name !== 'rflags' && !x.writes) x.writes = name;
+          }
+          ur.free();
+        }
+        ii.free();
+        out.push(x);
+      } finally {
+        insn.free();
+      }
+    }
+  } finally {
+    decoder.free();
+    formatter.free();
+    info.free();
+  }
+  return out;
+}
+
+/** The instructions of [s, e] on some path from the loop head back to its closing branch (padding and exits left out). */
+function loopBody(insns: Instruction[], s: number, e: number): Instruction[] {
+  const idx = new Map<bigint, number>();
+  for (let i = s; i <= e; i++) idx.set(insns[i].address, i);
+  const succ = (i: number): number[] => {
+    const x = insns[i];
+    const out: number[] = [];
+    if (x.flow === 'next' || x.flow === 'conditional-branch' || x.flow === 'call' || x.flow === 'indirect-call') if (i + 1 <= e) out.push(i + 1);
+    if ((x.flow === 'branch' || x.flow === 'conditional-branch') && x.target !== undefined) {
+      const t = idx.get(x.target);
+      if (t !== undefined) out.push(t);
+    }
+    return out;
+  };
+  const fwd = new Set<number>([s]);
+  const todo = [s];
+  while (todo.length) for (const n of succ(todo.pop()!)) if (!fwd.has(n)) (fwd.add(n), todo.push(n));
+  const back = new Set<number>([e]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (let i = s; i <= e; i++) if (!back.has(i) && succ(i).some((n) => back.has(n))) (back.add(i), (grew = true));
+  }
+  const body: Instruction[] = [];
+  for (let i = s; i <= e; i++) if (fwd.has(i) && back.has(i)) body.push(insns[i]);
+  return body;
+}
+
+function regName(i: typeof Iced, r: Iced.Register): string {
+  return (i.Register[i.RegisterExt.fullRegister(r)] ?? '?').toLowerCase();
+}
+
+/** The full register of the last operand of `test $0x1,%al` style text. */
+function fullName(text: string): string | undefined {
+  const m = /%(\w+)\s*$/.exec(text);
+  if (!m) return undefined;
+  const r = m[1];
+  const table: Record<string, string> = { al: 'rax', ah: 'rax', ax: 'rax', eax: 'rax', bl: 'rbx', bh: 'rbx', bx: 'rbx', ebx: 'rbx', cl: 'rcx', ch: 'rcx', cx: 'rcx', ecx: 'rcx', dl: 'rdx', dh: 'rdx', dx: 'rdx', edx: 'rdx', sil: 'rsi', si: 'rsi', esi: 'rsi', dil: 'rdi', di: 'rdi', edi: 'rdi', bpl: 'rbp', bp: 'rbp', ebp: 'rbp' };
+  if (table[r]) return table[r];
+  const rn = /^(r\d+)[dwb]?$/.exec(r);
+  if (rn) return rn[1];
+  return r;
+}
+
+function flowOf(i: typeof Iced, f: Iced.FlowControl): Instruction['flow'] {
+  const F = i.FlowControl;
+  switch (f) {
+    case F.Next:
+      return 'next';
+    case F.UnconditionalBranch:
+      return 'branch';
+    case F.ConditionalBranch:
+      return 'conditional-branch';
+    case F.IndirectBranch:
+      return 'indirect-branch';
+    case F.Call:
+      return 'call';
+    case F.IndirectCall:
+      return 'indirect-call';
+    case F.Return:
+      return 'return';
+    case F.Interrupt:
+      return 'interrupt';
+    case F.Exception:
+      return 'exception';
+    default:
+      return 'other';
+  }
+}
+
+export type { Value };
