@@ -256,7 +256,7 @@ export function frozenInstructionDetector(ctx: DetectorContext): Finding[] {
           'So the instruction is being restarted by a fault taken and "resolved" below this kernel — the hypervisor (stage-2 / EPT) — which re-enters the guest on the same instruction: escalate to the host.',
           'Checks: does ptrace-attaching (gdb) unstick it (the breakpoint write copies the text page)? does it only happen with shared or forked text?',
         );
-        if (c.system.arch === 'arm64') knownIssue = S1PTW_KNOWN_ISSUE;
+        if (c.system.arch === 'arm64') knownIssue = { ...S1PTW_KNOWN_ISSUE, differences: ['the host (hypervisor) kernel version cannot be seen from this guest: check it has the fix'] };
         confirm.push(`gdb -p ${pid} -batch -ex 'thread find ${t.pid}' -ex 'x/2i $pc'   # also a test: attaching may unstick it`, 'on the host: perf kvm stat live / trace kvm:kvm_exit and kvm:kvm_page_fault (arm64: kvm:kvm_guest_fault) for this vCPU');
       } else {
         cause = 'unknown';

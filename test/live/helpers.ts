@@ -13,7 +13,11 @@ export function liveSkipReason(needPerf = false): string | undefined {
   if (process.platform !== 'linux') return 'live analysis needs Linux';
   if (process.getuid?.() !== 0) return 'needs root (kernel stacks, other processes\' descriptors, perf)';
   if (spawnSync('gcc', ['--version']).status !== 0) return 'gcc is not installed';
-  if (needPerf && spawnSync('perf', ['--version']).status !== 0) return 'perf is not installed (Debian: linux-perf)';
+  if (needPerf) {
+    if (spawnSync('perf', ['--version']).status !== 0) return 'perf is not installed (Debian: linux-perf)';
+    const r = spawnSync('perf', ['stat', '-e', 'cpu-clock', 'true'], { encoding: 'utf8', timeout: 20_000 });
+    if (r.status !== 0) return `perf cannot count here: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}`;
+  }
   return undefined;
 }
 

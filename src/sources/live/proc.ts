@@ -195,8 +195,9 @@ export function parsePressure(text: string): { some?: PressureLine; full?: Press
 
 /** `/proc/uptime`: seconds since boot. */
 export function parseUptime(text: string): number | undefined {
-  const v = Number(text.trim().split(/\s+/)[0]);
-  return Number.isFinite(v) ? v : undefined;
+  const first = text.trim().split(/\s+/)[0];
+  const v = Number(first);
+  return first && Number.isFinite(v) ? v : undefined;
 }
 
 export type ProcSyscall =
