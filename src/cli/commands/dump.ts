@@ -1,6 +1,6 @@
 /** `coroner dump ...`: raw views of a vmcore (info, log; later ps, bt). */
 import { Option, type Command } from '@commander-js/extra-typings';
-import type { DumpInfo } from '../../sources/dump/index.ts';
+import type { Backtrace, DumpFrame, DumpInfo, KernelDump, Regs, TaskInfo } from '../../sources/dump/index.ts';
 
 /** Loaded on first use, so `coroner --help` and other commands stay fast. */
 async function reader() {
@@ -85,8 +85,198 @@ function write(s: string): void {
   process.stdout.write(s);
 }
 
+const hex = (v: bigint, w = 16) => BigInt.asUintN(64, v).toString(16).padStart(w, '0');
+
+/** `ps` record for --format json. */
+export interface PsRecord {
+  pid: number;
+  ppid: number;
+  tgid: number;
+  cpu: number;
+  state: string;
+  /** crash's two-letter state (RU, IN, UN, ID, ...). */
+  st: string;
+  stateWords: string;
+  comm: string;
+  task: string;
+  current: boolean;
+  kthread: boolean;
+  exiting: boolean;
+  flags: string;
+  /** Seconds since the task last ran (rq clock of its CPU - sched_info.last_arrival). */
+  sinceLastRun?: number;
+  /** Seconds after boot it started. */
+  startTime?: number;
+  vszKiB?: number;
+  rssKiB?: number;
+  cmdline?: string;
+  cmdlineUnknown?: string;
+}
+
+export function psRecords(d: KernelDump, opts: { cmdline?: boolean } = {}): PsRecord[] {
+  return d.scheduler.tasks().map((t) => {
+    const r: PsRecord = {
+      pid: t.pid,
+      ppid: t.ppid,
+      tgid: t.tgid,
+      cpu: t.cpu,
+      state: t.state.letter,
+      st: t.state.crash,
+      stateWords: t.state.words,
+      comm: t.comm,
+      task: hex(t.address),
+      current: t.current,
+      kthread: t.kthread,
+      exiting: t.exiting,
+      flags: `0x${t.flags.toString(16)}`,
+    };
+    if (t.sinceLastRun !== undefined) r.sinceLastRun = Math.round(t.sinceLastRun * 1e6) / 1e6;
+    if (t.startTime !== undefined) r.startTime = Math.round(t.startTime * 1e6) / 1e6;
+    if (t.vszKiB !== undefined) r.vszKiB = t.vszKiB;
+    if (t.rssKiB !== undefined) r.rssKiB = t.rssKiB;
+    if (opts.cmdline && t.mm !== 0n) {
+      const c = d.cmdline(t);
+      if (c.ok) r.cmdline = c.value;
+      else r.cmdlineUnknown = c.unknown;
+    }
+    return r;
+  });
+}
+
+function since(sec: number): string {
+  const ms = Math.floor(sec * 1000);
+  const d = Math.floor(ms / 86_400_000);
+  const h = Math.floor(ms / 3_600_000) % 24;
+  const m = Math.floor(ms / 60_000) % 60;
+  const s = Math.floor(ms / 1000) % 60;
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `[${d} ${p(h)}:${p(m)}:${p(s)}.${p(ms % 1000, 3)}]`;
+}
+
+/** crash `ps` layout (`-m`: crash `ps -m`, time since each task last ran). */
+export function renderPs(recs: PsRecord[], totalKiB: number | undefined, opts: { lastRun?: boolean } = {}): string {
+  if (opts.lastRun) {
+    return (
+      [...recs]
+        .sort((a, b) => (a.sinceLastRun ?? Infinity) - (b.sinceLastRun ?? Infinity))
+        .map((r) => `${r.sinceLastRun !== undefined ? since(r.sinceLastRun) : '[unknown]'} [${r.st}]  PID: ${String(r.pid).padEnd(7)}  TASK: ${r.task}  CPU: ${String(r.cpu).padEnd(3)}  COMMAND: "${r.comm}"`)
+        .join('\n') + '\n'
+    );
+  }
+  const lines = ['      PID    PPID  CPU       TASK        ST  %MEM      VSZ      RSS  COMM'];
+  for (const r of recs) {
+    const mem = totalKiB && r.rssKiB ? ((r.rssKiB / totalKiB) * 100).toFixed(1) : '0.0';
+    const comm = r.kthread || r.vszKiB === undefined ? `[${r.comm}]` : r.comm;
+    lines.push(
+      `${r.current ? '>' : ' '}${String(r.pid).padStart(8)}${String(r.ppid).padStart(8)}${String(r.cpu).padStart(4)}  ${r.task}  ${r.st}  ${mem.padStart(4)}${String(r.vszKiB ?? 0).padStart(9)}${String(r.rssKiB ?? 0).padStart(9)}  ${comm}`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** `bt` record for --format json: one per CPU (-a) or per task. */
+export interface BtRecord {
+  cpu?: number;
+  pid?: number;
+  comm?: string;
+  task?: string;
+  state?: string;
+  start: string;
+  frames: Array<{
+    function: string;
+    offset?: number;
+    size?: number;
+    module?: string;
+    address?: string;
+    stack: string;
+    reliable: boolean;
+    exceptionRip?: boolean;
+    slot?: string;
+    regs?: Record<string, string>;
+  }>;
+  end: { kind: string; detail?: string };
+  userRegs?: Record<string, string>;
+  registers?: Record<string, string>;
+  notes: string[];
+}
+
+function regsJson(r: Regs): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r)) out[k] = hex(v);
+  return out;
+}
+
+export function btRecord(trace: Backtrace, who: { cpu?: number; task?: TaskInfo; registers?: Regs }): BtRecord {
+  return {
+    ...(who.cpu !== undefined ? { cpu: who.cpu } : {}),
+    ...(who.task ? { pid: who.task.pid, comm: who.task.comm, task: hex(who.task.address), state: who.task.state.letter } : {}),
+    start: trace.start,
+    frames: trace.frames.map((f) => ({
+      function: f.function,
+      ...(f.offset !== undefined ? { offset: f.offset } : {}),
+      ...(f.size !== undefined ? { size: f.size } : {}),
+      ...(f.module ? { module: f.module } : {}),
+      address: f.address,
+      stack: f.stack,
+      reliable: f.reliable,
+      ...(f.exceptionRip ? { exceptionRip: true } : {}),
+      ...(f.slot !== undefined ? { slot: hex(f.slot) } : {}),
+      ...(f.pt ? { regs: regsJson(f.pt.regs) } : {}),
+    })),
+    end: trace.end,
+    ...(trace.userRegs ? { userRegs: regsJson(trace.userRegs) } : {}),
+    ...(who.registers ? { registers: regsJson(who.registers) } : {}),
+    notes: trace.notes,
+  };
+}
+
+const STACK_NAMES: Record<string, string> = { irq: 'IRQ stack', nmi: 'NMI exception stack', exception: 'exception stack', entry: 'entry stack' };
+
+/** crash-style register block: `RIP: ...  RSP: ...  RFLAGS: ...` rows. */
+function regBlock(r: Regs, withOrig = true): string[] {
+  const v = (n: string) => (r[n] !== undefined ? hex(r[n]) : '?'.repeat(16));
+  const rows = [
+    `    RIP: ${v('rip')}  RSP: ${v('rsp')}  RFLAGS: ${r.eflags !== undefined ? hex(r.eflags, 8) : '????????'}`,
+  ];
+  if (r.rax !== undefined) {
+    rows.push(`    RAX: ${v('rax')}  RBX: ${v('rbx')}  RCX: ${v('rcx')}`);
+    rows.push(`    RDX: ${v('rdx')}  RSI: ${v('rsi')}  RDI: ${v('rdi')}`);
+    rows.push(`    RBP: ${v('rbp')}   R8: ${v('r8')}   R9: ${v('r9')}`);
+    rows.push(`    R10: ${v('r10')}  R11: ${v('r11')}  R12: ${v('r12')}`);
+    rows.push(`    R13: ${v('r13')}  R14: ${v('r14')}  R15: ${v('r15')}`);
+  }
+  const tail = [withOrig && r.orig_rax !== undefined ? `ORIG_RAX: ${v('orig_rax')}` : '', r.cs !== undefined ? `CS: ${hex(r.cs, 4)}` : '', r.ss !== undefined ? `SS: ${hex(r.ss, 4)}` : ''].filter(Boolean);
+  if (tail.length) rows.push(`    ${tail.join('  ')}`);
+  return rows;
+}
+
+function frameLine(i: number, f: DumpFrame): string {
+  const at = f.slot !== undefined ? hex(f.slot) : '?'.repeat(16);
+  const name = f.offset !== undefined && !f.function.startsWith('0x') ? f.function : f.function;
+  return `${`#${i}`.padStart(3)} [${at}] ${f.reliable ? '' : '? '}${name} at ${f.address ?? '?'}${f.module ? ` [${f.module}]` : ''}`;
+}
+
+/** crash `bt` layout for one trace. */
+export function renderBt(trace: Backtrace, head: { pid?: number; task?: string; cpu?: number; comm?: string }): string {
+  const out = [`PID: ${String(head.pid ?? '?').padEnd(8)} TASK: ${head.task ?? '?'.repeat(16)}  CPU: ${String(head.cpu ?? '?').padEnd(4)} COMMAND: "${head.comm ?? '?'}"`];
+  trace.frames.forEach((f, i) => {
+    const prev = trace.frames[i - 1];
+    if (prev && prev.stack !== f.stack && STACK_NAMES[prev.stack]) out.push(`--- <${STACK_NAMES[prev.stack]}> ---`);
+    if (f.exceptionRip) {
+      out.push(`    [exception RIP: ${f.function}${f.offset !== undefined ? `+${f.offset}` : ''}]`);
+      if (f.pt) out.push(...regBlock(f.pt.regs, f.pt.address !== undefined));
+    }
+    out.push(frameLine(i, f));
+  });
+  if (trace.userRegs) out.push(...regBlock(trace.userRegs));
+  if (trace.end.kind === 'error' || trace.end.kind === 'limit') out.push(`    [trace ends: ${trace.end.detail}]`);
+  if (!trace.frames.length && trace.end.kind === 'user-mode') out.splice(1, 0, '    (running in user mode)');
+  for (const n of trace.notes) out.push(`    (${n})`);
+  return out.join('\n') + '\n';
+}
+
 export function registerDump(program: Command): void {
-  const dump = program.command('dump').description('raw views of a vmcore: info, log');
+  const dump = program.command('dump').description('raw views of a vmcore: info, log, ps, bt');
 
   dump
     .command('info')
@@ -118,6 +308,77 @@ export function registerDump(program: Command): void {
         write(lines.length ? lines.join('\n') + '\n' : '');
         const notes = d.printk().notes;
         for (const n of notes) process.stderr.write(`coroner: ${d.path}: log incomplete: ${n}\n`);
+      } finally {
+        d.close();
+      }
+    });
+
+  dump
+    .command('ps')
+    .description("every task, as crash's `ps` lists them (`-m`: time since each last ran)")
+    .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json'] as const).default('text' as const))
+    .option('-m, --last-run', 'time since each task last ran, most recent first (crash ps -m)')
+    .option('--cmdline', 'read each user task\'s command line (json)')
+    .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
+    .action(async (vmcore, opts) => {
+      const { openKernelDump } = await reader();
+      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      try {
+        const recs = psRecords(d, { cmdline: opts.cmdline });
+        write(opts.format === 'json' ? toJson(recs) : renderPs(recs, d.totalRamKiB(), { lastRun: opts.lastRun }));
+        for (const n of d.scheduler.notes) process.stderr.write(`coroner: ${d.path}: task list incomplete: ${n}\n`);
+      } finally {
+        d.close();
+      }
+    });
+
+  dump
+    .command('bt')
+    .description("backtraces, as crash's `bt -a` (every CPU, the default), `bt PID`, `foreach bt`")
+    .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
+    .argument('[pid...]', 'tasks to show (all threads with that pid; 0 = the idle tasks)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json'] as const).default('text' as const))
+    .option('-a, --all-cpus', 'every online CPU (the default without PIDs)')
+    .option('--tasks', 'every task (crash foreach bt)')
+    .option('--state <letters>', 'tasks in these states, e.g. D or DR (crash foreach UN bt)')
+    .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
+    .action(async (vmcore, pids, opts) => {
+      const { openKernelDump } = await reader();
+      const { InputError } = await import('../../model/errors.ts');
+      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      try {
+        const bt = d.backtracer;
+        const recs: BtRecord[] = [];
+        const text: string[] = [];
+        const wantTasks = pids.length > 0 || opts.tasks || opts.state;
+        if (!wantTasks || opts.allCpus) {
+          for (const cpu of d.onlineCpus()) {
+            const c = bt.cpu(cpu);
+            recs.push(btRecord(c.trace, { cpu, task: c.task, registers: c.registers }));
+            text.push(renderBt(c.trace, { pid: c.task?.pid, task: c.task ? hex(c.task.address) : undefined, cpu, comm: c.task?.comm }));
+          }
+        }
+        if (wantTasks) {
+          const tasks = d.scheduler.tasks();
+          let chosen: TaskInfo[] = tasks;
+          if (pids.length) {
+            const want = new Set(pids.map((p) => {
+              if (!/^\d+$/.test(p)) throw new InputError(`not a PID: ${JSON.stringify(p)}`, vmcore);
+              return Number(p);
+            }));
+            chosen = tasks.filter((t) => want.has(t.pid));
+            const missing = [...want].filter((p) => !chosen.some((t) => t.pid === p));
+            if (missing.length) throw new InputError(`no task with PID ${missing.join(', ')} in the dump`, vmcore);
+          }
+          if (opts.state) chosen = chosen.filter((t) => opts.state!.includes(t.state.letter));
+          for (const t of chosen) {
+            const b = bt.task(t);
+            recs.push(btRecord(b.trace, { cpu: t.cpu, task: t }));
+            text.push(renderBt(b.trace, { pid: t.pid, task: hex(t.address), cpu: t.cpu, comm: t.comm }));
+          }
+        }
+        write(opts.format === 'json' ? toJson(recs) : text.join('\n'));
       } finally {
         d.close();
       }

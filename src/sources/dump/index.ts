@@ -17,8 +17,13 @@ import { START_KERNEL_MAP, SymbolTable, Symbols, readSystemMap } from './kernel/
 import { Kernel } from './kernel/value.ts';
 import { readModules } from './walk/modules.ts';
 import { formatLog, readPrintkLog, type PrintkLog } from './walk/printk.ts';
+import { Scheduler, taskCmdline, type TaskInfo } from './walk/sched.ts';
+import { Backtracer } from './walk/backtraces.ts';
 
 export { Kernel, Value, KType } from './kernel/value.ts';
+export type { TaskInfo } from './walk/sched.ts';
+export type { CpuBacktrace, TaskBacktrace } from './walk/backtraces.ts';
+export type { Backtrace, DumpFrame, Regs } from './arch/x86_64/unwind.ts';
 export { Symbols, SymbolTable, type SymbolInfo } from './kernel/symbols.ts';
 export { Btf, BtfKind } from './kernel/btf.ts';
 export { KernelLayoutError, UnreadableMemoryError, attempt, isMemoryError } from './kernel/errors.ts';
@@ -116,6 +121,9 @@ export class KernelDump {
   private _kernel?: Kernel;
   private _modulesLoaded = false;
   private _log?: PrintkLog;
+  private _online?: number[];
+  private _sched?: Scheduler;
+  private _bt?: Backtracer;
 
   constructor(path: string, container: DumpContainer, vmcoreinfo: Vmcoreinfo, memory: KernelMemory, opts: OpenKernelDumpOptions) {
     this.path = path;
@@ -358,6 +366,61 @@ export class KernelDump {
     info.panic = panicString(log);
     info.incomplete = [...new Set(this.incomplete)];
     return info;
+  }
+
+  /** How the dump was taken: the kernel's kdump path (VMCOREINFO CRASHTIME), a hypervisor (QEMU CPU-state notes), or unknown. */
+  get dumpedBy(): DumpInfo['dumpedBy'] {
+    const c = this.container;
+    if (this.vmcoreinfo.crashTime !== undefined) return 'kdump';
+    return c.cpuNotes.some((n) => n.source === 'qemu-cpustate' || n.control?.cr3 !== undefined) ? 'hypervisor' : 'unknown';
+  }
+
+  /** Online CPUs (cpu_online_mask), else one per register note. */
+  onlineCpus(): number[] {
+    if (!this._online) {
+      const r = attempt(() => cpuMask(this.kernel, '__cpu_online_mask'));
+      if (r.ok && r.value.length) this._online = r.value;
+      else {
+        this._online = this.container.cpuNotes.map((n) => n.cpu);
+        this.incomplete.push(`online CPUs unknown${r.ok ? '' : ` because ${r.unknown}`}: using one per register note`);
+      }
+    }
+    return this._online;
+  }
+
+  /** Tasks and runqueues (needs BTF). */
+  get scheduler(): Scheduler {
+    this._sched ??= new Scheduler(this.kernel, this.onlineCpus());
+    return this._sched;
+  }
+
+  /** Backtraces of CPUs and tasks (needs BTF and the ORC tables). */
+  get backtracer(): Backtracer {
+    this._bt ??= new Backtracer(this.kernel, this.scheduler, this.onlineCpus(), this.container.cpuNotes, this.dumpedBy === 'kdump');
+    return this._bt;
+  }
+
+  /** A user task's command line from its memory, or why it is unknown (kernel thread, user pages excluded...). */
+  cmdline(t: TaskInfo): { ok: true; value: string } | { ok: false; unknown: string } {
+    return taskCmdline(this.kernel, t, (pgd) => this.memory.userSpace(pgd));
+  }
+
+  /** Physical memory in KiB (spanned pages of all nodes, else totalram_pages): crash's MEMORY, the base of %MEM. */
+  totalRamKiB(): number | undefined {
+    const k = this.kernel;
+    const nodes = attempt(() => {
+      const arr = k.variable('node_data');
+      let pages = 0n;
+      for (let i = 0; i < 1024; i++) {
+        const p = arr.index(i);
+        if (p.isNull()) break;
+        pages += p.deref().member('node_spanned_pages').u64();
+      }
+      return pages;
+    });
+    if (nodes.ok && nodes.value > 0n) return Number(nodes.value) * 4;
+    const r = attempt(() => (k.symbols.address('_totalram_pages') !== undefined ? k.variable('_totalram_pages', 'atomic_long_t') : k.variable('totalram_pages')).int());
+    return r.ok && r.value > 0n ? Number(r.value) * 4 : undefined;
   }
 
   close(): void {
