@@ -12,12 +12,14 @@ import { oopsDetector } from './oops.ts';
 import { panicDetector } from './panic.ts';
 import { sameSpinDetector } from './same-spin.ts';
 import { seqcountDetector } from './seqcount.ts';
+import { spinlockDetector } from './spinlock.ts';
 import { uffdNoReaderDetector } from './uffd-no-reader.ts';
 
 /** Order matters: later detectors read earlier findings (an IPI waiter cites the CPU that does not answer). */
 export const DETECTORS: Array<{ name: string; run: Detector }> = [
   { name: 'oops', run: oopsDetector },
   { name: 'seqcount', run: seqcountDetector },
+  { name: 'spinlock', run: spinlockDetector },
   { name: 'irqs-off-spin', run: irqsOffSpinDetector },
   { name: 'same-spin', run: sameSpinDetector },
   { name: 'ipi-wait', run: ipiWaitDetector },

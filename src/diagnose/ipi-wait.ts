@@ -5,7 +5,9 @@
  */
 import type { LogEvent } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
+import { isUnknown, symbolText, type CsdRequest } from '../model/queries.ts';
 import { cpuNode, eventFact, finding, type DetectorContext } from './context.ts';
+import { addObject, dumpFact, hexOf } from './dump-facts.ts';
 import { latestStackEvents } from './irqs-off-spin.ts';
 import { callChain, ipiWaitIndex } from './stacks.ts';
 
@@ -29,11 +31,29 @@ export function ipiWaitDetector(ctx: DetectorContext): Finding[] {
     if (!waits.has(e.cpu!)) waits.set(e.cpu!, []);
     waits.get(e.cpu!)!.push(e);
   }
+  // The dump's own record of outstanding cross-calls: a sender's per-CPU csd still locked for a target.
+  const q = ctx.c.kernel;
+  const ipi = q?.ipiState();
+  const requests: CsdRequest[] = ipi && !isUnknown(ipi) ? ipi.requests : [];
+  const contexts = q?.cpuContexts() ?? [];
+  const answeringRoots = ctx.findings.filter((f) => f.role === 'root' && ANSWERING_ROOT_KINDS.has(f.kind));
+  for (const r of requests) {
+    if (waits.has(r.from)) continue;
+    // Without a log report, only a wait on a CPU that cannot answer is evidence (a flush in flight is not).
+    const target = contexts.find((x) => x.cpu === r.to);
+    const stuck = target?.registers.irqsEnabled === false || answeringRoots.some((f) => f.subjects.some((s) => s.kind === 'cpu' && s.cpu === r.to));
+    if (stuck) waits.set(r.from, []);
+  }
   const latest = latestStackEvents(events);
   for (const [cpu, evs] of waits) {
+    const mine = requests.filter((r) => r.from === cpu);
     const chain = evs.map(callChain).find((c) => c.length > 0) ?? [];
-    const waitFn = chain[Math.max(0, chain.findIndex((n) => /smp_call_function|csd_lock|on_each_cpu|flush_tlb|kick_all/.test(n)))] ?? 'an IPI wait';
-    const isTlb = chain.some((n) => /flush_tlb|tlb_finish_mmu|tlb_flush/.test(n));
+    const dumpPc = contexts.find((x) => x.cpu === cpu)?.registers.pcSymbol?.function;
+    const waitFn =
+      chain[Math.max(0, chain.findIndex((n) => /smp_call_function|csd_lock|on_each_cpu|flush_tlb|kick_all/.test(n)))] ??
+      (dumpPc && /smp_call_function|csd_lock|on_each_cpu|flush_tlb/.test(dumpPc) ? dumpPc : undefined) ??
+      (mine.length ? `a cross-CPU call (${mine[0].func?.name ?? 'unknown function'})` : 'an IPI wait');
+    const isTlb = chain.some((n) => /flush_tlb|tlb_finish_mmu|tlb_flush/.test(n)) || mine.some((r) => /flush_tlb/.test(r.func?.name ?? ''));
 
     // Suspects: named by CSD reports, else CPUs known not to answer.
     const targets = new Set<number>();
@@ -44,11 +64,17 @@ export function ipiWaitDetector(ctx: DetectorContext): Finding[] {
         why.set(e.details.csdTargetCpu, `named by "${e.title}"`);
       }
     }
+    for (const r of mine) {
+      targets.add(r.to);
+      why.set(r.to, `its csd from CPU ${cpu} is still locked${r.queued ? ` and queued on CPU ${r.to}'s call_single_queue` : ''}${r.func ? `, function ${r.func.name}` : ''}`);
+    }
     const causes: string[] = [];
     for (const f of ctx.findings) {
       if (!ANSWERING_ROOT_KINDS.has(f.kind)) continue;
       for (const s of f.subjects) {
         if (s.kind !== 'cpu' || s.cpu === cpu) continue;
+        // The dump names the exact targets: roots about other CPUs do not explain this wait.
+        if (mine.length && !mine.some((r) => r.to === s.cpu)) continue;
         targets.add(s.cpu);
         if (!why.has(s.cpu)) why.set(s.cpu, f.summary);
         if (!causes.includes(f.id)) causes.push(f.id);
@@ -76,9 +102,28 @@ export function ipiWaitDetector(ctx: DetectorContext): Finding[] {
       const le = latest.get(t);
       if (le) evidence.push(eventFact(le, `CPU ${t}: ${le.title}`));
     }
+    const dumpSteps: string[] = [];
+    if (q && mine.length) {
+      for (const r of mine) {
+        const t = contexts.find((x) => x.cpu === r.to);
+        const irq = t?.registers.irqsEnabled === false ? 'has interrupts disabled' : t?.registers.irqsEnabled ? 'has interrupts enabled' : 'has an unknown interrupt state';
+        evidence.push(dumpFact(q, `csd of CPU ${cpu} for CPU ${r.to} at 0x${hexOf(r.csd)}: CSD_FLAG_LOCK set${r.func ? `, func ${symbolText(r.func)}` : ''}${r.queued ? `, on CPU ${r.to}'s call_single_queue` : ''}`, r.csd, `per_cpu(cfd_data, ${cpu}) csd for CPU ${r.to}`));
+        dumpSteps.push(
+          `In the dump, CPU ${cpu}'s csd for CPU ${r.to} (0x${hexOf(r.csd)}${r.func ? `, ${r.func.name}` : ''}) still has CSD_FLAG_LOCK set${r.queued ? ` and sits on CPU ${r.to}'s call_single_queue: the IPI was sent, CPU ${r.to} never ran its queue` : ''}; CPU ${r.to} ${irq}.`,
+        );
+        addObject(ctx.c, {
+          id: `csd:${hexOf(r.csd)}`,
+          kind: 'csd',
+          address: hexOf(r.csd),
+          observed: { from: r.from, to: r.to, locked: r.locked, queued: r.queued, ...(r.func ? { func: r.func.name } : {}) },
+          facts: [evidence[evidence.length - 1]],
+        });
+      }
+    }
     const steps = [
       `CPU ${cpu} is in ${waitFn}${isTlb ? ' (a TLB shootdown)' : ''}: it sent a cross-CPU function call and spins, preemption disabled, until every target CPU has run it.`,
       'A target CPU runs the function from its IPI handler, so a target with interrupts disabled never answers.',
+      ...dumpSteps,
       targetList.length
         ? `Targets that do not answer: ${targetList.map((t) => `CPU ${t} (${why.get(t)})`).join('; ')}.`
         : 'The log does not say which CPU does not answer (no CSD report, no backtrace of a stuck CPU): look at every CPU in the dump.',
@@ -90,7 +135,7 @@ export function ipiWaitDetector(ctx: DetectorContext): Finding[] {
       'symptom',
       `CPU ${cpu} waits in ${waitFn}${isTlb ? ' (TLB flush)' : ''} for ${targetList.length ? targetList.map((t) => `CPU ${t}`).join(', ') : 'a CPU that does not answer'} to acknowledge an IPI`,
       {
-        confidence: targetList.length ? 0.85 : 0.5,
+        confidence: mine.length ? 0.9 : targetList.length ? 0.85 : 0.5,
         subjects: [{ kind: 'cpu', cpu }, ...targetList.map((t) => ({ kind: 'cpu' as const, cpu: t }))],
         evidence,
         steps,

@@ -9,7 +9,15 @@
 import type { Finding } from '../model/finding.ts';
 import { isUnknown, loopLines, symbolText, type CpuContext, type KernelQueries, type SpinLoop } from '../model/queries.ts';
 import { cpuNode, finding, type DetectorContext } from './context.ts';
+import { IPI_WAIT_FUNCTIONS, matchesAny, SPINLOCK_SLOWPATH_FUNCTIONS } from './known/frames.ts';
 import { addObject, contextText, cpuLabel, dumpFact, dumpTakenStep, hexOf, isIdleContext, pcText, working } from './dump-facts.ts';
+
+const NOT_SEQCOUNT = [...IPI_WAIT_FUNCTIONS, ...SPINLOCK_SLOWPATH_FUNCTIONS, /^osq_lock$/, /^mutex_spin_on_owner$/, /^rwsem_spin_on_owner$/, /bit_spin_lock/];
+
+/** A named word is a sequence count when its name says so (`*seq*`). */
+function looksLikeSeqcount(q: KernelQueries, name: string): boolean {
+  return /seq/i.test(name) && !!q;
+}
 
 interface Reader {
   ctx: CpuContext;
@@ -35,10 +43,13 @@ export function seqcountDetector(ctx: DetectorContext): Finding[] {
   const bySeq = new Map<bigint, Reader[]>();
   for (const x of contexts) {
     if (!working(x) || x.registers.mode === 'user') continue;
+    // Other waits test bit 0 too (CSD_FLAG_LOCK, a spinlock's locked byte): not sequence counters.
+    if (matchesAny(x.registers.pcSymbol?.function, NOT_SEQCOUNT)) continue;
     const loop = q.spinLoop(x.registers);
     if (isUnknown(loop)) continue;
     for (const p of loop.polls) {
       if (!p.testsBit0 || p.size > 4) continue;
+      if (p.symbol && !looksLikeSeqcount(q, p.symbol.name)) continue;
       bySeq.set(p.address, [...(bySeq.get(p.address) ?? []), { ctx: x, loop }]);
     }
   }
