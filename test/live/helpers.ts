@@ -40,9 +40,9 @@ export class HelperBuild {
     return out;
   }
 
-  /** Starts a compiled helper and waits (at most `timeoutMs`) for its `ready <pid> <tid>` line. */
-  async start(path: string, timeoutMs = 10_000): Promise<Helper> {
-    const child = spawn(path, [], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** Starts a compiled helper with `args` and waits (at most `timeoutMs`) for its `ready <pid> <tid>` line. */
+  async start(path: string, args: string[] = [], timeoutMs = 10_000): Promise<Helper> {
+    const child = spawn(path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     const stop = async (): Promise<void> => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -64,6 +64,20 @@ describe('coroner live', { skip }, () => {
     }
   });
 
+  test('a userfaultfd that is served: the server is seen polling it, no uffd-no-reader', { timeout: 60_000 }, async () => {
+    const h = await build.start(build.compile('uffd-stuck'), ['serve']);
+    try {
+      const { report } = live(['--pid', String(h.pid), '--no-perf']);
+      assert.equal(report.findings.find((f) => f.kind === 'uffd-no-reader'), undefined, JSON.stringify(report.findings.map((f) => f.summary)));
+      const obj = report.objects.find((o) => o.kind === 'uffd-ctx');
+      assert.ok(obj, 'the uffd should be in the report');
+      assert.equal(obj.observed.holders, 2);
+      assert.ok(Number(obj.observed.readers) >= 1, JSON.stringify(obj));
+    } finally {
+      await h.stop();
+    }
+  });
+
   test('busy threads: jmp . is branch-to-self, a SIGSEGV handler that returns is a fault loop in the kernel', { skip: skipPerf, timeout: 60_000 }, async () => {
     const spin = await build.start(build.compile('spin-self'));
     const segv = await build.start(build.compile('segv-loop'));

@@ -5,6 +5,9 @@
  * descriptor to a child "server" over a Unix socket (SCM_RIGHTS), and the server exits without
  * ever reading it. A thread then touches the region through a GUP path (process_vm_readv on its
  * own pid pins the pages with a killable fault), so it sleeps in handle_userfault in D state.
+ * With argv[1] = "serve" the server stays and serves instead: it polls the descriptor, reads each
+ * fault and resolves it (UFFDIO_ZEROPAGE), while the thread keeps faulting a page in again every
+ * 20 ms (MADV_DONTNEED re-arms it): the healthy case, where the server is a reader.
  * The owner keeps its own descriptor (as a VMM does): if every descriptor were closed, the kernel
  * would release the context and wake the fault. Prints "ready <pid> <tid>" as the faulting thread
  * starts. Stays until killed (SIGKILL also ends the killable wait of the faulting thread).
@@ -13,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +36,7 @@
 
 static char *region;
 static size_t region_len;
+static int serve;
 
 static int new_uffd(void) {
   int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
@@ -85,10 +90,30 @@ static void *faulter(void *arg) {
   struct iovec remote = {.iov_base = region, .iov_len = sizeof buf};
   /* Pins the page with a killable fault: handle_userfault waits in TASK_KILLABLE (D). */
   process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+  while (serve) {
+    madvise(region, region_len, MADV_DONTNEED);
+    usleep(20 * 1000);
+    process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+  }
   return NULL;
 }
 
-int main(void) {
+/* The serving side: wait in poll() on the uffd, read a fault, map a zero page there. */
+static void serve_forever(int fd) {
+  for (;;) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, -1) < 0 && errno != EINTR) die("poll");
+    struct uffd_msg msg;
+    ssize_t n = read(fd, &msg, sizeof msg);
+    if (n != sizeof msg || msg.event != UFFD_EVENT_PAGEFAULT) continue;
+    long page = sysconf(_SC_PAGESIZE);
+    struct uffdio_zeropage z = {.range = {.start = msg.arg.pagefault.address & ~(unsigned long)(page - 1), .len = (unsigned long)page}};
+    ioctl(fd, UFFDIO_ZEROPAGE, &z);
+  }
+}
+
+int main(int argc, char **argv) {
+  serve = argc > 1 && strcmp(argv[1], "serve") == 0;
   int uffd = new_uffd();
   if (uffd < 0) die("userfaultfd");
   struct uffdio_api api = {.api = UFFD_API};
@@ -108,13 +133,14 @@ int main(void) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     close(sv[0]);
     int got = recv_fd(sv[1]);
+    if (serve) serve_forever(got);
     /* The server takes the descriptor and goes away without reading a single fault. */
     close(got);
     _exit(0);
   }
   close(sv[1]);
   send_fd(sv[0], uffd);
-  if (waitpid(server, NULL, 0) != server) die("waitpid");
+  if (!serve && waitpid(server, NULL, 0) != server) die("waitpid");
 
   pthread_t th;
   if (pthread_create(&th, NULL, faulter, NULL)) die("pthread_create");

@@ -259,6 +259,11 @@ export async function collectLive(opts: LiveOptions): Promise<CaseFile> {
   progress(0.95, 'waiting for perf');
   await perfJob;
   notes.push(...perfNotes);
+  if (!perfMissing && perfTargets.length && !perfSamples.size) {
+    perfMissing = `perf took no samples${perfNotes.length ? ` (${perfNotes[0]})` : ''}`;
+    incomplete = true;
+    notes.push(`frozen-instruction could not be checked for ${perfTargets.length} busy thread(s) (${perfTargets.slice(0, 8).join(', ')}): ${perfMissing}`);
+  }
   const irqEnd = readText('/proc/interrupts');
   const last = samples[samples.length - 1];
   const window = last.t - first.t;

@@ -45,6 +45,12 @@ export function run(cmd: string, args: string[], timeoutMs: number): Promise<Run
   });
 }
 
+/** The first informative line of perf's error output (perf prints a bare `Error:` line before the message). */
+export function firstLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !/^Error:?$/.test(l));
+  return (lines[0] ?? text.trim()).replace(/^Error:\s*/, '').slice(0, 300);
+}
+
 export interface PerfInfo {
   available: boolean;
   version?: string;
@@ -55,7 +61,7 @@ export interface PerfInfo {
 export async function perfInfo(perf = 'perf'): Promise<PerfInfo> {
   const r = await run(perf, ['--version'], 10_000);
   if (r.error === 'ENOENT') return { available: false, reason: 'perf is not installed (Debian: apt-get install linux-perf)' };
-  if (r.code !== 0) return { available: false, reason: `perf --version failed: ${(r.stderr || r.error || '').trim().split('\n')[0]}` };
+  if (r.code !== 0) return { available: false, reason: `perf --version failed: ${firstLine(r.stderr || r.error || '')}` };
   return { available: true, version: r.stdout.trim().replace(/^perf version\s*/, '') };
 }
 
@@ -117,7 +123,7 @@ export async function perfStat(tids: number[], seconds: number, perf = 'perf'): 
       if (!events.includes('signal:signal_deliver')) notes.push('signal deliveries not counted: the signal:signal_deliver tracepoint is not available');
       return { counts, notes };
     }
-    notes.push(`perf stat failed: ${(r.stderr || r.error || `exit ${r.code}`).trim().split('\n')[0]}`);
+    notes.push(`perf stat failed: ${firstLine(r.stderr || r.error || `exit ${r.code}`)}`);
   }
   return { counts: new Map(), notes };
 }
@@ -192,9 +198,9 @@ export async function perfRecord(
       ['record', '-q', '-e', 'cpu-clock', '-F', '199', '-g', '--user-regs=ip', '-t', tids.join(','), '-o', file, '--', 'sleep', String(seconds)],
       (seconds + 30) * 1000,
     );
-    if (rec.code !== 0) return { samples: new Map(), notes: [`perf record failed: ${(rec.stderr || rec.error || `exit ${rec.code}`).trim().split('\n')[0]}`] };
+    if (rec.code !== 0) return { samples: new Map(), notes: [`perf record failed: ${firstLine(rec.stderr || rec.error || `exit ${rec.code}`)}`] };
     const scr = await run(perf, ['script', '-i', file, '-F', 'tid,ip,sym,symoff,dso,uregs'], 60_000);
-    if (scr.code !== 0) return { samples: new Map(), notes: [`perf script failed: ${(scr.stderr || scr.error || `exit ${scr.code}`).trim().split('\n')[0]}`] };
+    if (scr.code !== 0) return { samples: new Map(), notes: [`perf script failed: ${firstLine(scr.stderr || scr.error || `exit ${scr.code}`)}`] };
     return { samples: parsePerfScript(scr.stdout), notes: [] };
   } finally {
     rmSync(dir, { recursive: true, force: true });
