@@ -4,7 +4,8 @@
  * Facts used (any source): uffd-ctx objects (observed pending/total, holders with start times,
  * a series over a window), tasks' `waitsOn` links (fault / reader), task states, stacks and start times.
  */
-import type { KernelObject, TaskState } from '../model/casefile.ts';
+import { taskOf, type CaseFile, type KernelObject, type TaskState } from '../model/casefile.ts';
+import { isUnknown } from '../model/queries.ts';
 import type { Finding } from '../model/finding.ts';
 import type { Fact } from '../model/provenance.ts';
 import { finding, taskNode, type DetectorContext } from './context.ts';
@@ -31,9 +32,65 @@ function fmtAge(seconds: number): string {
   return `${(seconds / 3600).toFixed(1)}h`;
 }
 
+/**
+ * A vmcore answers the same questions as /proc: its userfaultfd contexts (from every process's open
+ * files and from the waiters' own stacks) become uffd-ctx objects, and their queues' waiters and
+ * readers become `waitsOn` links, so one detector serves both sources.
+ */
+export function addUffdFromDump(c: CaseFile): void {
+  const q = c.kernel;
+  if (!q) return;
+  const ctxs = q.uffdContexts();
+  if (isUnknown(ctxs)) return;
+  for (const u of ctxs) {
+    const id = `uffd:${u.address.toString(16)}`;
+    if (c.objects.some((o) => o.id === id)) continue;
+    const from = { kind: 'dump' as const, source: q.source, address: u.address, what: 'struct userfaultfd_ctx' };
+    const observed: KernelObject['observed'] = {
+      pending: u.faultPending.length,
+      total: u.faultPending.length + u.faultRead.length,
+      readers: u.readers.length,
+    };
+    if (!isUnknown(u.refcount)) observed.refcount = u.refcount;
+    if (!isUnknown(u.released)) observed.released = u.released;
+    if (u.owner) observed.owner = u.owner.pid;
+    const files = new Set(u.holders.map((h) => `${h.pid}`)).size;
+    const facts: Fact[] = [
+      { text: `userfaultfd_ctx 0x${u.address.toString(16)}: ${u.faultPending.length} waiter(s) on fault_pending_wqh (${u.faultPending.map(label).join(', ') || 'none'}), ${u.faultRead.length} on fault_wqh, ${u.readers.length} reader(s) on fd_wqh`, from },
+      { text: `refcount ${isUnknown(u.refcount) ? `unknown (${u.refcount.unknown})` : u.refcount}, released ${isUnknown(u.released) ? 'unknown' : u.released}${u.owner ? `, mm of ${label(u.owner)}` : ''}`, from },
+      { text: `open in: ${u.holders.map((h) => `${label(h)} fd ${h.fd}`).join(', ') || 'no process'}`, from: { ...from, what: 'every process\'s file table (f_op == userfaultfd_fops)' } },
+    ];
+    if (!isUnknown(u.refcount)) {
+      const waiters = u.faultPending.length + u.faultRead.length;
+      facts.push({ text: `references: ${waiters} from waiting faults + ${files} from open file(s) = ${waiters + files} of ${u.refcount}${waiters + files >= u.refcount ? ': nothing else holds it' : ''}`, from });
+    }
+    for (const n of u.notes) facts.push({ text: n, from });
+    c.objects.push({
+      id,
+      kind: 'uffd-ctx',
+      address: u.address.toString(16),
+      observed,
+      facts,
+      holders: u.holders.map((h) => ({ pid: h.pid, comm: h.comm, fd: h.fd, ...(h.startTime !== undefined ? { startTime: h.startTime } : {}), from: { ...from, what: `fd ${h.fd} of ${label(h)}` } })),
+    });
+    const link = (t: (typeof u.faultPending)[number], as: 'fault' | 'reader', how: string): void => {
+      const task = taskOf(c, t.pid, t.comm);
+      task.tgid ??= t.tgid;
+      if (!task.state && t.state) task.state = t.state as TaskState['state'];
+      task.startTime ??= t.startTime;
+      (task.waitsOn ??= []).push({ object: id, as, how, from });
+      if (!task.facts.length) task.facts.push({ text: `${label(t)} in state ${t.state ?? '?'}`, from: { kind: 'dump', source: q.source, address: t.address, what: 'task_struct' } });
+    };
+    for (const t of u.faultPending) link(t, 'fault', 'on its fault_pending_wqh (fault queued, never read)');
+    for (const t of u.faultRead) link(t, 'fault', 'on its fault_wqh (fault read, never resolved)');
+    for (const t of u.readers) link(t, 'reader', 'waiting on its fd_wqh (read/poll)');
+  }
+}
+
 export function uffdNoReaderDetector(ctx: DetectorContext): Finding[] {
   const out: Finding[] = [];
   const c = ctx.c;
+  addUffdFromDump(c);
   for (const o of c.objects) {
     if (o.kind !== 'uffd-ctx') continue;
     const waiters = c.tasks.filter((t) => t.waitsOn?.some((w) => w.object === o.id && w.as === 'fault'));

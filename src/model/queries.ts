@@ -187,12 +187,15 @@ export interface SleepingLockState {
   symbol?: SymbolRef;
   /** What embeds it, when known (`inode 0x... i_rwsem`). */
   within?: string;
+  withinAddress?: bigint;
   /** Owner task (mutex, writer-owned rwsem), or the last reader for a reader-owned rwsem (a hint only). */
   owner?: TaskRefAt;
   readerOwned?: boolean;
   writerLocked?: boolean;
   readers?: number;
   waitersFlag?: boolean;
+  /** For a reader-owned rwsem: blocked tasks that most likely hold it shared (the owner hint, and D tasks whose stacks reference it or its inode). */
+  likelyReaders?: TaskRefAt[];
   /** Waiters in queue order, with what they want. */
   waiters: Array<TaskRefAt & { wants: 'read' | 'write' | 'lock' }>;
   observed: Record<string, string | number | boolean>;
