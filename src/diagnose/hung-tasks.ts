@@ -36,6 +36,11 @@ export function waitSite(stack: readonly Frame[]): WaitSite {
   return { lock, sleep };
 }
 
+/** How many of these tasks the kernel's hung-task detector reported in the log. */
+function reportedByKernel(ctx: DetectorContext, tasks: TaskState[]): number {
+  return tasks.filter((t) => t.events.some((id) => ctx.c.events.find((e) => e.id === id)?.kind === 'hung-task')).length;
+}
+
 function taskLabel(t: { comm: string; pid: number }): string {
   return `${t.comm}:${t.pid}`;
 }
@@ -78,7 +83,9 @@ export function hungTasksDetector(ctx: DetectorContext): Finding[] {
         subjects: tasks.map((t) => ({ kind: 'task' as const, pid: t.pid, comm: t.comm })),
         evidence: tasks.flatMap((t) => t.facts.slice(0, 1)),
         steps: [
-          `These tasks sleep uninterruptibly and the hung-task detector saw no context switch for them within its timeout.`,
+          reportedByKernel(ctx, tasks) === tasks.length
+            ? 'These tasks sleep uninterruptibly and the hung-task detector saw no context switch for them within its timeout.'
+            : `These tasks sleep uninterruptibly (state D)${tasks.some((t) => t.facts.some((f) => f.from.kind === 'live')) ? ' and stayed so across the sampling window' : ''}; ${reportedByKernel(ctx, tasks)} of ${tasks.length} were reported by the kernel's hung-task detector.`,
           `They wait at ${site}${ws.sleep.length ? ` (via ${ws.sleep.slice(0, 3).join(' <- ')})` : ''}.`,
           withOwner.length
             ? `The kernel named the owner of the lock for ${withOwner.length} of them.`
