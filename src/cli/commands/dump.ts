@@ -230,7 +230,7 @@ export function btRecord(trace: Backtrace, who: { cpu?: number; task?: TaskInfo;
   };
 }
 
-const STACK_NAMES: Record<string, string> = { irq: 'IRQ stack', nmi: 'NMI exception stack', exception: 'exception stack', entry: 'entry stack' };
+const STACK_NAMES: Record<string, string> = { irq: 'IRQ stack', nmi: 'NMI exception stack', exception: 'exception stack', entry: 'ENTRY trampoline stack' };
 
 /** crash-style register block: `RIP: ...  RSP: ...  RFLAGS: ...` rows. */
 function regBlock(r: Regs, withOrig = true): string[] {

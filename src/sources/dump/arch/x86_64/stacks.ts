@@ -71,6 +71,13 @@ export class StackLayout {
     });
     if (cea.ok) out.push(...cea.value);
     else this.notes.push(`exception stacks of CPU ${cpu} unknown because ${cea.unknown}`);
+    // The entry trampoline stack of the cpu_entry_area (entry from user mode with PTI): TSS sp0 is its top.
+    const entry = attempt(() => {
+      const top = k.perCpu('cpu_tss_rw', cpu).member('x86_tss').member('sp0').u64();
+      const size = BigInt(attempt(() => k.type('struct entry_stack').sizeof).ok ? k.type('struct entry_stack').sizeof : 4096);
+      return { kind: 'entry', name: 'ENTRY', start: top - size, end: top } as StackRange;
+    });
+    if (entry.ok && entry.value.end !== 0n && !stackIn(out, entry.value.start)) out.push(entry.value);
     this.perCpu.set(cpu, out);
     return out;
   }
