@@ -6,6 +6,7 @@ import { makeContext, type Detector } from './context.ts';
 import { frozenInstructionDetector } from './frozen-instruction.ts';
 import { hungTasksDetector } from './hung-tasks.ts';
 import { ipiWaitDetector } from './ipi-wait.ts';
+import { lockChainsDetector } from './lock-chains.ts';
 import { irqsOffSpinDetector } from './irqs-off-spin.ts';
 import { lockupsDetector } from './lockups.ts';
 import { oopsDetector } from './oops.ts';
@@ -26,6 +27,7 @@ export const DETECTORS: Array<{ name: string; run: Detector }> = [
   { name: 'lockups', run: lockupsDetector },
   { name: 'hung-tasks', run: hungTasksDetector },
   { name: 'uffd-no-reader', run: uffdNoReaderDetector },
+  { name: 'lock-chains', run: lockChainsDetector },
   { name: 'frozen-instruction', run: frozenInstructionDetector },
   { name: 'panic', run: panicDetector },
 ];
