@@ -3,6 +3,7 @@ import type { CaseFile } from '../model/casefile.ts';
 import type { Finding, FindingKind } from '../model/finding.ts';
 import type { WaitForGraph } from '../model/graph.ts';
 import { makeContext, type Detector } from './context.ts';
+import { applyKnownIssues } from './known/issues.ts';
 import { frozenInstructionDetector } from './frozen-instruction.ts';
 import { hungTasksDetector } from './hung-tasks.ts';
 import { ipiWaitDetector } from './ipi-wait.ts';
@@ -81,6 +82,7 @@ export function diagnose(c: CaseFile, detectors = DETECTORS): Diagnosis {
     ctx.findings.push(...found);
   }
   const findings = ctx.findings;
+  applyKnownIssues(findings, c);
   // A finding explained by a root is a symptom; if nothing is a root, the best lead stands in, uncertain.
   let roots = findings.filter((f) => f.role === 'root');
   if (!roots.length && findings.length) {
