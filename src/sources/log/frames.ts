@@ -7,7 +7,7 @@ const SYM = String.raw`([A-Za-z_.$][\w.$]*?)\+0x([0-9a-f]+)\/0x([0-9a-f]+)(?: \[
 /** `func+0x10/0x40 [mod]` anywhere. */
 const RE_SYM = new RegExp(SYM);
 /** New x86_64 / arm64 frame: ` ? func+0x10/0x40 [mod]` (arm64 6.14+ adds ` (P)` / ` (L)`). */
-const RE_FRAME_NEW = new RegExp(String.raw`^\s*(\? )?${SYM}(?: \([PL]\))?\s*$`);
+const RE_FRAME_NEW = new RegExp(String.raw`^\s*(\? )?${SYM}(?: \([PL]\))?(?: [\w./-]+:\d+(?::\d+)?(?: \[inline\])?)?\s*$`);
 /** Old x86 / s390 / arm64 4.x: ` [<ffffffff81234567>] ? func+0x10/0x40 [mod]`, s390 `([<...>] func...)`. */
 const RE_FRAME_ADDR = new RegExp(String.raw`^\s*(\()?\[<([0-9a-f]+)>\] (\? )?(?:${SYM}|(0x[0-9a-f]+))\)?\s*$`);
 /** arm32: `[<c0014318>] (dump_backtrace+0x0/0x10c) from [<c001457c>] (show_stack+0x24/0x2c)`. */

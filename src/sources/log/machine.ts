@@ -85,6 +85,7 @@ interface Open {
   modules?: boolean;
   /** Unrecognised lines in a row (one is tolerated in the middle of a report: wrapped or garbled lines). */
   unknownRun: number;
+  lastWasFrame?: boolean;
   closing?: boolean;
 }
 
@@ -201,6 +202,7 @@ export class LogMachine {
   incomplete = false;
   readonly system: SystemSummary = { facts: [] };
   private bootSeen = 0;
+  private lastClosed?: Open;
   private hardwareFromEvent?: { text: string; line: number };
 
   constructor(
@@ -290,7 +292,8 @@ export class LogMachine {
   /** Ends every open report (end of input). */
   finish(): LogEvent[] {
     for (const o of [...this.open.values()]) {
-      if (o.main.state === 'active' || o.cur.state === 'active') {
+      const open = (t: Target) => t.state === 'active' && (t.markers.length > 0 || t.meta.every((m) => m.synthetic));
+      if (open(o.main) || open(o.cur)) {
         this.notes.push(`line ${o.ev.endLine}: log ends inside a ${o.ev.kind} report (truncated call trace)`);
         this.incomplete = true;
       }
@@ -386,7 +389,11 @@ export class LogMachine {
     if (mode !== 'start') {
       let target = open && row.attachTo?.includes(open.ev.kind) ? open : undefined;
       if (row.kind === 'oops' && target?.ev.details.oopsText) target = undefined;
-      if (row.kind === 'hung-task' && !target) target = this.recentHung(info.task, route, line);
+      if (row.kind === 'hung-task') {
+        // a blocker hint belongs to the report of the same task
+        if (target && target.ev.task?.pid !== info.task?.pid) target = undefined;
+        target ??= this.recentHung(info.task, route, line);
+      }
       if (target) {
         this.attach(target, row, info, line);
         this.touch(target, line, ts);
@@ -456,14 +463,20 @@ export class LogMachine {
     }
     if (row.kind === 'panic' || row.kind === 'hard-lockup') {
       // A panic right after a report names what it panics about.
-      if (closed && closed.ev.line < line && ev.details.panicCause !== 'other') closed.related.push(o);
+      const prev = closed ?? (this.lastClosed && this.lastClosed.route === route && line - this.lastClosed.ev.endLine <= 3 ? this.lastClosed : undefined);
+      if (prev && prev.ev.kind !== 'panic' && prev.ev.line < line && ev.details.panicCause !== 'other') prev.related.push(o);
     }
     if (o.closing) this.close(o);
     return true;
   }
 
   private recentHung(task: TaskRef | undefined, route: string, line: number): Open | undefined {
-    if (!task || this.open.has(route)) return undefined;
+    if (!task) return undefined;
+    const cur = this.open.get(route);
+    if (cur) {
+      if (cur.ev.kind === 'hung-task' && cur.ev.task?.pid === task.pid) return cur;
+      return undefined;
+    }
     for (let i = this.events.length - 1; i >= 0 && i >= this.events.length - 50; i--) {
       const o = this.events[i].open;
       if (o.ev.kind === 'hung-task' && o.ev.task?.pid === task.pid && line - o.ev.endLine < 200 && o.route === route) {
@@ -543,7 +556,11 @@ export class LogMachine {
       }
       o.eat = 0;
     }
-    if (this.frameLine(o, body, line, o.cur.state !== 'active')) return true;
+    if (this.frameLine(o, body, line, o.cur.state !== 'active')) {
+      o.lastWasFrame = true;
+      return true;
+    }
+    o.lastWasFrame = false;
 
     const reg = parseRegisterLine(body);
     if (reg) {
@@ -554,6 +571,8 @@ export class LogMachine {
     const code = parseCode(t, line);
     if (code) {
       if (o.cur === o.main && !ev.code) ev.code = code;
+      // old kernels print Code: after the trace; inside a trace it follows a register dump
+      if (o.lastWasFrame) this.closeTrace(o);
       return true;
     }
     // ppc: `--- interrupt: 700 at func+0x10/0x20` / `--- Exception: 700 at .func+0x10/0x20`: an in-trace exception frame
@@ -606,6 +625,11 @@ export class LogMachine {
       o.modules = true;
       o.structured = true;
       this.closeTrace(o);
+      return true;
+    }
+    if ((m = /^(Not tainted|Tainted: (.*?))\s+(\S+) #\S+/.exec(t)) && o.section === 'main') {
+      if (/\d/.test(m[3])) ev.release ??= m[3];
+      if (m[2] !== undefined) ev.taint ??= m[2].trim().replace(/\s+/g, ' ') || undefined;
       return true;
     }
     if (/^#PF: /.test(t) && !ev.details.accessText) {
@@ -808,6 +832,7 @@ export class LogMachine {
 
   private close(o: Open): void {
     if (this.open.get(o.route) === o) this.open.delete(o.route);
+    this.lastClosed = o;
     this.finishRegs(o);
     o.main.finish();
     for (const tk of o.tasks) tk.target.finish();
@@ -880,8 +905,10 @@ export function culpritOf(
     return { function: headerSym.function, module: headerSym.module };
   }
   const usable = (f: Frame) => !f.function.startsWith('0x') && !skipRowOf(f.function);
-  const reliable = ev.trace.filter((f) => f.reliable);
-  const pool = reliable.length ? reliable : ev.trace;
+  // NMI-stack frames are the reporting machinery when anything else was printed.
+  const trace = ev.trace.some((f) => f.stack !== 'nmi') ? ev.trace.filter((f) => f.stack !== 'nmi') : ev.trace;
+  const reliable = trace.filter((f) => f.reliable);
+  const pool = reliable.length ? reliable : trace;
   const f = pool.find(usable);
   if (f) return f.module ? { function: f.function, module: f.module } : { function: f.function };
   if (ipSym && !skipRowOf(ipSym.function)) return ipSym.module ? { function: ipSym.function, module: ipSym.module } : { function: ipSym.function };
