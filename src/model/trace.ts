@@ -20,6 +20,10 @@ export interface Frame {
   line?: number;
   /** Set on the first frame after an exception/interrupt register dump: the RIP where that context was interrupted. */
   exceptionRip?: boolean;
+  /** The saved registers of that context (dump: the pt_regs of an exception/interrupt frame, or the CPU's note). */
+  regs?: RegisterSet;
+  /** Stack address of the frame (dump: the slot holding its return address, or the saved RSP), hex without 0x. */
+  sp?: string;
 }
 
 export type Arch = 'x86_64' | 'arm64' | 'x86' | 'ppc64' | 's390x' | 'arm' | 'unknown';

@@ -108,11 +108,27 @@ async function addDump(c: CaseFile, path: string, opts: CollectOptions): Promise
     const lines = dump.log();
     const parsed = parseLogText(lines.join('\n'), `${path}#log`);
     parsed.format = 'dmesg from vmcore';
-    c.sources.push({ kind: 'dump', path, format: kind, notes: [...(dump.incomplete ?? [])], incomplete: (dump.incomplete ?? []).length > 0 });
+    const source = { kind: 'dump' as const, path, format: kind, notes: [...(dump.incomplete ?? [])], incomplete: (dump.incomplete ?? []).length > 0 };
+    c.sources.push(source);
     addParsedLog(c, parsed, 'log');
+    // CPUs, tasks and their stacks from the dump itself, after the log: the dump's stacks and registers are more direct and win.
+    await fillFromDump(c, dump, source);
     await attachQueries(c, dump);
   } finally {
     if (!c.kernel) dump.close?.();
+  }
+}
+
+/** The dump's CPUs, tasks and system facts into the CaseFile; new problems become the source's notes. */
+async function fillFromDump(c: CaseFile, dump: { incomplete?: string[] }, source: { notes: string[]; incomplete?: boolean }): Promise<void> {
+  const modPath = './dump/casefile.ts';
+  const m = (await import(modPath)) as typeof import('./dump/casefile.ts');
+  const before = new Set(dump.incomplete ?? []);
+  m.fillCaseFromDump(c, dump as import('./dump/index.ts').KernelDump);
+  const added = (dump.incomplete ?? []).filter((n) => !before.has(n));
+  if (added.length) {
+    source.notes.push(...added);
+    source.incomplete = true;
   }
 }
 
