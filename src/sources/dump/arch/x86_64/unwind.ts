@@ -208,6 +208,8 @@ export function unwind(env: UnwindEnv, start: UnwindStart, how: string, maxFrame
     };
     const orcIp = st.signal ? st.ip : st.ip - 1n;
     let orc: OrcEntry | undefined;
+    // IP 0 at the start is a call through a NULL pointer (the kernel's null entry); further down it is a zeroed stack.
+    if (st.ip === 0n && bt.frames.length > 1) return fail('return address 0: the stack is zeroed or damaged here');
     try {
       orc = st.ip === 0n ? NULL_ORC_ENTRY : env.orc(orcIp);
     } catch (e) {
