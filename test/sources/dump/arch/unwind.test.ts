@@ -179,12 +179,10 @@ test('a stack that jumps back to a stack it left is a loop', () => {
   ]);
   const t = TASK.start + 0x800n;
   const i = IRQ.start + 0x800n;
-  env.w(t, i + 8n); // task -> IRQ
-  env.w(i, env.fnAt('b'));
-  env.w(i, i + 0n);
-  env.w(t - 8n, env.fnAt('b'));
-  env.w(i, t + 0x10n); // IRQ -> back to task
-  env.w(t + 8n, env.fnAt('a'));
+  env.w(t, i); // a: the saved RSP on top of its stack leads to the IRQ stack
+  env.w(i - 8n, env.fnAt('b'));
+  env.w(i, t + 0x100n); // b: and from there back to the task stack it came from
+  env.w(t + 0xf8n, env.fnAt('a'));
   const bt = unwind(env, { ip: env.fnAt('a'), sp: t, bp: 0n, signal: false }, 'test');
   assert.equal(bt.end.kind, 'error', JSON.stringify(bt.end));
   assert.match(bt.end.detail!, /already left|wrong way/);
