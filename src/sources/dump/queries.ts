@@ -691,10 +691,13 @@ class DumpQueries implements KernelQueries {
       if (p === node) break;
     }
     if (head === undefined) return undefined;
+    // Only a task in a sleeping-lock slow path waits on a lock (other structures put a list_head before a task pointer too).
     const frames = attempt(() => this.dump.backtracer.task(t).trace.frames.map((f) => f.function));
     const names = frames.ok ? frames.value : [];
-    const isMutex = names.some((f) => /mutex/.test(f)) && !names.some((f) => /rwsem|down_(read|write)/.test(f));
-    const kind: 'mutex' | 'rwsem' = isMutex ? 'mutex' : 'rwsem';
+    const inRwsem = names.some((f) => /^(rwsem_down_(read|write)_slowpath|__down_(read|write)(_common|_killable)?|down_(read|write)(_killable|_interruptible|_nested)?)$/.test(f));
+    const inMutex = names.some((f) => /^(__mutex_lock(_slowpath|_common|_killable_slowpath|_interruptible_slowpath)?|mutex_lock(_killable|_interruptible|_io|_nested)?)(\.constprop\.\d+|\.isra\.\d+)?$/.test(f));
+    if (!inRwsem && !inMutex) return undefined;
+    const kind: 'mutex' | 'rwsem' = inRwsem ? 'rwsem' : 'mutex';
     const type = kind === 'rwsem' ? 'struct rw_semaphore' : 'struct mutex';
     const address = head - this.off(type, 'wait_list');
     const v = this.k.value(address, type);
@@ -711,6 +714,7 @@ class DumpQueries implements KernelQueries {
       out.waitersFlag = (count & 2n) === 2n;
       out.readers = Number((count & ((1n << 62n) - 1n)) >> 8n);
       out.readerOwned = (owner & 1n) === 1n;
+      if (!out.waitersFlag) return undefined; // a queued waiter always sets RWSEM_FLAG_WAITERS
       observed.readers = out.readers;
       observed.writerLocked = out.writerLocked;
       observed.waitersFlag = out.waitersFlag;
@@ -719,6 +723,7 @@ class DumpQueries implements KernelQueries {
       if (ownerTask) out.owner = this.ref(ownerTask);
     } else {
       observed.flags = Number(owner & 7n);
+      if ((owner & 1n) === 0n) return undefined; // a queued waiter always sets MUTEX_FLAG_WAITERS
       if (ownerTask) out.owner = this.ref(ownerTask);
     }
     // Waiters in queue order (from the head).
