@@ -905,10 +905,10 @@ export function culpritOf(
     return { function: headerSym.function, module: headerSym.module };
   }
   const usable = (f: Frame) => !f.function.startsWith('0x') && !skipRowOf(f.function);
-  // NMI-stack frames are the reporting machinery when anything else was printed.
-  const trace = ev.trace.some((f) => f.stack !== 'nmi') ? ev.trace.filter((f) => f.stack !== 'nmi') : ev.trace;
-  const reliable = trace.filter((f) => f.reliable);
-  const pool = reliable.length ? reliable : trace;
+  const reliable = ev.trace.filter((f) => f.reliable);
+  // With only `?` frames (old unwinders), the NMI-stack ones are the reporting machinery.
+  const guesses = ev.trace.some((f) => f.stack !== 'nmi') ? ev.trace.filter((f) => f.stack !== 'nmi') : ev.trace;
+  const pool = reliable.length ? reliable : guesses;
   const f = pool.find(usable);
   if (f) return f.module ? { function: f.function, module: f.module } : { function: f.function };
   if (ipSym && !skipRowOf(ipSym.function)) return ipSym.module ? { function: ipSym.function, module: ipSym.module } : { function: ipSym.function };

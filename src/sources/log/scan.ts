@@ -10,15 +10,20 @@
 import { InputError } from '../../model/errors.ts';
 import { decodeLine, MAX_LINE, type DecodeStats } from './lines.ts';
 import { parsePrefix } from './prefix.ts';
-import { triggerNeedles } from './machine.ts';
 import { checkBinary, detectFormat, openLog, SAMPLE_BYTES, Session, type ParsedLog } from './session.ts';
 
 const SCAN_CHUNK = 8 * 1024 * 1024;
 
-/** The needles to search: those not containing another needle (a line with `Sending NMI` also has `NMI `). */
+/**
+ * What the scanner searches: short substrings (Buffer.indexOf is fastest for short needles with a rare first byte)
+ * such that every line that can change the idle machine's state contains one — every header row that can start a
+ * report, the system-fact lines, `Sending NMI`. The `cut here` / `=====` preambles are not searched: the line before
+ * every hit is fed first. Checked against the header samples by a test.
+ */
+export const SCAN_NEEDLES = ['BUG', 'MI', 'INFO', 'LOCKUP', 'WARN', 'UBSAN', 'Kernel', '[#', 'CSD', 'Show', 'Hardw', 'Machin', 'Uncorr', 'Out of', '!', 'Linux', 'Comman', 'CPUs', 'Unable', 'failur', 'oom-k'];
+
 export function scanNeedles(): string[] {
-  const all = triggerNeedles();
-  return all.filter((n) => !all.some((o) => o !== n && n.includes(o)));
+  return [...SCAN_NEEDLES];
 }
 
 /** Counts LF bytes in buf[from, to). */
@@ -42,16 +47,17 @@ export async function scanLogFile(path: string, label: string = path): Promise<P
     const s = new Session(label, detectFormat(h, label));
     const m = s.machine;
     const stats: DecodeStats = { latin1Lines: 0, longLines: 0 };
-    const needles = scanNeedles().map((n) => Buffer.from(n, 'latin1'));
+    const needles = SCAN_NEEDLES.map((n) => Buffer.from(n, 'latin1'));
 
-    let lineNo = 0; // lines completed before `buf` position 0
+    let lineNo = 0; // lines completed before `cursor`
     // The partial line carried over a chunk boundary (at most MAX_LINE bytes kept) and whether it overflowed.
     let carry = Buffer.alloc(0);
     let carryOverflow = false;
-    let sequential = true; // feed every line: the first SAMPLE_BYTES, and while a report is open
+    // The last complete line before the current position when it was not fed (fed first if the next line is a hit:
+    // it may be the `cut here` / `=====` preamble of the report that starts there).
+    let prev: { b: Buffer; no: number; overflow: boolean } | undefined;
     let fileOff = 0;
     const buf = Buffer.alloc(SCAN_CHUNK);
-    let lastTsText: string | undefined;
 
     const feedBytes = (b: Buffer, start: number, end: number, no: number, overflow: boolean) => {
       if (overflow || end - start > MAX_LINE) {
@@ -61,6 +67,11 @@ export async function scanLogFile(path: string, label: string = path): Promise<P
       }
       m.feed(decodeLine(b, start, end, no, stats), no);
     };
+    const feedPrev = (no: number) => {
+      if (prev && prev.no === no - 1) feedBytes(prev.b, 0, prev.b.length, prev.no, prev.overflow);
+      prev = undefined;
+    };
+    const sequential = (off: number) => off < SAMPLE_BYTES || m.busy();
 
     for (;;) {
       const { bytesRead: n } = await fh.read(buf, 0, SCAN_CHUNK, fileOff);
@@ -79,18 +90,18 @@ export async function scanLogFile(path: string, label: string = path): Promise<P
           continue;
         }
         lineNo++;
-        if (sequential || m.busy() || hasNeedle(carry, 0, carry.length, needles)) feedBytes(carry, 0, carry.length, lineNo, carryOverflow);
+        if (sequential(fileOff) || hasNeedle(carry, needles)) {
+          feedPrev(lineNo);
+          feedBytes(carry, 0, carry.length, lineNo, carryOverflow);
+        } else prev = { b: carry, no: lineNo, overflow: carryOverflow };
         carry = Buffer.alloc(0);
         carryOverflow = false;
         pos = nl + 1;
       }
       const lastNl = chunk.lastIndexOf(10);
       const whole = lastNl < pos ? pos : lastNl + 1; // bytes [pos, whole) are complete lines
-      let cursor = pos; // lines before cursor are counted in lineNo
-      if (sequential && fileOff + pos >= SAMPLE_BYTES && !m.busy()) sequential = false;
-      if (!sequential && m.busy()) sequential = true;
-      // hits, sorted
-      let hits: number[] = [];
+      let cursor = pos;
+      const hits: number[] = [];
       if (whole > cursor) {
         for (const nd of needles) {
           let p = chunk.indexOf(nd, cursor);
@@ -102,9 +113,10 @@ export async function scanLogFile(path: string, label: string = path): Promise<P
         hits.sort((a, b) => a - b);
       }
       let hi = 0;
+      let lastFedEnd = -1; // end (exclusive, after LF) of the last line fed in this chunk
       while (cursor < whole) {
         let start: number;
-        if (sequential || m.busy()) {
+        if (sequential(fileOff + cursor)) {
           start = cursor;
         } else {
           while (hi < hits.length && hits[hi] < cursor) hi++;
@@ -116,13 +128,31 @@ export async function scanLogFile(path: string, label: string = path): Promise<P
           const hp = hits[hi];
           start = hp === 0 ? 0 : chunk.lastIndexOf(10, hp - 1) + 1;
           if (start < cursor) start = cursor;
-          lineNo += countLF(chunk, cursor, start);
+          if (start > cursor) {
+            // skip to the line before the hit and feed it first (preamble)
+            const prevStart = start - 1 === 0 ? 0 : chunk.lastIndexOf(10, start - 2) + 1;
+            const from = Math.max(prevStart, cursor);
+            lineNo += countLF(chunk, cursor, from);
+            if (from === prevStart) {
+              lineNo++;
+              prev = undefined;
+              feedBytes(chunk, prevStart, start - 1, lineNo, false);
+            } else lineNo += countLF(chunk, from, start);
+          } else if (cursor === pos) feedPrev(lineNo + 1);
         }
         const nl = chunk.indexOf(10, start);
         lineNo++;
+        if (start === cursor && cursor === pos) feedPrev(lineNo);
         feedBytes(chunk, start, nl, lineNo, false);
         cursor = nl + 1;
-        if (sequential && fileOff + cursor >= SAMPLE_BYTES && !m.busy()) sequential = false;
+        lastFedEnd = cursor;
+      }
+      prev = undefined;
+      if (whole > pos && lastFedEnd !== whole) {
+        // the chunk's last complete line was skipped: keep it as a possible preamble
+        const ls = whole - 1 === 0 ? 0 : chunk.lastIndexOf(10, whole - 2) + 1;
+        const from = Math.max(ls, pos);
+        prev = { b: Buffer.from(chunk.subarray(from, Math.min(whole - 1, from + MAX_LINE))), no: lineNo, overflow: whole - 1 - from > MAX_LINE };
       }
       // carry the partial last line
       if (whole < n) {
@@ -134,11 +164,14 @@ export async function scanLogFile(path: string, label: string = path): Promise<P
     }
     if (carry.length > 0 || carryOverflow) {
       lineNo++;
-      if (sequential || m.busy() || hasNeedle(carry, 0, carry.length, needles)) feedBytes(carry, 0, carry.length, lineNo, carryOverflow);
+      if (sequential(fileOff) || hasNeedle(carry, needles)) {
+        feedPrev(lineNo);
+        feedBytes(carry, 0, carry.length, lineNo, carryOverflow);
+      }
     }
     // uptime: the last printk timestamp of the file, from its tail
-    lastTsText = await tailTimestamp(fh, size);
-    if (lastTsText !== undefined) m.lastTs = Number(lastTsText);
+    const lastTs = await tailTimestamp(fh, size);
+    if (lastTs !== undefined) m.lastTs = Number(lastTs);
     return s.result(lineNo, stats);
   } catch (e) {
     if (e instanceof InputError) throw e;
@@ -148,12 +181,8 @@ export async function scanLogFile(path: string, label: string = path): Promise<P
   }
 }
 
-function hasNeedle(b: Buffer, start: number, end: number, needles: Buffer[]): boolean {
-  for (const nd of needles) {
-    const p = b.indexOf(nd, start);
-    if (p >= 0 && p < end) return true;
-  }
-  return false;
+function hasNeedle(b: Buffer, needles: Buffer[]): boolean {
+  return needles.some((nd) => b.indexOf(nd) >= 0);
 }
 
 async function tailTimestamp(fh: import('node:fs/promises').FileHandle, size: number): Promise<string | undefined> {

@@ -430,3 +430,14 @@ test('panic causes: every row classifies its sample', () => {
   for (const row of PANIC_CAUSES) assert.equal(panicCauseOf(row.sample), row.cause, row.sample);
   assert.equal(panicCauseOf('something new'), 'other');
 });
+
+test('scan needles cover every header that can start a report and every system-fact line', async () => {
+  const { SCAN_NEEDLES } = await import('../../../src/sources/log/scan.ts');
+  for (const row of HEADERS) {
+    if (row.mode === 'attach') continue; // only read while a report is open, when every line is fed
+    assert.ok(SCAN_NEEDLES.some((n) => row.sample.includes(n)), `${row.id}: ${row.sample}`);
+  }
+  for (const line of ['Linux version 6.1.0-56-amd64 (x)', 'Command line: console=ttyS0', 'Kernel command line: quiet', 'DMI: QEMU Standard PC', 'smp: Brought up 1 node, 4 CPUs', 'Sending NMI from CPU 0 to CPUs 1:', 'sending NMI to all CPUs:']) {
+    assert.ok(SCAN_NEEDLES.some((n) => line.includes(n)), line);
+  }
+});
