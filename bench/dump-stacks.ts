@@ -1,0 +1,125 @@
+/**
+ * Benchmark: every CPU's and task's stack of each vmcore fixture. In process: task list, bt -a,
+ * all D/R task stacks and foreach bt (ms, per task); as children: `bin/coroner dump bt -a`,
+ * `dump ps`, `dump bt --state DR` (wall ms, peak RSS). Peer: `crash -s vmlinux vmcore` running
+ * `bt -a; foreach bt; ps` when crash and the kernel's debuginfo are installed, else "peer missing"
+ * (the fixture's recorded oracle session is shown for reference). Scaling: time per task across
+ * the fixtures' task counts (and, with --repeat N, foreach bt repeated N times in one process).
+ *
+ *   node --import tsx bench/dump-stacks.ts [--runs N] [--repeat N]
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openKernelDump } from '../src/sources/dump/index.ts';
+import { repoRoot, vmcoreFixtures } from '../test/sources/dump/kernel/fixtures.ts';
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const RUNS = arg('--runs', 3);
+const REPEAT = arg('--repeat', 10);
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+const BIN = join(repoRoot, 'bin/coroner');
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function timed(cmd: string[], input?: string): { ms: number; rssKb?: number; code: number | null } {
+  const argv = TIME ? [TIME, '-v', ...cmd] : cmd;
+  const t0 = performance.now();
+  const r = spawnSync(argv[0], argv.slice(1), { cwd: repoRoot, encoding: 'latin1', input, maxBuffer: 256 << 20 });
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)?.[1];
+  return { ms: performance.now() - t0, rssKb: rss ? Number(rss) : undefined, code: r.status };
+}
+
+function crashPeer(release: string | undefined): { crash: string; vmlinux: string } | undefined {
+  const crash = spawnSync('sh', ['-c', 'command -v crash'], { encoding: 'utf8' }).stdout.trim();
+  if (!crash || !release) return undefined;
+  for (const v of [`/usr/lib/debug/boot/vmlinux-${release}`, `/usr/lib/debug/lib/modules/${release}/vmlinux`]) if (existsSync(v)) return { crash, vmlinux: v };
+  return undefined;
+}
+
+function recorded(dir: string): string | undefined {
+  const p = join(dir, 'crash.time.txt');
+  if (!existsSync(p)) return undefined;
+  const t = readFileSync(p, 'latin1');
+  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)/.exec(t)?.[1];
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(t)?.[1];
+  if (!wall) return undefined;
+  const [m, s] = wall.split(':').map(Number);
+  return `recorded oracle session ${((m * 60 + s) * 1000).toFixed(0)} ms, ${rss ? Math.round(Number(rss) / 1024) : '?'} MiB`;
+}
+
+const fixtures = vmcoreFixtures();
+if (!fixtures.length) {
+  console.log('no fixtures under ../shared/fixtures');
+  process.exit(0);
+}
+console.log(`runs ${RUNS} (median), node ${process.version}`);
+console.log(['fixture'.padEnd(40), 'tasks', 'open+ps', 'bt -a', 'D/R', 'foreach', 'µs/task', 'bt-a child', 'ps child', 'D/R child', 'RSS MiB'].join('  '));
+const scaling: Array<{ tasks: number; us: number }> = [];
+for (const f of fixtures) {
+  const inproc: Record<string, number[]> = { ps: [], bta: [], dr: [], all: [] };
+  let tasks = 0;
+  let release: string | undefined;
+  for (let r = 0; r < RUNS; r++) {
+    let t0 = performance.now();
+    const d = openKernelDump(f.vmcore);
+    release = d.release;
+    const ts = d.scheduler.tasks();
+    tasks = ts.length;
+    inproc.ps.push(performance.now() - t0);
+    t0 = performance.now();
+    for (const cpu of d.onlineCpus()) d.backtracer.cpu(cpu);
+    inproc.bta.push(performance.now() - t0);
+    t0 = performance.now();
+    for (const t of ts) if (t.state.letter === 'D' || t.state.letter === 'R') d.backtracer.task(t);
+    inproc.dr.push(performance.now() - t0);
+    t0 = performance.now();
+    for (const t of ts) d.backtracer.task(t);
+    inproc.all.push(performance.now() - t0);
+    d.close();
+  }
+  // Repeat foreach bt in one process to measure per-task cost without start-up (sleeping tasks are unwound afresh each time).
+  const d = openKernelDump(f.vmcore);
+  const ts = d.scheduler.tasks();
+  const t0 = performance.now();
+  for (let i = 0; i < REPEAT; i++) for (const t of ts) if (!t.current) d.backtracer.unwinder.sleeping(t.threadSp, t.stack, t.cpu);
+  const perTask = ((performance.now() - t0) * 1000) / (REPEAT * ts.length);
+  d.close();
+  scaling.push({ tasks, us: perTask });
+  const child = (args: string[]) => {
+    const rs = Array.from({ length: RUNS }, () => timed([process.execPath, BIN, ...args]));
+    return { ms: median(rs.map((x) => x.ms)), rss: Math.max(...rs.map((x) => x.rssKb ?? 0)) };
+  };
+  const bta = child(['dump', 'bt', '-a', f.vmcore]);
+  const ps = child(['dump', 'ps', f.vmcore]);
+  const dr = child(['dump', 'bt', '--state', 'DR', f.vmcore]);
+  console.log(
+    [
+      f.name.padEnd(40),
+      String(tasks).padStart(5),
+      median(inproc.ps).toFixed(0).padStart(7),
+      median(inproc.bta).toFixed(1).padStart(5),
+      median(inproc.dr).toFixed(1).padStart(5),
+      median(inproc.all).toFixed(1).padStart(7),
+      perTask.toFixed(0).padStart(7),
+      bta.ms.toFixed(0).padStart(10),
+      ps.ms.toFixed(0).padStart(8),
+      dr.ms.toFixed(0).padStart(9),
+      String(Math.round(Math.max(bta.rss, ps.rss, dr.rss) / 1024)).padStart(7),
+    ].join('  '),
+  );
+  const p = crashPeer(release);
+  if (p) {
+    const r = timed([p.crash, '-s', p.vmlinux, f.vmcore], 'bt -a\nforeach bt\nps\nquit\n');
+    const ours = bta.ms + dr.ms + ps.ms;
+    console.log(`    peer crash (bt -a; foreach bt; ps): ${r.ms.toFixed(0)} ms, ${r.rssKb ? Math.round(r.rssKb / 1024) : '?'} MiB; ratio crash/coroner ${(r.ms / ours).toFixed(1)}x`);
+  } else {
+    console.log(`    peer missing: crash/debuginfo vmlinux not installed${recorded(f.dir) ? ` (${recorded(f.dir)})` : ''}`);
+  }
+}
+// Linearity: µs per sleeping-task unwind should not grow with the task count.
+const sorted = [...scaling].sort((a, b) => a.tasks - b.tasks);
+console.log(`scaling: µs per task unwind by task count: ${sorted.map((s) => `${s.tasks}:${s.us.toFixed(0)}`).join(', ')}`);
