@@ -284,7 +284,7 @@ class DumpQueries implements KernelQueries {
 
   underHypervisor(): boolean | undefined {
     const r = attempt(() => {
-      const v = this.k.variable('boot_cpu_data', 'struct cpuinfo_x86').member('x86_capability');
+      const v = this.k.variable('boot_cpu_data').member('x86_capability');
       // X86_FEATURE_HYPERVISOR: word 4, bit 31.
       return ((v.index(4).u32() >>> 31) & 1) === 1;
     });

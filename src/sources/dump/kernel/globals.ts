@@ -44,4 +44,5 @@ export const GLOBAL_TYPES: Record<string, string> = {
   softlockup_panic: 'unsigned int',
   hung_task_panic: 'unsigned int',
   panic_timeout: 'int',
+  boot_cpu_data: 'struct cpuinfo_x86',
 };
