@@ -57,7 +57,10 @@ export async function scanLogFile(path: string, label: string = path): Promise<P
     // it may be the `cut here` / `=====` preamble of the report that starts there).
     let prev: { b: Buffer; no: number; overflow: boolean } | undefined;
     let fileOff = 0;
-    const buf = Buffer.alloc(SCAN_CHUNK);
+    // two buffers: the next chunk is read while this one is scanned
+    const bufs = [Buffer.alloc(SCAN_CHUNK), Buffer.alloc(SCAN_CHUNK)];
+    let which = 0;
+    let next = fh.read(bufs[0], 0, SCAN_CHUNK, 0);
 
     const feedBytes = (b: Buffer, start: number, end: number, no: number, overflow: boolean) => {
       if (overflow || end - start > MAX_LINE) {
@@ -74,9 +77,11 @@ export async function scanLogFile(path: string, label: string = path): Promise<P
     const sequential = (off: number) => off < SAMPLE_BYTES || m.busy();
 
     for (;;) {
-      const { bytesRead: n } = await fh.read(buf, 0, SCAN_CHUNK, fileOff);
+      const { bytesRead: n } = await next;
       if (n === 0) break;
-      const chunk = buf.subarray(0, n);
+      const chunk = bufs[which].subarray(0, n);
+      which ^= 1;
+      next = fh.read(bufs[which], 0, SCAN_CHUNK, fileOff + n);
       let pos = 0;
       // finish the carried line
       if (carry.length > 0 || carryOverflow) {
