@@ -34,12 +34,13 @@ export const PANIC_RULES: PanicRule[] = [
 export function panicDetector(ctx: DetectorContext): Finding[] {
   const out: Finding[] = [];
   const events = ctx.c.events;
-  for (const p of events.filter((e) => e.kind === 'panic')) {
+  // Old kernels print `Kernel panic - not syncing: Watchdog detected hard LOCKUP` as the lockup report itself.
+  for (const p of events.filter((e) => e.kind === 'panic' || e.details.panicReason !== undefined)) {
     const reason = p.details.panicReason ?? p.title.replace(/^.*not syncing:\s*/, '');
     const rule = PANIC_RULES.find((r) => r.re.test(reason));
     const idx = events.indexOf(p);
     const before = events.slice(0, idx).reverse();
-    const trigger = rule ? before.find((e) => rule.trigger.includes(e.kind)) : undefined;
+    const trigger = p.kind !== 'panic' ? p : rule ? before.find((e) => rule.trigger.includes(e.kind)) : undefined;
     const triggerFindings = trigger
       ? ctx.findings.filter((f) => f.subjects.some((s) => s.kind === 'event' && s.id === trigger.id))
       : [];

@@ -37,7 +37,12 @@ export interface TakenBy {
 function stackOf(ctx: DetectorContext, x: CpuContext): { frames: Frame[]; regs: RegisterSet[]; facts: Fact[] } {
   const cpu = x.cpu;
   const st = ctx.c.cpus.find((c) => c.cpu === cpu);
-  if (st?.stack?.length && st.stackFrom?.kind === 'dump') return { frames: st.stack, regs: st.registers ? [st.registers] : [], facts: [{ text: `CPU ${cpu} stack (dump)`, from: st.stackFrom }] };
+  if (st?.stack?.length && st.stackFrom?.kind === 'dump') {
+    // A kdump NMI (or the panic path) sits on top of the interrupted context: start where the CPU really was.
+    const at = st.stack.findIndex((f) => f.exceptionRip && f.function === x.registers.pcSymbol?.function);
+    const frames = at > 0 ? st.stack.slice(at) : st.stack.filter((f) => f.stack !== 'nmi');
+    return { frames, regs: st.registers ? [st.registers] : [], facts: [{ text: `CPU ${cpu} stack (dump)`, from: st.stackFrom }] };
+  }
   // A log backtrace of this CPU stopped at the same PC describes the same spin (it never moved since).
   const e = latestStackEvents(ctx.c.events).get(cpu);
   const pc = e ? kernelRegisters(e)[0]?.pcSymbol : undefined;
