@@ -282,7 +282,7 @@ export function registerDump(program: Command): void {
     .command('info')
     .description('what the dump is: kernel, CPUs, crash time, panic, format, KASLR, symbol and type sources')
     .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json'] as const).default('text' as const))
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json'] as const).default('text' as const))
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, opts) => {
       const { openKernelDump } = await reader();
@@ -317,7 +317,7 @@ export function registerDump(program: Command): void {
     .command('ps')
     .description("every task, as crash's `ps` lists them (`-m`: time since each last ran)")
     .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json'] as const).default('text' as const))
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json'] as const).default('text' as const))
     .option('-m, --last-run', 'time since each task last ran, most recent first (crash ps -m)')
     .option('--cmdline', 'read each user task\'s command line (json)')
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
@@ -338,7 +338,7 @@ export function registerDump(program: Command): void {
     .description("backtraces, as crash's `bt -a` (every CPU, the default), `bt PID`, `foreach bt`")
     .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
     .argument('[pid...]', 'tasks to show (all threads with that pid; 0 = the idle tasks)')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json'] as const).default('text' as const))
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json'] as const).default('text' as const))
     .option('-a, --all-cpus', 'every online CPU (the default without PIDs)')
     .option('--tasks', 'every task (crash foreach bt)')
     .option('--state <letters>', 'tasks in these states, e.g. D or DR (crash foreach UN bt)')
