@@ -9,6 +9,7 @@ import {
   OOPS_PATH_FUNCTIONS,
   OTHER_SPIN_FUNCTIONS,
   SPINLOCK_SLOWPATH_FUNCTIONS,
+  STOPPED_FUNCTIONS,
 } from './known/frames.ts';
 
 export function reliable(trace: readonly Frame[]): Frame[] {
@@ -121,7 +122,8 @@ export function inOopsPath(chain: readonly string[]): boolean {
 export function isIdle(e: Pick<LogEvent, 'registers' | 'trace' | 'details'>): boolean {
   if (e.details.idle) return true;
   const pc = pcFunction(e);
-  return !!pc && matchesAny(pc.function, IDLE_FUNCTIONS);
+  if (!pc) return false;
+  return matchesAny(pc.function, IDLE_FUNCTIONS) || matchesAny(pc.function, STOPPED_FUNCTIONS) || callChain(e).slice(0, 3).some((n) => matchesAny(n, STOPPED_FUNCTIONS));
 }
 
 export function hex(v: string | undefined): bigint | undefined {

@@ -219,3 +219,17 @@ describe('edge cases', () => {
     assert.ok(w.steps.some((s) => /does not say which CPU/.test(s)));
   });
 });
+
+describe('CPUs parked by a panic', () => {
+  it('are not a shared spin loop', () => {
+    const parked = (cpu: number) =>
+      ev('nmi-backtrace', `NMI backtrace for cpu ${cpu}`, {
+        cpu,
+        registers: [regs('native_halt', { eflags: '00000046' })],
+        trace: frames('stop_this_cpu <- __sysvec_reboot <- sysvec_reboot <- asm_sysvec_reboot'),
+      });
+    const d = diagnose(caseOf([parked(1), parked(2), parked(3)]));
+    assert.equal(d.findings.filter((f) => f.kind === 'same-spin' || f.kind === 'irqs-off-spin').length, 0);
+    assert.equal(d.verdict.status, 'healthy');
+  });
+});

@@ -178,6 +178,19 @@ export const IDLE_FUNCTIONS: RegExp[] = [
   /^cpu_do_idle$/,
 ];
 
+/** Where panic / reboot / kexec park the other CPUs: halted on purpose, not stuck. */
+export const STOPPED_FUNCTIONS: RegExp[] = [
+  /^stop_this_cpu$/,
+  /^smp_stop_nmi_callback$/,
+  /^panic_smp_self_stop$/,
+  /^nmi_panic_self_stop$/,
+  /^crash_smp_send_stop$/,
+  /^native_stop_other_cpus$/,
+  /^ipi_cpu_stop$/,
+  /^local_cpu_stop$/,
+  /^cpu_park_loop$/,
+];
+
 export function matchesAny(name: string | undefined, table: RegExp[]): boolean {
   if (!name) return false;
   const base = name.replace(/\.(constprop|isra|part|cold|llvm)\.?\d*.*$/, '');
