@@ -35,6 +35,24 @@ export function annotatedLoop(q: KernelQueries, loop: SpinLoop): string[] {
   });
 }
 
+/**
+ * The spin loop this CPU is in: at its innermost PC, or — when an interrupt nested on top of the loop
+ * (a timer tick caught by the dump) — at the PC saved in an exception/interrupt frame below it.
+ */
+function readLoopOf(ctx: DetectorContext, q: KernelQueries, x: CpuContext): SpinLoop | undefined {
+  const loop = q.spinLoop(x.registers);
+  if (!isUnknown(loop)) return loop;
+  const stack = ctx.c.cpus.find((c) => c.cpu === x.cpu)?.stack ?? [];
+  for (const f of stack) {
+    if (!f.regs || f.regs.mode === 'user' || f.stack === 'nmi') continue;
+    if (matchesAny(f.regs.pcSymbol?.function ?? f.function, NOT_SEQCOUNT)) continue;
+    const inner = q.spinLoop(f.regs);
+    // Below a nested interrupt, only a loop polling a named sequence count counts.
+    if (!isUnknown(inner) && inner.polls.some((p) => p.testsBit0 && p.symbol && looksLikeSeqcount(q, p.symbol.name))) return inner;
+  }
+  return undefined;
+}
+
 export function seqcountDetector(ctx: DetectorContext): Finding[] {
   const q = ctx.c.kernel;
   if (!q) return [];
@@ -45,8 +63,8 @@ export function seqcountDetector(ctx: DetectorContext): Finding[] {
     if (!working(x) || x.registers.mode === 'user') continue;
     // Other waits test bit 0 too (CSD_FLAG_LOCK, a spinlock's locked byte): not sequence counters.
     if (matchesAny(x.registers.pcSymbol?.function, NOT_SEQCOUNT)) continue;
-    const loop = q.spinLoop(x.registers);
-    if (isUnknown(loop)) continue;
+    const loop = readLoopOf(ctx, q, x);
+    if (!loop) continue;
     for (const p of loop.polls) {
       if (!p.testsBit0 || p.size > 4) continue;
       if (p.symbol && !looksLikeSeqcount(q, p.symbol.name)) continue;
