@@ -95,10 +95,18 @@ export function diagnose(c: CaseFile, detectors = DETECTORS): Diagnosis {
   roots.sort((a, b) => rank(b) - rank(a));
   const symptoms = findings.filter((f) => f.role === 'symptom');
   for (const s of symptoms) if (!s.causedBy?.length) s.causedBy = roots.length ? [roots[0].id] : [];
-  return { findings: [...roots, ...symptoms], graph: ctx.graph, verdict: verdictOf(roots, symptoms) };
+  return { findings: [...roots, ...symptoms], graph: ctx.graph, verdict: verdictOf(roots, symptoms, c.sources.some((x) => x.incomplete)) };
 }
 
-function verdictOf(roots: Finding[], symptoms: Finding[]): Verdict {
+function verdictOf(roots: Finding[], symptoms: Finding[], incomplete: boolean): Verdict {
+  if (!roots.length && incomplete) {
+    return {
+      status: 'inconclusive',
+      summary: 'Nothing wrong was found in what could be read, but the evidence is incomplete (see the notes): this is not a clean bill of health.',
+      roots: [],
+      symptoms: [],
+    };
+  }
   if (!roots.length) {
     return { status: 'healthy', summary: 'No evidence of a hang or crash: no oops, panic, lockup, stall or hung task was found.', roots: [], symptoms: [] };
   }

@@ -4,7 +4,7 @@
  */
 import { openSync, readSync, closeSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { emptyCaseFile, type CaseFile } from '../model/casefile.ts';
+import { emptyCaseFile, type CaseFile, type SourceInfo } from '../model/casefile.ts';
 import { InputError } from '../model/errors.ts';
 import { addParsedLog } from './log-case.ts';
 import { parseLogFile, parseLogStream, parseLogText } from './log/index.ts';
@@ -89,56 +89,46 @@ export async function collectEvidence(paths: string[], opts: CollectOptions = {}
   return c;
 }
 
-/** A vmcore: its log (from the printk ring) feeds the log analysis; the dump reader fills what it can. */
+/**
+ * A vmcore: its log (from the printk ring) feeds the log analysis; the dump reader fills what it can.
+ * Opening must succeed (a file that is not a usable dump is an input error); after that, every stage
+ * that fails leaves a note and marks the source incomplete, and the others still run.
+ */
 async function addDump(c: CaseFile, path: string, opts: CollectOptions): Promise<void> {
   const kind = dumpKindOf(path)!;
-  let reader: DumpReaderModule | undefined;
+  // Loaded only when a dump is given: log-only analysis stays fast.
+  const { openKernelDump } = await import('./dump/index.ts');
+  const dump = openKernelDump(path, { systemMap: opts.systemMap });
+  const source: SourceInfo = { kind: 'dump', path, format: kind, notes: [...dump.incomplete], incomplete: dump.incomplete.length > 0 };
+  c.sources.push(source);
+  const stage = async (what: string, run: () => unknown): Promise<void> => {
+    const before = new Set(dump.incomplete);
+    try {
+      await run();
+    } catch (err) {
+      // A System.map the user named that does not fit is their error to fix, not a partial result.
+      if (err instanceof InputError && opts.systemMap && /System\.map/.test(err.message)) throw err;
+      source.notes.push(`${what} not read: ${err instanceof InputError ? err.describe() : err instanceof Error ? err.message : String(err)}`);
+      source.incomplete = true;
+    }
+    const added = dump.incomplete.filter((n) => !before.has(n) && !source.notes.includes(n));
+    if (added.length) {
+      source.notes.push(...added);
+      source.incomplete = true;
+    }
+  };
   try {
-    const modPath = './dump/index.ts';
-    reader = (await import(modPath)) as DumpReaderModule;
-  } catch {
-    reader = undefined;
-  }
-  if (!reader?.openKernelDump) {
-    c.sources.push({ kind: 'dump', path, format: kind, notes: ['the dump was not analysed: this build of Coroner cannot read vmcores yet'], incomplete: true });
-    return;
-  }
-  const dump = reader.openKernelDump(path, { systemMap: opts.systemMap });
-  try {
-    const lines = dump.log();
-    const parsed = parseLogText(lines.join('\n'), `${path}#log`);
-    parsed.format = 'dmesg from vmcore';
-    const source = { kind: 'dump' as const, path, format: kind, notes: [...(dump.incomplete ?? [])], incomplete: (dump.incomplete ?? []).length > 0 };
-    c.sources.push(source);
-    addParsedLog(c, parsed, 'log');
+    await stage('kernel log', () => {
+      const parsed = parseLogText(dump.log().join('\n'), `${path}#log`);
+      parsed.format = 'dmesg from vmcore';
+      addParsedLog(c, parsed, 'log');
+    });
     // CPUs, tasks and their stacks from the dump itself, after the log: the dump's stacks and registers are more direct and win.
-    await fillFromDump(c, dump, source);
-    await attachQueries(c, dump);
+    await stage('CPUs and tasks', async () => (await import('./dump/casefile.ts')).fillCaseFromDump(c, dump));
+    // Memory queries for the detectors (they keep the dump open; `c.kernel.close()` closes it).
+    await stage('kernel memory queries', async () => (await import('./dump/queries.ts')).attachKernelQueries(c, dump));
   } finally {
-    if (!c.kernel) dump.close?.();
+    source.notes = [...new Set(source.notes)];
+    if (!c.kernel) dump.close();
   }
-}
-
-/** The dump's CPUs, tasks and system facts into the CaseFile; new problems become the source's notes. */
-async function fillFromDump(c: CaseFile, dump: { incomplete?: string[] }, source: { notes: string[]; incomplete?: boolean }): Promise<void> {
-  const modPath = './dump/casefile.ts';
-  const m = (await import(modPath)) as typeof import('./dump/casefile.ts');
-  const before = new Set(dump.incomplete ?? []);
-  m.fillCaseFromDump(c, dump as import('./dump/index.ts').KernelDump);
-  const added = (dump.incomplete ?? []).filter((n) => !before.has(n));
-  if (added.length) {
-    source.notes.push(...added);
-    source.incomplete = true;
-  }
-}
-
-/** Memory queries for the detectors (they keep the dump open; `c.kernel.close()` closes it). */
-async function attachQueries(c: CaseFile, dump: unknown): Promise<void> {
-  const modPath = './dump/queries.ts';
-  const q = (await import(modPath)) as { attachKernelQueries(c: CaseFile, dump: unknown): void };
-  q.attachKernelQueries(c, dump);
-}
-
-interface DumpReaderModule {
-  openKernelDump(path: string, opts?: { systemMap?: string }): { log(): string[]; incomplete?: string[]; close?(): void };
 }

@@ -3,7 +3,7 @@
  * exit codes, and JSON output valid against the published schema.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -162,6 +162,30 @@ describe('analyze: input handling', () => {
     const r = runCli(['analyze', fx('deb12-6.1.0-56/softlockup-ipi/console.log'), '-f', 'json', '-o', out]);
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
+  });
+  it('a truncated vmcore gives partial results marked incomplete, never a clean bill of health', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'coroner-trunc-'));
+    const f = join(dir, 'vmcore');
+    const whole = readFileSync(fx('deb12-6.1.0-56/softlockup-ipi/vmcore.kdump'));
+    writeFileSync(f, whole.subarray(0, Math.floor(whole.length / 2)));
+    const r = runCli(['analyze', f, '--format', 'json']);
+    assert.equal(r.code, 1, r.stderr);
+    const report = JSON.parse(r.stdout) as Report;
+    assert.equal(report.incomplete, true);
+    assert.equal(report.verdict.status, 'inconclusive');
+    const src = report.sources.find((s) => s.kind === 'dump')!;
+    assert.ok(src.incomplete);
+    assert.ok(src.notes.some((n) => /outside the file|truncated|damaged/.test(n)), src.notes.join('\n'));
+    assert.equal(new Set(src.notes).size, src.notes.length, 'notes are not repeated');
+  });
+  it('a file that is not a usable dump is an input error naming it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'coroner-hdr-'));
+    const f = join(dir, 'vmcore');
+    writeFileSync(f, readFileSync(fx('deb12-6.1.0-56/softlockup-ipi/vmcore.kdump')).subarray(0, 1000));
+    const r = runCli(['analyze', f]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /vmcore/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
   });
   it('an unknown format is a usage error', () => {
     const r = runCli(['analyze', '-f', 'xml', fx('deb12-6.1.0-56/healthy/console.log')]);
