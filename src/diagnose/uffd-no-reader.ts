@@ -106,6 +106,8 @@ export function uffdNoReaderDetector(ctx: DetectorContext): Finding[] {
     if (moving) continue;
 
     const holders = o.holders ?? [];
+    // Facts read from a vmcore (one instant) rather than sampled from /proc (a window).
+    const fromDump = !o.series?.pending?.length && o.facts.some((f) => f.from.kind === 'dump');
     const ownerPid = typeof o.observed.owner === 'number' ? o.observed.owner : undefined;
     const waiterProcs = new Set(stuck.map((t) => t.tgid ?? t.pid));
     const others = holders.filter((h) => h.pid !== ownerPid && !waiterProcs.has(h.pid));
@@ -133,7 +135,7 @@ export function uffdNoReaderDetector(ctx: DetectorContext): Finding[] {
       `It has ${pending} fault(s) queued and not read, ${total} not resolved${samples > 1 ? `, unchanged over ${samples} samples` : ''}${total > pending ? `; ${total - pending} were read and never resolved (a reader took them and stopped)` : ''}.`,
     );
     steps.push(
-      `No thread of any holder is blocked reading or polling it${holders.length ? ` (holders: ${holders.map((h) => `${label(h)} fd ${h.fd ?? '?'}`).join(', ')})` : ''}, and nothing changed across the window: nobody serves it.`,
+      `No thread of any holder is blocked reading or polling it${holders.length ? ` (holders: ${holders.map((h) => `${label(h)} fd ${h.fd ?? '?'}`).join(', ')})` : ''}${fromDump ? ' (no waiter on its fd_wqh)' : ', and nothing changed across the window'}: nobody serves it.`,
     );
     let why: string;
     if (!holders.length) {
@@ -161,13 +163,21 @@ export function uffdNoReaderDetector(ctx: DetectorContext): Finding[] {
       subjects: [{ kind: 'object', id: o.id }, ...stuck.map((t) => ({ kind: 'task' as const, pid: t.pid, comm: t.comm }))],
       evidence,
       steps,
-      confirm: [
+      confirm: fromDump
+        ? [
+            `crash> struct userfaultfd_ctx ${o.address ?? '<ctx>'}   # refcount, released, mm`,
+            ...(o.address ? [`crash> waitq userfaultfd_ctx.fault_pending_wqh ${o.address}   # the queued faults' tasks`, `crash> waitq userfaultfd_ctx.fd_wqh ${o.address}   # readers (none)`] : []),
+            ...stuck.slice(0, 3).map((t) => `crash> bt ${t.pid}`),
+            ...holders.map((h) => `crash> files ${h.pid}   # fd ${h.fd ?? '?'} is the uffd`),
+            'crash> ps -l   # start order: a server that restarted after its clients',
+          ]
+        : [
         ...holders.map((h) => `cat /proc/${h.pid}/fdinfo/${h.fd ?? '<fd>'}   # pending / total`),
         "for p in /proc/[0-9]*; do ls -l $p/fd 2>/dev/null | grep -q userfaultfd && echo ${p#/proc/}; done   # every holder",
         ...stuck.slice(0, 3).map((t) => `cat /proc/${t.tgid ?? t.pid}/task/${t.pid}/stack`),
         `ps -o pid,ppid,lstart,cmd -p ${[...new Set([...holderPids, ...waiterProcs])].join(',')}`,
         'crash> struct userfaultfd_ctx <ctx>   # fault_pending_wqh, refcount, mm (from the faulting frame: vmf->vma->vm_userfaultfd_ctx.ctx)',
-      ],
+          ],
       extra: {
         pending,
         total,
