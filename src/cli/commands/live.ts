@@ -1,11 +1,7 @@
 /** `coroner live`: analyse the running host (root) from /proc, /sys and perf. */
 import { InvalidArgumentError, Option, type Command } from '@commander-js/extra-typings';
-import { diagnose } from '../../diagnose/index.ts';
-import { EXIT_OK, EXIT_PROBLEM, InputError } from '../../model/errors.ts';
-import { buildReport } from '../../report/json.ts';
-import { renderText } from '../../report/text.ts';
-import { collectLive } from '../../sources/live/index.ts';
-import { emit, useColor } from '../output.ts';
+import { InputError } from '../../model/errors.ts';
+import { writeReport } from '../report-output.ts';
 
 function seconds(v: string): number {
   const n = Number(v);
@@ -53,6 +49,7 @@ export function registerLive(program: Command): void {
           )
         : undefined;
       bar?.start(100, 0, { what: '' });
+      const { collectLive } = await import('../../sources/live/index.ts');
       let c;
       try {
         c = await collectLive({
@@ -60,20 +57,11 @@ export function registerLive(program: Command): void {
           pids: opts.pid,
           perf: opts.perf ? 'perf' : false,
           kernelLog: opts.kernelLog,
-          onProgress: (f, what) => bar?.update(Math.round(f * 100), { what }),
+          onProgress: (f: number, what: string) => bar?.update(Math.round(f * 100), { what }),
         });
       } finally {
         bar?.stop();
       }
-      const d = diagnose(c);
-      const report = buildReport(c, d);
-      const text =
-        opts.format === 'json'
-          ? JSON.stringify(report, null, 2) + '\n'
-          : opts.format === 'html'
-            ? (await import('../../report/html/index.ts')).renderHtml(report)
-            : renderText(report, { color: useColor(opts.output) });
-      await emit(text, opts.output);
-      process.exitCode = d.verdict.status === 'healthy' ? EXIT_OK : EXIT_PROBLEM;
+      await writeReport(c, opts.format, opts.output);
     });
 }

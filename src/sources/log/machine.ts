@@ -3,6 +3,7 @@
  * the lines around trigger substrings, and every line while a report is open — see scan.ts for why that gives the
  * same events).
  */
+import type { SystemInfo } from '../../model/casefile.ts';
 import type { BlockerHint, EventKind, LogEvent, TaskRef } from '../../model/event.ts';
 import type { Fact } from '../../model/provenance.ts';
 import type { Frame, RegisterSet, StackKind } from '../../model/trace.ts';
@@ -17,17 +18,8 @@ export const GAP_SECONDS = 10;
 const MAX_EVENT_LINES = 5000;
 const MAX_SYSRQ_LINES = 200_000;
 
-export interface SystemSummary {
-  release?: string;
-  arch?: string;
-  hardware?: string;
-  taint?: string;
-  cpus?: number;
-  commandLine?: string;
-  uptime?: number;
-  hostname?: string;
-  facts: Fact[];
-}
+/** What a log tells of the system: the CaseFile's SystemInfo less what only a dump knows. */
+export type SystemSummary = Omit<SystemInfo, 'crashTime' | 'panic'>;
 
 interface Meta {
   marker?: StackKind;

@@ -5,7 +5,7 @@ import { InputError } from '../../model/errors.ts';
 import type { LogEvent } from '../../model/event.ts';
 import type { Fact } from '../../model/provenance.ts';
 import { binaryReason, decodeLine, LineSplitter, MAX_LINE, type DecodeStats } from './lines.ts';
-import { LogMachine } from './machine.ts';
+import { LogMachine, type SystemSummary } from './machine.ts';
 import { parsePrefix, type PrefixFormat } from './prefix.ts';
 
 export interface ParsedLog {
@@ -13,17 +13,7 @@ export interface ParsedLog {
   format: string;
   lines: number;
   events: LogEvent[];
-  system: {
-    release?: string;
-    arch?: string;
-    hardware?: string;
-    taint?: string;
-    cpus?: number;
-    commandLine?: string;
-    uptime?: number;
-    hostname?: string;
-    facts: Fact[];
-  };
+  system: SystemSummary;
   notes: string[];
   incomplete?: boolean;
 }
