@@ -133,7 +133,7 @@ export function seqcountDetector(ctx: DetectorContext): Finding[] {
       dumpFact(q, `${name} sequence = ${sc.sequence} (odd)`, addr, sc.symbol?.name ?? 'sequence'),
     ];
     if (lock && lockState) evidence.push(dumpFact(q, `${lockName} = ${lockState.value} (${lockState.locked ? 'locked' : 'unlocked'})`, lock.address, lock.symbol?.name ?? 'writer lock'));
-    const summary = `${all ? `All ${cpus.length} CPUs` : `CPUs ${cpus.join(', ')}`} spin${irqsOff.length ? ' with IRQs off' : ''} in ${loop.function.name}${loop.function.module ? ` [${loop.function.module}]` : ''} reading seqcount ${name} (0x${hexOf(addr)}) whose sequence ${sc.sequence} is odd${noWriter ? ` while no writer is inside${lock && lockState ? ` (${lockName} unlocked)` : ''}: a corrupted sequence` : ''}`;
+    const summary = `${all ? `All ${cpus.length} CPUs` : `CPUs ${cpus.join(', ')}`} spin${irqsOff.length === cpus.length ? ' with IRQs off' : irqsOff.length ? ` (${irqsOff.length} with IRQs off)` : ''} in ${loop.function.name}${loop.function.module ? ` [${loop.function.module}]` : ''} reading seqcount ${name} (0x${hexOf(addr)}) whose sequence ${sc.sequence} is odd${noWriter ? ` while no writer is inside${lock && lockState ? ` (${lockName} unlocked)` : ''}: a corrupted sequence` : ''}`;
     const f = finding(ctx, 'seqcount-stuck-odd', 'root', summary, {
       confidence: noWriter ? (all ? 0.9 : 0.8) : 0.6,
       subjects: [{ kind: 'object', id: objectId }, ...cpus.map((cpu) => ({ kind: 'cpu' as const, cpu }))],
