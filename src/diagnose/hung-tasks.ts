@@ -77,7 +77,7 @@ export function hungTasksDetector(ctx: DetectorContext): Finding[] {
       ctx,
       'hung-task-cluster',
       'symptom',
-      `${tasks.length} task(s) in D state${lockText} in ${site}: ${tasks.slice(0, 6).map(taskLabel).join(', ')}${tasks.length > 6 ? ', ...' : ''}${maxSecs ? ` (blocked for more than ${maxSecs}s)` : ''}`,
+      `${tasks.length} task(s) in D state${lockText} in ${site}: ${tasks.slice(0, 6).map(taskLabel).join(', ')}${tasks.length > 6 ? ', ...' : ''}${maxSecs ? (reportedByKernel(ctx, tasks) ? ` (blocked for more than ${maxSecs}s)` : ` (not run for ${maxSecs}s before the capture)`) : ''}`,
       {
         confidence: 0.8,
         subjects: tasks.map((t) => ({ kind: 'task' as const, pid: t.pid, comm: t.comm })),

@@ -117,7 +117,7 @@ export const SLEEP_FUNCTIONS: RegExp[] = [
   /^__mutex_lock(_common|_slowpath|_killable_slowpath|_interruptible_slowpath)?(\.constprop\.\d+|\.isra\.\d+)?$/,
   /^mutex_lock(_nested|_killable|_interruptible|_io)?$/,
   /^__mutex_lock_slowpath$/,
-  /^wait_for_completion(_io|_killable|_interruptible|_timeout|_io_timeout|_killable_timeout)?$/,
+  /^wait_for_completion(_io|_killable|_interruptible|_timeout|_io_timeout|_killable_timeout|_state)?$/,
   /^__wait_for_common$/,
   /^wait_for_common(_io)?$/,
   /^do_wait_for_common$/,

@@ -146,7 +146,7 @@ export function fillCaseFromDump(c: CaseFile, dump: KernelDump): void {
     ts.kthread = t.kthread;
     ts.exiting = t.exiting;
     if (t.startTime !== undefined) ts.startTime = t.startTime;
-    if (t.sinceLastRun !== undefined && t.state.letter !== 'R' && !t.current) ts.blockedSeconds = Math.round(t.sinceLastRun * 1000) / 1000;
+    if (t.sinceLastRun !== undefined && t.state.letter !== 'R' && !t.current) ts.blockedSeconds = Math.max(ts.blockedSeconds ?? 0, Math.round(t.sinceLastRun * 1000) / 1000);
     const from = prov(`task ${t.pid} (ps)`, t.address);
     ts.facts.push({ text: `${t.comm}:${t.pid} ${t.state.crash} (${t.state.words}, state 0x${t.stateValue.toString(16)}) on CPU ${t.cpu}${t.current ? ', current task of its CPU' : ''}${t.sinceLastRun !== undefined ? `, last ran ${t.sinceLastRun.toFixed(3)}s before the dump` : ''}`, from });
     if (t.mm !== 0n && !t.kthread) {
