@@ -41,6 +41,8 @@ export interface Verdict {
 }
 
 export interface Diagnosis {
+  /** Detectors that failed (a bug of Coroner's): their findings are missing, the verdict is marked incomplete. */
+  errors: string[];
   findings: Finding[];
   graph: WaitForGraph;
   verdict: Verdict;
@@ -77,9 +79,15 @@ function rank(f: Finding): number {
 
 export function diagnose(c: CaseFile, detectors = DETECTORS): Diagnosis {
   const ctx = makeContext(c);
+  // One detector's bug must not cost the whole verdict: it is reported, and the others still run.
+  const errors: string[] = [];
   for (const d of detectors) {
-    const found = d.run(ctx);
-    ctx.findings.push(...found);
+    try {
+      ctx.findings.push(...d.run(ctx));
+    } catch (err) {
+      errors.push(`detector ${d.name} failed: ${err instanceof Error ? err.message : String(err)}`);
+      if (process.env.CORONER_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    }
   }
   const findings = ctx.findings;
   applyKnownIssues(findings, c);
@@ -95,7 +103,7 @@ export function diagnose(c: CaseFile, detectors = DETECTORS): Diagnosis {
   roots.sort((a, b) => rank(b) - rank(a));
   const symptoms = findings.filter((f) => f.role === 'symptom');
   for (const s of symptoms) if (!s.causedBy?.length) s.causedBy = roots.length ? [roots[0].id] : [];
-  return { findings: [...roots, ...symptoms], graph: ctx.graph, verdict: verdictOf(roots, symptoms, c.sources.some((x) => x.incomplete)) };
+  return { findings: [...roots, ...symptoms], graph: ctx.graph, verdict: verdictOf(roots, symptoms, errors.length > 0 || c.sources.some((x) => x.incomplete)), errors };
 }
 
 function verdictOf(roots: Finding[], symptoms: Finding[], incomplete: boolean): Verdict {

@@ -134,6 +134,7 @@ export function buildReport(c: CaseFile, d: Diagnosis): Report {
       edges: d.graph.edges.map((e) => ({ from: e.from, to: e.to, kind: e.kind, finding: e.finding, ...(e.label ? { label: e.label } : {}) })),
     },
     verdict: { ...d.verdict },
-    incomplete: c.sources.some((s) => s.incomplete),
+    incomplete: c.sources.some((s) => s.incomplete) || d.errors.length > 0,
+    ...(d.errors.length ? { diagnosisErrors: d.errors } : {}),
   };
 }

@@ -179,6 +179,7 @@ export const ReportSchema = Type.Object(
       symptoms: Type.Array(Type.String()),
     }),
     incomplete: Type.Boolean(),
+    diagnosisErrors: Type.Optional(Type.Array(Type.String({ description: 'detectors that failed; their findings are missing' }))),
   },
   {
     $id: 'https://coroner.dev/schema/report-v1.json',

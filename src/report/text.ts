@@ -41,6 +41,7 @@ export function renderText(r: Report, opts: { color: boolean; width?: number }):
   if (sysBits.length) out.push(c.dim(`System: ${sysBits.join(', ')}`));
   out.push(c.dim(`Evidence: ${r.sources.map((s) => `${s.path} (${s.format}${s.lines ? `, ${s.lines} lines` : ''})`).join('; ')}`));
   for (const s of r.sources) for (const n of s.notes) out.push(c.yellow(`  note: ${s.path}: ${n}`));
+  for (const e of r.diagnosisErrors ?? []) out.push(c.yellow(`  internal: ${e} (a bug of Coroner's; the other detectors ran)`));
   if (r.incomplete) out.push(c.yellow('Some evidence was damaged or only partly read: results are partial.'));
 
   const byId = new Map(r.findings.map((f) => [f.id, f]));

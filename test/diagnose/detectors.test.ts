@@ -233,3 +233,16 @@ describe('CPUs parked by a panic', () => {
     assert.equal(d.verdict.status, 'healthy');
   });
 });
+
+describe('a failing detector', () => {
+  it('is reported; the other detectors still give their verdict, marked incomplete', async () => {
+    const { DETECTORS } = await import('../../src/diagnose/index.ts');
+    const broken = [{ name: 'broken', run: () => { throw new Error('boom'); } }, ...DETECTORS];
+    const c = caseOf([ev('soft-lockup', 'watchdog: BUG: soft lockup - CPU#1 stuck for 30s! [x:1]', { cpu: 1 })]);
+    const d = diagnose(c, broken);
+    assert.deepEqual(d.errors, ['detector broken failed: boom']);
+    assert.equal(d.findings[0].kind, 'soft-lockup');
+    const healthy = diagnose(caseOf([]), broken);
+    assert.equal(healthy.verdict.status, 'inconclusive');
+  });
+});

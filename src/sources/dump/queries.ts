@@ -195,6 +195,7 @@ class DumpQueries implements KernelQueries {
     }
     if (!best) return { unknown: `no loop around ${fn.name}+0x${fn.offset.toString(16)}: no backward branch jumps over it` };
     const loop = loopBody(insns, best.s, best.e);
+    if (!loop.length) return { unknown: `no loop body around ${fn.name}+0x${fn.offset.toString(16)}` };
     if (loop.length > 64) return { unknown: `the loop around ${fn.name}+0x${fn.offset.toString(16)} has ${loop.length} instructions: not a tight spin` };
     const written = new Set(loop.map((i) => i.writes).filter((w): w is string => !!w));
     const polls: PolledWord[] = [];
