@@ -54,12 +54,23 @@ export function oopsDetector(ctx: DetectorContext): Finding[] {
     const evidence = [eventFact(e)];
     const regs = kernelRegisters(e)[0];
     if (regs?.line) evidence.push(lineFact(e, regs.line, `RIP: ${regs.pcSymbol ? frameText(regs.pcSymbol) : regs.values.rip ?? regs.values.pc}`));
-    if (e.details.oopsText) evidence.push(lineFact(e, e.line, `Oops: ${e.details.oopsText}`));
+    if (e.details.oopsText) evidence.push(lineFact(e, e.line, e.details.oopsText.startsWith('Oops') ? e.details.oopsText : `Oops: ${e.details.oopsText}`));
     const steps = [
       `The kernel reported "${e.title}"${cpuText}${taskText}.`,
       `The faulting instruction is in ${fn}${e.culprit && e.culprit.function !== pcFunction(e)?.function ? `; the most specific frame to blame is ${frameText(e.culprit)}` : ''}.`,
     ];
-    if (e.details.address) steps.push(`The bad address is ${e.details.address}${/^0+$/.test(e.details.address) || /^0+[0-9a-f]{1,3}$/.test(e.details.address) ? ' (NULL or a small offset from NULL: a NULL pointer, or a member of a NULL struct)' : ''}.`);
+    const chain = callChain(e).filter((n, i, a) => a.indexOf(n) === i);
+    if (chain.length > 1) steps.push(`Call chain: ${chain.slice(0, 8).join(' <- ')}${e.task ? ` (in ${e.task.comm}:${e.task.pid}${inInterrupt(e) ? ', interrupted' : ''})` : ''}.`);
+    if (e.details.address) {
+      const a = BigInt(`0x${e.details.address}`);
+      steps.push(
+        a === 0n
+          ? 'The bad address is 0: a NULL pointer was dereferenced.'
+          : a < 0x1000n
+            ? `The bad address is 0x${a.toString(16)}: the member at offset 0x${a.toString(16)} of a struct reached through a NULL pointer (a missing NULL check).`
+            : `The bad address is ${e.details.address}.`,
+      );
+    }
     if (e.details.endTrace === false) steps.push('The report never reached "---[ end trace ]---": the oops did not finish.');
     const idx = events.indexOf(e);
     const f = finding(ctx, kind, isWarning ? 'symptom' : 'root', summary, {
