@@ -7,7 +7,10 @@ import type { TaskRef } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
 import type { Frame } from '../model/trace.ts';
 import type { TaskState } from '../model/casefile.ts';
-import { finding, taskNode, type DetectorContext } from './context.ts';
+import { cpuNode, finding, taskNode, type DetectorContext } from './context.ts';
+
+/** Sleeping until an RCU grace period ends. */
+const RCU_WAIT = /^(synchronize_rcu|synchronize_srcu|__synchronize_srcu|__wait_rcu_gp|rcu_barrier|synchronize_rcu_expedited|synchronize_rcu_normal)/;
 import { BLOCKING_LOCK_FUNCTIONS, matchesAny, SLEEP_FUNCTIONS } from './known/frames.ts';
 import { reliable } from './stacks.ts';
 
@@ -98,6 +101,18 @@ export function hungTasksDetector(ctx: DetectorContext): Finding[] {
       },
     );
     for (const t of tasks) ctx.graph.node(taskNode(t.pid), 'task', taskLabel(t), f.id);
+    // Waiting for an RCU grace period: it cannot end while a CPU is stuck without passing a quiescent state.
+    if (ws.sleep.some((n) => RCU_WAIT.test(n)) || RCU_WAIT.test(site)) {
+      const stuck = ctx.findings.filter((x) => x.role === 'root' && x.subjects.some((sub) => sub.kind === 'cpu'));
+      for (const r of stuck) {
+        for (const sub of r.subjects) {
+          if (sub.kind !== 'cpu') continue;
+          for (const t of tasks) ctx.graph.edge(taskNode(t.pid), cpuNode(sub.cpu), 'waits-for', f.id, 'RCU grace period');
+        }
+        (f.causedBy ??= []).push(r.id);
+      }
+      if (stuck.length) f.steps.push(`They wait for an RCU grace period, which cannot end while CPU(s) ${[...new Set(stuck.flatMap((r) => r.subjects.flatMap((sub) => (sub.kind === 'cpu' ? [sub.cpu] : []))))].join(', ')} never pass a quiescent state: a consequence of ${stuck[0].kind}.`);
+    }
     if (ws.lock) {
       const lockId = `lock:${key}`;
       ctx.graph.node(lockId, 'lock', `${ws.lock} waited on in ${site}`, f.id);
