@@ -41,15 +41,18 @@ export function panicDetector(ctx: DetectorContext): Finding[] {
     const idx = events.indexOf(p);
     const before = events.slice(0, idx).reverse();
     const trigger = p.kind !== 'panic' ? p : rule ? before.find((e) => rule.trigger.includes(e.kind)) : undefined;
+    // The findings about the trigger: made from its event, or (hung tasks) about its task.
     const triggerFindings = trigger
-      ? ctx.findings.filter((f) => f.subjects.some((s) => s.kind === 'event' && s.id === trigger.id))
+      ? ctx.findings.filter((f) =>
+          f.subjects.some((s) => (s.kind === 'event' && s.id === trigger.id) || (trigger.kind === 'hung-task' && s.kind === 'task' && s.pid === trigger.task?.pid)),
+        )
       : [];
     const rootFindings = ctx.findings.filter((f) => f.role === 'root');
     const cause = rule?.cause ?? p.details.panicCause ?? 'unknown';
     const isDeliberate = cause === 'sysrq' || cause === 'nmi';
     const hasOtherRoot = rootFindings.length > 0;
     const role = hasOtherRoot || (trigger && triggerFindings.length) ? 'symptom' : cause === 'boot' || cause === 'mce' || cause === 'oom' ? 'root' : 'root';
-    const summary = `Kernel panic${p.cpu !== undefined ? ` on CPU ${p.cpu}` : ''}: "${reason}" (${cause})${trigger ? `, triggered by ${trigger.title}` : ''}${isDeliberate ? ' — a dump forced from outside; the panic is not the fault' : ''}`;
+    const summary = `Kernel panic${p.cpu !== undefined ? ` on CPU ${p.cpu}` : ''}: "${reason}" (${cause})${trigger ? `, triggered by ${trigger.title.replace(/\.$/, '')}` : ''}${isDeliberate ? ' — a dump forced from outside; the panic is not the fault' : ''}`;
     const steps = [
       `The kernel panicked: "${reason}".`,
       rule ? `That reason means ${rule.meaning}.` : 'The reason is not one Coroner classifies; read it as printed.',
