@@ -246,3 +246,20 @@ describe('a failing detector', () => {
     assert.equal(healthy.verdict.status, 'inconclusive');
   });
 });
+
+describe('hung_task_panic', () => {
+  it('is a symptom of the hung task it names; the hung tasks stay the lead', () => {
+    const c = caseOf([
+      ev('hung-task', 'INFO: task blk-dio/late:215 blocked for more than 10 seconds.', {
+        task: { comm: 'blk-dio/late', pid: 215 },
+        trace: frames('__schedule <- schedule <- rwsem_down_read_slowpath <- down_read <- ext4_file_read_iter <- vfs_read'),
+      }),
+      ev('panic', 'Kernel panic - not syncing: hung_task: blocked tasks', { cpu: 2, details: { panicReason: 'hung_task: blocked tasks' } }),
+    ]);
+    const d = diagnose(c);
+    const p = d.findings.find((f) => f.kind === 'panic')!;
+    assert.equal(p.role, 'symptom');
+    assert.equal(p.extra?.cause, 'hung_task_panic');
+    assert.equal(d.findings.find((f) => f.id === d.verdict.roots[0])?.kind, 'hung-task-cluster');
+  });
+});
