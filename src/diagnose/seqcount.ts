@@ -79,6 +79,16 @@ export function seqcountDetector(ctx: DetectorContext): Finding[] {
     const name = sc.symbol ? symbolText(sc.symbol) : `0x${hexOf(addr)}`;
     const loop = readers[0].loop;
     const lines = annotatedLoop(q, loop);
+    // Readers may sit in different loops (different functions inlining read_seqcount_begin) on the same word.
+    const loops = new Map<bigint, { loop: SpinLoop; cpus: number[] }>();
+    for (const r of readers) {
+      const g = loops.get(r.loop.start) ?? { loop: r.loop, cpus: [] };
+      g.cpus.push(r.ctx.cpu);
+      loops.set(r.loop.start, g);
+    }
+    const where = [...loops.values()]
+      .map((g) => `${loops.size > 1 ? `CPU${g.cpus.length > 1 ? 's' : ''} ${g.cpus.sort((a, b) => a - b).join(', ')} in ` : ''}${g.loop.function.name}${g.loop.function.module ? ` [${g.loop.function.module}]` : ''}`)
+      .join(', ');
     const cpus = readers.map((r) => r.ctx.cpu).sort((a, b) => a - b);
     const others = contexts.filter((x) => !cpus.includes(x.cpu));
     const irqsOff = readers.filter((r) => r.ctx.registers.irqsEnabled === false).map((r) => r.ctx.cpu);
@@ -94,7 +104,11 @@ export function seqcountDetector(ctx: DetectorContext): Finding[] {
 
     const steps: string[] = [];
     steps.push(
-      `${all ? `All ${cpus.length} CPUs` : `${cpus.length} CPU(s) (${cpus.join(', ')})`} are in the same ${loop.instructions.length}-instruction loop in ${loop.function.name} (${hexOf(loop.start)}-${hexOf(loop.end)}): ${lines.map((l) => l.replace(/^[0-9a-f]+: /, '')).join('; ')}.`,
+      loops.size === 1
+        ? `${all ? `All ${cpus.length} CPUs` : `${cpus.length} CPU(s) (${cpus.join(', ')})`} are in the same ${loop.instructions.length}-instruction loop in ${loop.function.name} (${hexOf(loop.start)}-${hexOf(loop.end)}): ${lines.map((l) => l.replace(/^[0-9a-f]+: /, '')).join('; ')}.`
+        : `${all ? `All ${cpus.length} CPUs` : `${cpus.length} CPU(s) (${cpus.join(', ')})`} spin in ${loops.size} read loops on the same word: ${[...loops.values()]
+            .map((g) => `CPU${g.cpus.length > 1 ? 's' : ''} ${g.cpus.join(', ')} in ${g.loop.function.name} (${hexOf(g.loop.start)}-${hexOf(g.loop.end)}: ${annotatedLoop(q, g.loop).map((l) => l.replace(/^[0-9a-f]+: /, '')).join('; ')})`)
+            .join('; ')}.`,
     );
     steps.push(
       `The loop reads ${name} at 0x${hexOf(addr)} (${readers[0].loop.polls.find((p) => p.address === addr)!.via}) and tests bit 0: it is a sequence-count reader waiting (read_seqcount_begin: while the sequence is odd, a writer is inside, retry).`,
@@ -133,7 +147,7 @@ export function seqcountDetector(ctx: DetectorContext): Finding[] {
       dumpFact(q, `${name} sequence = ${sc.sequence} (odd)`, addr, sc.symbol?.name ?? 'sequence'),
     ];
     if (lock && lockState) evidence.push(dumpFact(q, `${lockName} = ${lockState.value} (${lockState.locked ? 'locked' : 'unlocked'})`, lock.address, lock.symbol?.name ?? 'writer lock'));
-    const summary = `${all ? `All ${cpus.length} CPUs` : `CPUs ${cpus.join(', ')}`} spin${irqsOff.length === cpus.length ? ' with IRQs off' : irqsOff.length ? ` (${irqsOff.length} with IRQs off)` : ''} in ${loop.function.name}${loop.function.module ? ` [${loop.function.module}]` : ''} reading seqcount ${name} (0x${hexOf(addr)}) whose sequence ${sc.sequence} is odd${noWriter ? ` while no writer is inside${lock && lockState ? ` (${lockName} unlocked)` : ''}: a corrupted sequence` : ''}`;
+    const summary = `${all ? `All ${cpus.length} CPUs` : `CPUs ${cpus.join(', ')}`} spin${irqsOff.length === cpus.length ? ' with IRQs off' : irqsOff.length ? ` (${irqsOff.length} with IRQs off)` : ''} ${loops.size === 1 ? ` in ${where}` : ''} reading seqcount ${name} (0x${hexOf(addr)})${loops.size > 1 ? ` (${where.replace(/, CPU/g, '; CPU')})` : ''} whose sequence ${sc.sequence} is odd${noWriter ? ` while no writer is inside${lock && lockState ? ` (${lockName} unlocked)` : ''}: a corrupted sequence` : ''}`;
     const f = finding(ctx, 'seqcount-stuck-odd', 'root', summary, {
       confidence: noWriter ? (all ? 0.9 : 0.8) : 0.6,
       subjects: [{ kind: 'object', id: objectId }, ...cpus.map((cpu) => ({ kind: 'cpu' as const, cpu }))],
@@ -153,6 +167,7 @@ export function seqcountDetector(ctx: DetectorContext): Finding[] {
         cpus,
         function: loop.function.name,
         loop: lines,
+        ...(loops.size > 1 ? { functions: [...loops.values()].map((g) => g.loop.function.name) } : {}),
         ...(lock ? { writerLock: lockName!, writerLockAddress: hexOf(lock.address) } : {}),
         ...(lockState ? { writerLockValue: lockState.value } : {}),
         irqsOff,

@@ -183,19 +183,21 @@ class DumpQueries implements KernelQueries {
     if (isUnknown(insns)) return insns;
     const at = insns.findIndex((i) => i.address === pc);
     if (at < 0) return { unknown: `RIP ${fn.name}+0x${fn.offset.toString(16)} is not on an instruction boundary (code differs from the symbols?)` };
-    // The smallest backward branch that jumps over the PC: the innermost loop around it.
-    let best: { s: number; e: number } | undefined;
+    // The smallest backward branch whose loop runs through the PC: the innermost loop around it.
+    // (A shorter backward jump elsewhere over the PC may close a different loop the PC is not on.)
+    let best: { s: number; e: number; body: Instruction[] } | undefined;
     for (let e = at; e < insns.length && insns[e].address - pc < 0x200n; e++) {
       const b = insns[e];
       if ((b.flow !== 'branch' && b.flow !== 'conditional-branch') || b.target === undefined) continue;
       if (b.target > pc || b.target < fn.address) continue;
       const s = insns.findIndex((i) => i.address === b.target);
       if (s < 0) continue;
-      if (!best || insns[e].address - insns[s].address < insns[best.e].address - insns[best.s].address) best = { s, e };
+      if (best && insns[e].address - insns[s].address >= insns[best.e].address - insns[best.s].address) continue;
+      const body = loopBody(insns, s, e);
+      if (body.some((i) => i.address === pc)) best = { s, e, body };
     }
-    if (!best) return { unknown: `no loop around ${fn.name}+0x${fn.offset.toString(16)}: no backward branch jumps over it` };
-    const loop = loopBody(insns, best.s, best.e);
-    if (!loop.length) return { unknown: `no loop body around ${fn.name}+0x${fn.offset.toString(16)}` };
+    if (!best) return { unknown: `no loop around ${fn.name}+0x${fn.offset.toString(16)}: no backward branch closes a loop through it` };
+    const loop = best.body;
     if (loop.length > 64) return { unknown: `the loop around ${fn.name}+0x${fn.offset.toString(16)} has ${loop.length} instructions: not a tight spin` };
     const written = new Set(loop.map((i) => i.writes).filter((w): w is string => !!w));
     const polls: PolledWord[] = [];
