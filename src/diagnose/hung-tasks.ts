@@ -62,6 +62,9 @@ export function hungTasksDetector(ctx: DetectorContext): Finding[] {
     }
   }
 
+  // When every CPU spins with IRQs off the runqueue clocks stop too: a dump's "time since last run" means nothing then.
+  const clocksStopped = ctx.findings.some((f) => f.role === 'root' && (f.kind === 'seqcount-stuck-odd' || f.kind === 'same-spin' || f.kind === 'hard-lockup'));
+
   // Clusters by wait site.
   const clusters = new Map<string, TaskState[]>();
   for (const t of hung) {
@@ -80,7 +83,7 @@ export function hungTasksDetector(ctx: DetectorContext): Finding[] {
       ctx,
       'hung-task-cluster',
       'symptom',
-      `${tasks.length} task(s) in D state${lockText} in ${site}: ${tasks.slice(0, 6).map(taskLabel).join(', ')}${tasks.length > 6 ? ', ...' : ''}${maxSecs ? (reportedByKernel(ctx, tasks) ? ` (blocked for more than ${maxSecs}s)` : ` (not run for ${maxSecs}s before the capture)`) : ''}`,
+      `${tasks.length} task(s) in D state${lockText} in ${site}: ${tasks.slice(0, 6).map(taskLabel).join(', ')}${tasks.length > 6 ? ', ...' : ''}${maxSecs ? (reportedByKernel(ctx, tasks) ? ` (blocked for more than ${maxSecs}s)` : clocksStopped ? '' : ` (not run for ${maxSecs}s before the capture)`) : ''}`,
       {
         confidence: 0.8,
         subjects: tasks.map((t) => ({ kind: 'task' as const, pid: t.pid, comm: t.comm })),
@@ -100,6 +103,7 @@ export function hungTasksDetector(ctx: DetectorContext): Finding[] {
         extra: { waitSite: site, ...(ws.lock ? { lock: ws.lock } : {}), key },
       },
     );
+    if (clocksStopped && !reportedByKernel(ctx, tasks)) f.steps.push('How long they have been blocked is unknown: the scheduler clocks stopped with the CPUs (interrupts off), so the dump\'s time since their last run is meaningless.');
     for (const t of tasks) ctx.graph.node(taskNode(t.pid), 'task', taskLabel(t), f.id);
     // Waiting for an RCU grace period: it cannot end while a CPU is stuck without passing a quiescent state.
     if (ws.sleep.some((n) => RCU_WAIT.test(n)) || RCU_WAIT.test(site)) {
