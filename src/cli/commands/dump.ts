@@ -353,7 +353,7 @@ export function registerDump(program: Command): void {
         const text: string[] = [];
         const wantTasks = pids.length > 0 || opts.tasks || opts.state;
         if (!wantTasks || opts.allCpus) {
-          for (const cpu of d.onlineCpus()) {
+          for (const cpu of d.walkCpus()) {
             const c = bt.cpu(cpu);
             recs.push(btRecord(c.trace, { cpu, task: c.task, registers: c.registers }));
             text.push(renderBt(c.trace, { pid: c.task?.pid, task: c.task ? hex(c.task.address) : undefined, cpu, comm: c.task?.comm }));

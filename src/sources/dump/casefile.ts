@@ -74,8 +74,11 @@ export function fillCaseFromDump(c: CaseFile, dump: KernelDump): void {
   const k = dump.kernel;
   const uts = attempt(() => k.variable('init_uts_ns').member('name.nodename').string(65));
   if (uts.ok && uts.value) sys.hostname = uts.value;
-  const cpus = dump.onlineCpus();
+  const online = dump.onlineCpus();
+  const cpus = dump.walkCpus();
   sys.cpus = cpus.length;
+  const offline = cpus.filter((x) => !online.includes(x));
+  if (offline.length) sys.facts.push({ text: `CPU(s) ${offline.join(', ')} not in cpu_online_mask: stopped (by panic, kexec or hot-unplug), still captured by the hypervisor`, from: prov('cpu_online_mask') });
   sys.facts.push({ text: `dump taken by ${dump.dumpedBy === 'kdump' ? 'the kernel (kdump)' : dump.dumpedBy === 'hypervisor' ? 'the hypervisor (QEMU dump-guest-memory): CPU registers are live' : 'an unknown path'}`, from: prov('VMCOREINFO / notes') });
 
   const sched = dump.scheduler;

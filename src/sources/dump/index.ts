@@ -122,6 +122,7 @@ export class KernelDump {
   private _modulesLoaded = false;
   private _log?: PrintkLog;
   private _online?: number[];
+  private _walk?: number[];
   private _sched?: Scheduler;
   private _bt?: Backtracer;
 
@@ -388,15 +389,34 @@ export class KernelDump {
     return this._online;
   }
 
+  /**
+   * The CPUs to walk (runqueues, idle tasks, backtraces, per-CPU sums). A hypervisor dump has a note for
+   * every vCPU, and CPUs that panic() or kexec stopped have left cpu_online_mask but still exist: walk
+   * the present ones. A kdump dump has notes only for the CPUs that were online: walk those.
+   */
+  walkCpus(): number[] {
+    if (!this._walk) {
+      const online = this.onlineCpus();
+      this._walk = online;
+      if (this.dumpedBy === 'hypervisor') {
+        const present = attempt(() => cpuMask(this.kernel, '__cpu_present_mask'));
+        const noted = this.container.cpuNotes.map((n) => n.cpu);
+        const all = new Set([...online, ...(present.ok ? present.value.filter((c) => noted.includes(c)) : [])]);
+        this._walk = [...all].sort((a, b) => a - b);
+      }
+    }
+    return this._walk;
+  }
+
   /** Tasks and runqueues (needs BTF). */
   get scheduler(): Scheduler {
-    this._sched ??= new Scheduler(this.kernel, this.onlineCpus());
+    this._sched ??= new Scheduler(this.kernel, this.walkCpus());
     return this._sched;
   }
 
   /** Backtraces of CPUs and tasks (needs BTF and the ORC tables). */
   get backtracer(): Backtracer {
-    this._bt ??= new Backtracer(this.kernel, this.scheduler, this.onlineCpus(), this.container.cpuNotes, this.dumpedBy === 'kdump');
+    this._bt ??= new Backtracer(this.kernel, this.scheduler, this.walkCpus(), this.container.cpuNotes, this.dumpedBy === 'kdump');
     return this._bt;
   }
 
