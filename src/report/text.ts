@@ -55,7 +55,11 @@ export function renderText(r: Report, opts: { color: boolean; width?: number }):
       const tag = f.role === 'root' ? c.red('[root]') : c.yellow('[symptom]');
       out.push(wrap(`${tag} ${f.summary} (${f.kind}, confidence ${confidenceLabel(f.confidence)} ${f.confidence.toFixed(2)})`, width, '  ').replace(/^ {2}/, '  '));
       if (f.causedBy.length && f.role === 'symptom') out.push(c.dim(`      caused by: ${f.causedBy.join(', ')}`));
-      if (f.knownIssue) out.push(`      known issue: ${f.knownIssue.title} (${f.knownIssue.references.join(', ')})`);
+      if (f.knownIssue) {
+        const partial = f.knownIssue.differences?.length;
+        out.push(wrap(`known issue${partial ? ' (partial match)' : ''}: ${f.knownIssue.title} (${f.knownIssue.references.join(', ')})`, width, '      '));
+        for (const d of f.knownIssue.differences ?? []) out.push(wrap(`differs: ${d}`, width, '        '));
+      }
       if (f.steps.length) {
         out.push(c.dim('      why:'));
         f.steps.forEach((s, i) => out.push(wrap(`${i + 1}. ${s}`, width, '        ')));
