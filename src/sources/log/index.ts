@@ -5,7 +5,7 @@
  * only the lines around trigger substrings (scan.ts) and gets the same events.
  */
 import { InputError } from '../../model/errors.ts';
-import { checkBinary, CHUNK, detectFormat, openLog, SAMPLE_BYTES, Session, type ParsedLog } from './session.ts';
+import { checkBinary, CHUNK, detectFormat, openLogSession, SAMPLE_BYTES, Session, type ParsedLog } from './session.ts';
 
 export type { ParsedLog } from './session.ts';
 export { detectFormat } from './session.ts';
@@ -23,13 +23,8 @@ export function parseLogText(text: string | Buffer, source: string): ParsedLog {
 
 /** Parses a log file, streaming: memory stays constant whatever the size. */
 export async function parseLogFile(path: string, label: string = path): Promise<ParsedLog> {
-  const { fh } = await openLog(path, label);
+  const { fh, session: s } = await openLogSession(path, label);
   try {
-    const head = Buffer.alloc(SAMPLE_BYTES);
-    const { bytesRead } = await fh.read(head, 0, SAMPLE_BYTES, 0);
-    const h = head.subarray(0, bytesRead);
-    checkBinary(h, label);
-    const s = new Session(label, detectFormat(h, label));
     const buf = Buffer.alloc(CHUNK);
     let pos = 0;
     for (;;) {

@@ -10,7 +10,7 @@
 import { InputError } from '../../model/errors.ts';
 import { decodeLine, MAX_LINE, type DecodeStats } from './lines.ts';
 import { parsePrefix } from './prefix.ts';
-import { checkBinary, detectFormat, openLog, SAMPLE_BYTES, Session, type ParsedLog } from './session.ts';
+import { openLogSession, SAMPLE_BYTES, type ParsedLog } from './session.ts';
 
 const SCAN_CHUNK = 8 * 1024 * 1024;
 
@@ -38,13 +38,8 @@ function countLF(buf: Buffer, from: number, to: number): number {
 }
 
 export async function scanLogFile(path: string, label: string = path): Promise<ParsedLog> {
-  const { fh, size } = await openLog(path, label);
+  const { fh, size, session: s } = await openLogSession(path, label);
   try {
-    const head = Buffer.alloc(SAMPLE_BYTES);
-    const { bytesRead } = await fh.read(head, 0, SAMPLE_BYTES, 0);
-    const h = head.subarray(0, bytesRead);
-    checkBinary(h, label);
-    const s = new Session(label, detectFormat(h, label));
     const m = s.machine;
     const stats: DecodeStats = { latin1Lines: 0, longLines: 0 };
     const needles = SCAN_NEEDLES.map((n) => Buffer.from(n, 'latin1'));

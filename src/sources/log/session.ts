@@ -91,6 +91,21 @@ export function checkBinary(head: Uint8Array, label: string): void {
 }
 
 /** Opens a log file for reading, or throws InputError saying why not. */
+/** Opens a log file, checks its first bytes are text, and starts a session in the format they show. */
+export async function openLogSession(path: string, label: string) {
+  const { fh, size } = await openLog(path, label);
+  try {
+    const head = Buffer.alloc(SAMPLE_BYTES);
+    const { bytesRead } = await fh.read(head, 0, SAMPLE_BYTES, 0);
+    const h = head.subarray(0, bytesRead);
+    checkBinary(h, label);
+    return { fh, size, session: new Session(label, detectFormat(h, label)) };
+  } catch (e) {
+    await fh.close();
+    throw e;
+  }
+}
+
 export async function openLog(path: string, label: string) {
   let st;
   try {
