@@ -11,7 +11,7 @@ import { cpuNode, finding, taskNode, type DetectorContext } from './context.ts';
 
 /** Sleeping until an RCU grace period ends. */
 const RCU_WAIT = /^(synchronize_rcu|synchronize_srcu|__synchronize_srcu|__wait_rcu_gp|rcu_barrier|synchronize_rcu_expedited|synchronize_rcu_normal)/;
-import { BLOCKING_LOCK_FUNCTIONS, matchesAny, SLEEP_FUNCTIONS } from './known/frames.ts';
+import { BLOCKING_LOCK_FUNCTIONS, isBenignWait, matchesAny, SLEEP_FUNCTIONS } from './known/frames.ts';
 import { reliable } from './stacks.ts';
 
 export interface WaitSite {
@@ -50,7 +50,11 @@ function taskLabel(t: { comm: string; pid: number }): string {
 
 export function hungTasksDetector(ctx: DetectorContext): Finding[] {
   const out: Finding[] = [];
-  const hung = ctx.c.tasks.filter((t) => t.state === 'D');
+  // D waits that are normal however long they last (a vfork parent waits for its child to exec or exit),
+  // unless the kernel itself reported the task as hung.
+  const hung = ctx.c.tasks.filter(
+    (t) => t.state === 'D' && (t.events.some((id) => ctx.c.events.find((e) => e.id === id)?.kind === 'hung-task') || !isBenignWait(t.stack ?? [])),
+  );
   if (!hung.length) return out;
 
   // Blocker hints: task -> owner.

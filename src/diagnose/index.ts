@@ -94,19 +94,43 @@ export function diagnose(c: CaseFile, detectors = DETECTORS): Diagnosis {
   // A finding explained by a root is a symptom; if nothing is a root, the best lead stands in, uncertain.
   let roots = findings.filter((f) => f.role === 'root');
   if (!roots.length && findings.length) {
-    const best = [...findings].sort((a, b) => rank(b) - rank(a))[0];
-    best.role = 'root';
-    best.confidence = Math.min(best.confidence, 0.4);
-    best.steps.push('Nothing in the evidence explains it further, so it is the best lead, not a proven cause.');
-    roots = [best];
+    // A forced dump's panic is never a lead.
+    const leads = findings.filter((f) => !f.extra?.deliberate);
+    const best = [...leads].sort((a, b) => rank(b) - rank(a))[0];
+    if (best) {
+      best.role = 'root';
+      best.confidence = Math.min(best.confidence, 0.4);
+      best.steps.push('Nothing in the evidence explains it further, so it is the best lead, not a proven cause.');
+      roots = [best];
+    }
   }
   roots.sort((a, b) => rank(b) - rank(a));
   const symptoms = findings.filter((f) => f.role === 'symptom');
   for (const s of symptoms) if (!s.causedBy?.length) s.causedBy = roots.length ? [roots[0].id] : [];
-  return { findings: [...roots, ...symptoms], graph: ctx.graph, verdict: verdictOf(roots, symptoms, errors.length > 0 || c.sources.some((x) => x.incomplete)), errors };
+  const incomplete = errors.length > 0 || c.sources.some((x) => x.incomplete);
+  // The CPUs and tasks were seen in a dump: "nothing found" then covers the machine, not only its log.
+  const sawMachine = c.cpus.some((x) => x.stackFrom?.kind === 'dump' || x.stackFrom?.kind === 'live');
+  return { findings: [...roots, ...symptoms], graph: ctx.graph, verdict: verdictOf(roots, symptoms, incomplete, sawMachine), errors };
 }
 
-function verdictOf(roots: Finding[], symptoms: Finding[], incomplete: boolean): Verdict {
+function verdictOf(roots: Finding[], symptoms: Finding[], incomplete: boolean, sawMachine: boolean): Verdict {
+  const forced = symptoms.find((f) => f.extra?.deliberate);
+  if (!roots.length && forced) {
+    const what = forced.extra?.cause === 'sysrq' ? 'SysRq-c' : 'an NMI from outside (operator or hypervisor)';
+    return sawMachine && !incomplete
+      ? {
+          status: 'healthy',
+          summary: `No evidence of a hang or crash in the CPUs, tasks and log of the dump. It was forced by ${what}: the panic is not a fault.`,
+          roots: [],
+          symptoms: symptoms.map((f) => f.id),
+        }
+      : {
+          status: 'inconclusive',
+          summary: `The dump was forced by ${what}, and the log shows no fault: analyse the vmcore itself (its CPUs and tasks) to see why someone thought the machine was hung.`,
+          roots: [],
+          symptoms: symptoms.map((f) => f.id),
+        };
+  }
   if (!roots.length && incomplete) {
     return {
       status: 'inconclusive',

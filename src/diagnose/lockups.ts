@@ -72,7 +72,12 @@ export function lockupsDetector(ctx: DetectorContext): Finding[] {
   if (stalls.length) {
     const cpus = [...new Set(stalls.flatMap((e) => e.details.stalledCpus ?? []))].sort((a, b) => a - b);
     const tasks = [...new Set(stalls.flatMap((e) => e.details.stalledTasks ?? []))];
-    const explained = ctx.findings.filter((f) => f.role === 'root' && f.subjects.some((s) => s.kind === 'cpu' && cpus.includes(s.cpu)));
+    // Explained by a root about a stalled CPU, or by that CPU's own wait for an IPI (which leads to the root).
+    const explained = ctx.findings.filter(
+      (f) =>
+        (f.role === 'root' && f.subjects.some((s) => s.kind === 'cpu' && cpus.includes(s.cpu))) ||
+        (f.kind === 'ipi-wait' && f.subjects[0]?.kind === 'cpu' && cpus.includes(f.subjects[0].cpu)),
+    );
     const first = stalls[0];
     const f = finding(
       ctx,

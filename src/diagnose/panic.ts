@@ -52,27 +52,28 @@ export function panicDetector(ctx: DetectorContext): Finding[] {
     const cause = rule?.cause ?? p.details.panicCause ?? 'unknown';
     const isDeliberate = cause === 'sysrq' || cause === 'nmi';
     const hasOtherRoot = rootFindings.length > 0;
-    const role = hasOtherRoot || (trigger && triggerFindings.length) ? 'symptom' : cause === 'boot' || cause === 'mce' || cause === 'oom' ? 'root' : 'root';
+    // A forced dump (operator NMI, sysrq-c) is never the fault: with nothing else found it only says the dump was forced.
+    const role = hasOtherRoot || (trigger && triggerFindings.length) || isDeliberate ? 'symptom' : 'root';
     const summary = `Kernel panic${p.cpu !== undefined ? ` on CPU ${p.cpu}` : ''}: "${reason}" (${cause})${trigger ? `, triggered by ${trigger.title.replace(/\.$/, '')}` : ''}${isDeliberate ? ' — a dump forced from outside; the panic is not the fault' : ''}`;
     const steps = [
       `The kernel panicked: "${reason}".`,
       rule ? `That reason means ${rule.meaning}.` : 'The reason is not one Coroner classifies; read it as printed.',
       trigger ? `The event that triggered it: "${trigger.title}" (line ${trigger.line}).` : rule?.trigger.length ? 'Its usual trigger was not found in the log before it.' : '',
     ].filter(Boolean);
-    if (isDeliberate) steps.push('A forced dump tells that the machine was already hung; the cause is in the state of the CPUs and tasks at that time, not in the panic.');
+    if (isDeliberate) steps.push('A forced dump tells that someone thought the machine was hung; the cause, if any, is in the state of the CPUs and tasks at that time, not in the panic.');
     if (p.cpu !== undefined && hasOtherRoot && !rootFindings.some((f) => f.subjects.some((s) => s.kind === 'cpu' && s.cpu === p.cpu)))
       steps.push(`The panicking CPU ${p.cpu} is a victim, not the culprit: the root cause is on another CPU.`);
     if (!hasOtherRoot && !isDeliberate) steps.push('No other failure in the evidence explains it.');
     const parked = ctx.c.cpus.filter((x) => x.cpu !== p.cpu && [x.registers?.pcSymbol?.function, ...(x.stack ?? []).slice(0, 3).map((f) => f.function)].some((n) => matchesAny(n, STOPPED_FUNCTIONS)));
     if (parked.length) steps.push(`CPU(s) ${parked.map((x) => x.cpu).join(', ')} were stopped by the panic (${parked[0].registers?.pcSymbol?.function ?? 'stop_this_cpu'}): halted on purpose, not involved.`);
     const f = finding(ctx, 'panic', role, summary, {
-      confidence: role === 'root' ? (isDeliberate ? 0.3 : 0.6) : 0.95,
+      confidence: role === 'root' ? 0.6 : 0.95,
       subjects: [{ kind: 'event', id: p.id }, ...(p.cpu !== undefined ? [{ kind: 'cpu' as const, cpu: p.cpu }] : []), ...(trigger ? [{ kind: 'event' as const, id: trigger.id }] : [])],
       evidence: [eventFact(p), ...(trigger ? [eventFact(trigger)] : [])],
       steps,
       confirm: ['crash> sys   # PANIC: line', 'crash> log | tail -100', ...(p.cpu !== undefined ? [`crash> bt -c ${p.cpu}`] : [])],
       causedBy: role === 'symptom' ? (triggerFindings.length ? triggerFindings : rootFindings).map((f) => f.id) : [],
-      extra: { cause, reason, ...(trigger ? { trigger: trigger.id } : {}) },
+      extra: { cause, reason, ...(trigger ? { trigger: trigger.id } : {}), ...(isDeliberate ? { deliberate: true } : {}) },
     });
     out.push(f);
   }

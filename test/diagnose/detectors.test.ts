@@ -263,3 +263,36 @@ describe('hung_task_panic', () => {
     assert.equal(d.findings.find((f) => f.id === d.verdict.roots[0])?.kind, 'hung-task-cluster');
   });
 });
+
+describe('not a hang', () => {
+  it('a vfork parent waiting for its child is normal, however long', () => {
+    const c = caseOf([]);
+    c.tasks.push({ pid: 125, comm: 'sleeper/0', state: 'D', stack: frames('__schedule <- schedule <- schedule_timeout <- __wait_for_common <- wait_for_completion_state <- kernel_clone <- __do_sys_vfork <- do_syscall_64'), stackFrom: { kind: 'dump', source: 'vmcore', what: 'bt 125' }, events: [], facts: [] });
+    assert.equal(diagnose(c).verdict.status, 'healthy');
+  });
+  it('an operator-NMI dump with nothing else is healthy when the machine was seen, inconclusive from the log alone', () => {
+    const events = () => [
+      ev('unknown-nmi', 'Uhhuh. NMI received for unknown reason 31 on CPU 0.', { cpu: 0 }),
+      ev('panic', 'Kernel panic - not syncing: NMI: Not continuing', { cpu: 0, details: { panicReason: 'NMI: Not continuing' } }),
+    ];
+    const logOnly = diagnose(caseOf(events()));
+    assert.equal(logOnly.verdict.status, 'inconclusive');
+    assert.equal(logOnly.verdict.roots.length, 0);
+    const withDump = caseOf(events());
+    withDump.cpus[0].stackFrom = { kind: 'dump', source: 'vmcore', what: 'bt -c 0' };
+    const d = diagnose(withDump);
+    assert.equal(d.verdict.status, 'healthy');
+    assert.match(d.verdict.summary, /forced/);
+  });
+  it('an RCU stall of a CPU that waits for an IPI is explained by that wait', () => {
+    const d = diagnose(
+      caseOf([
+        ev('nmi-backtrace', 'NMI backtrace for cpu 1', { cpu: 1, registers: [regs('native_queued_spin_lock_slowpath', { eflags: '00000002', rdi: 'ffff1000' })], trace: frames('_raw_spin_lock <- work_fn') }),
+        ev('rcu-stall', 'rcu: INFO: rcu_preempt self-detected stall on CPU', { cpu: 0, details: { stalledCpus: [0] } }),
+        ev('soft-lockup', 'watchdog: BUG: soft lockup - CPU#0 stuck for 45s! [mapper:1]', { cpu: 0, registers: [regs('smp_call_function_many_cond', { eflags: '00000202' })], trace: frames(tlbWait) }),
+      ]),
+    );
+    assert.equal(d.findings.find((f) => f.kind === 'rcu-stall')?.role, 'symptom');
+    assert.equal(d.verdict.roots.length, 1);
+  });
+});

@@ -178,6 +178,25 @@ export const IDLE_FUNCTIONS: RegExp[] = [
   /^cpu_do_idle$/,
 ];
 
+/**
+ * Uninterruptible waits that are normal however long they last (not a hang by themselves), as frame
+ * sequences innermost first (each a pattern on one frame; frames in between are allowed).
+ */
+export const BENIGN_WAITS: RegExp[][] = [
+  // A vfork parent waits for its child to exec or exit (wait_for_vfork_done, often inlined in kernel_clone).
+  [/^wait_for_vfork_done$/],
+  [/^wait_for_completion/, /^kernel_clone$|^_do_fork$|^do_fork$/, /vfork$/],
+];
+
+/** true when the stack (innermost first) contains one of the benign wait sequences. */
+export function isBenignWait(stack: readonly { function: string }[]): boolean {
+  return BENIGN_WAITS.some((seq) => {
+    let i = 0;
+    for (const f of stack) if (i < seq.length && seq[i].test(f.function)) i++;
+    return i === seq.length;
+  });
+}
+
 /** Where panic / reboot / kexec park the other CPUs: halted on purpose, not stuck. */
 export const STOPPED_FUNCTIONS: RegExp[] = [
   /^stop_this_cpu$/,
