@@ -11,45 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openKernelDump } from '../src/sources/dump/index.ts';
 import { repoRoot, vmcoreFixtures } from '../test/sources/dump/kernel/fixtures.ts';
+import { crashPeer, median, recordedCrash, timed } from './lib.ts';
 
 const runsArg = process.argv.indexOf('--runs');
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
-const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
-/** Runs a command under /usr/bin/time -v: wall ms and max RSS KiB. */
-function timed(cmd: string[], input?: string): { ms: number; rssKb?: number; code: number | null; out: string; err: string } {
-  const argv = TIME ? [TIME, '-v', ...cmd] : cmd;
-  const t0 = performance.now();
-  const r = spawnSync(argv[0], argv.slice(1), { cwd: repoRoot, encoding: 'latin1', input, maxBuffer: 256 << 20 });
-  const ms = performance.now() - t0;
-  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)?.[1];
-  return { ms, rssKb: rss ? Number(rss) : undefined, code: r.status, out: r.stdout, err: r.stderr };
-}
 
-/** The fixture's recorded crash run (crash.time.txt, made when the fixtures were built), for reference only. */
-function recordedCrash(dir: string): string | undefined {
-  const p = join(dir, 'crash.time.txt');
-  if (!existsSync(p)) return undefined;
-  const t = readFileSync(p, 'latin1');
-  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)/.exec(t)?.[1];
-  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(t)?.[1];
-  if (!wall) return undefined;
-  const [m, s] = wall.split(':').map(Number);
-  return `${((m * 60 + s) * 1000).toFixed(0)} ms, ${rss ? Math.round(Number(rss) / 1024) : '?'} MiB (whole oracle session, recorded at fixture build)`;
-}
 
-function crashPeer(release: string | undefined): { crash: string; vmlinux: string } | undefined {
-  const which = spawnSync('sh', ['-c', 'command -v crash'], { encoding: 'utf8' });
-  const crash = which.stdout.trim();
-  if (!crash || !release) return undefined;
-  for (const v of [`/usr/lib/debug/boot/vmlinux-${release}`, `/usr/lib/debug/lib/modules/${release}/vmlinux`]) if (existsSync(v)) return { crash, vmlinux: v };
-  return undefined;
-}
 
 const fixtures = vmcoreFixtures();
 if (!fixtures.length) {
@@ -107,7 +76,7 @@ for (const f of fixtures) {
         : `crash failed (exit ${r.code})`;
   } else {
     const rec = recordedCrash(f.dir);
-    if (rec) peer += `; recorded crash: ${rec}`;
+    if (rec) peer += `; recorded crash: ${rec.ms.toFixed(0)} ms, ${rec.rssMiB ?? '?'} MiB (whole oracle session, recorded at fixture build)`;
   }
   console.log(
     [

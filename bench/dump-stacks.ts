@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openKernelDump } from '../src/sources/dump/index.ts';
 import { repoRoot, vmcoreFixtures } from '../test/sources/dump/kernel/fixtures.ts';
+import { crashPeer, median, recordedCrash, timed } from './lib.ts';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);
@@ -20,36 +21,11 @@ const arg = (name: string, dflt: number) => {
 };
 const RUNS = arg('--runs', 3);
 const REPEAT = arg('--repeat', 10);
-const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 const BIN = join(repoRoot, 'bin/coroner');
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-function timed(cmd: string[], input?: string): { ms: number; rssKb?: number; code: number | null } {
-  const argv = TIME ? [TIME, '-v', ...cmd] : cmd;
-  const t0 = performance.now();
-  const r = spawnSync(argv[0], argv.slice(1), { cwd: repoRoot, encoding: 'latin1', input, maxBuffer: 256 << 20 });
-  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)?.[1];
-  return { ms: performance.now() - t0, rssKb: rss ? Number(rss) : undefined, code: r.status };
-}
 
-function crashPeer(release: string | undefined): { crash: string; vmlinux: string } | undefined {
-  const crash = spawnSync('sh', ['-c', 'command -v crash'], { encoding: 'utf8' }).stdout.trim();
-  if (!crash || !release) return undefined;
-  for (const v of [`/usr/lib/debug/boot/vmlinux-${release}`, `/usr/lib/debug/lib/modules/${release}/vmlinux`]) if (existsSync(v)) return { crash, vmlinux: v };
-  return undefined;
-}
 
-function recorded(dir: string): string | undefined {
-  const p = join(dir, 'crash.time.txt');
-  if (!existsSync(p)) return undefined;
-  const t = readFileSync(p, 'latin1');
-  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)/.exec(t)?.[1];
-  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(t)?.[1];
-  if (!wall) return undefined;
-  const [m, s] = wall.split(':').map(Number);
-  return `recorded oracle session ${((m * 60 + s) * 1000).toFixed(0)} ms, ${rss ? Math.round(Number(rss) / 1024) : '?'} MiB`;
-}
 
 const fixtures = vmcoreFixtures();
 if (!fixtures.length) {
@@ -117,7 +93,8 @@ for (const f of fixtures) {
     const ours = bta.ms + dr.ms + ps.ms;
     console.log(`    peer crash (bt -a; foreach bt; ps): ${r.ms.toFixed(0)} ms, ${r.rssKb ? Math.round(r.rssKb / 1024) : '?'} MiB; ratio crash/coroner ${(r.ms / ours).toFixed(1)}x`);
   } else {
-    console.log(`    peer missing: crash/debuginfo vmlinux not installed${recorded(f.dir) ? ` (${recorded(f.dir)})` : ''}`);
+    const rec = recordedCrash(f.dir);
+    console.log(`    peer missing: crash/debuginfo vmlinux not installed (set CRASH=/path/to/crash)${rec ? ` (recorded oracle session ${rec.ms.toFixed(0)} ms, ${rec.rssMiB ?? '?'} MiB)` : ''}`);
   }
 }
 // Linearity: µs per sleeping-task unwind should not grow with the task count.
