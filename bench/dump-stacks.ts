@@ -90,8 +90,14 @@ for (const f of fixtures) {
   const p = crashPeer(release);
   if (p) {
     const r = timed([p.crash, '-s', p.vmlinux, f.vmcore], 'bt -a\nforeach bt\nps\nquit\n');
-    const ours = bta.ms + dr.ms + ps.ms;
-    console.log(`    peer crash (bt -a; foreach bt; ps): ${r.ms.toFixed(0)} ms, ${r.rssKb ? Math.round(r.rssKb / 1024) : '?'} MiB; ratio crash/coroner ${(r.ms / ours).toFixed(1)}x`);
+    // Like for like: crash does the three in one session; `dump bt --tasks` (foreach bt) is our heaviest one, in one process.
+    const all = child(['dump', 'bt', '--tasks', f.vmcore]);
+    const sum = bta.ms + dr.ms + ps.ms;
+    const mib = (kb?: number) => (kb ? Math.round(kb / 1024) : '?');
+    console.log(
+      `    peer crash (bt -a; foreach bt; ps, one session): ${r.ms.toFixed(0)} ms, ${mib(r.rssKb)} MiB; coroner dump bt --tasks (one process): ${all.ms.toFixed(0)} ms, ${mib(all.rss)} MiB` +
+        ` -> crash/coroner ${(r.ms / all.ms).toFixed(1)}x time, RSS 1/${r.rssKb && all.rss ? (r.rssKb / all.rss).toFixed(1) : '?'}; vs the three commands as separate processes ${(r.ms / sum).toFixed(1)}x`,
+    );
   } else {
     const rec = recordedCrash(f.dir);
     console.log(`    peer missing: crash/debuginfo vmlinux not installed (set CRASH=/path/to/crash)${rec ? ` (recorded oracle session ${rec.ms.toFixed(0)} ms, ${rec.rssMiB ?? '?'} MiB)` : ''}`);
