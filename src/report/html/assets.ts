@@ -1,6 +1,6 @@
 /** The page's script and style: client.ts bundled and style.css minified with esbuild, once per process. */
 import { buildSync, transformSync } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export interface Assets {
@@ -10,11 +10,17 @@ export interface Assets {
 
 let cached: Assets | undefined;
 
+/** Where client.ts and style.css are: beside this module, or under src/ when running the prepared build (dist/). */
+function assetDir(): URL {
+  const here = new URL('./', import.meta.url);
+  return existsSync(new URL('client.ts', here)) ? here : new URL('../src/report/html/', import.meta.url);
+}
+
 /** Bundles the assets (about 30 ms the first time; cached after, they never change within a process). */
 export function assets(): Assets {
   if (cached) return cached;
   const built = buildSync({
-    entryPoints: [fileURLToPath(new URL('./client.ts', import.meta.url))],
+    entryPoints: [fileURLToPath(new URL('client.ts', assetDir()))],
     bundle: true,
     minify: true,
     format: 'iife',
@@ -25,7 +31,7 @@ export function assets(): Assets {
     logLevel: 'silent',
   });
   const script = built.outputFiles[0].text.trim();
-  const css = readFileSync(new URL('./style.css', import.meta.url), 'utf8');
+  const css = readFileSync(new URL('style.css', assetDir()), 'utf8');
   const style = transformSync(css, { loader: 'css', minify: true, target: 'chrome100', logLevel: 'silent' }).code.trim();
   // Inline <script>/<style> end at the first "</": never let one appear inside.
   cached = { script: script.replace(/<\/(script)/gi, '<\\/$1'), style: style.replace(/<\/(style)/gi, '<\\/$1') };
