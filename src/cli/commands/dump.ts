@@ -38,9 +38,10 @@ export function renderDumpInfo(i: DumpInfo): string {
   const cpu = i.cpus;
   const cpuParts = [`${cpu.notes} register note(s) (${cpu.noteSources.join(', ') || 'none'})`];
   if (cpu.online) cpuParts.push(`online ${compactList(cpu.online)}`);
+  if (cpu.stopped) cpuParts.push(`stopped (offline, still captured) ${compactList(cpu.stopped)}`);
   if (cpu.nrCpuIds !== undefined) cpuParts.push(`nr_cpu_ids ${cpu.nrCpuIds}`);
   if (cpu.headerCount !== undefined) cpuParts.push(`header ${cpu.headerCount}`);
-  add('cpus', `${cpu.online?.length ?? cpu.headerCount ?? cpu.notes}: ${cpuParts.join('; ')}`);
+  add('cpus', `${(cpu.online?.length ?? 0) + (cpu.stopped?.length ?? 0) || cpu.headerCount || cpu.notes}: ${cpuParts.join('; ')}`);
   add('crash time', i.crashTime !== undefined ? `${utc(i.crashTime)} (${i.crashTime})` : i.crashTimeNote);
   if (i.clockAtDump !== undefined) add('kernel clock', `${utc(i.clockAtDump)} (timekeeper at capture)`);
   if (i.dumpWritten !== undefined) add('dump written', utc(i.dumpWritten));

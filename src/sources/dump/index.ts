@@ -56,6 +56,8 @@ export interface DumpInfo {
     headerCount?: number;
     /** CPUs set in cpu_online_mask. */
     online?: number[];
+    /** CPUs captured but offline (stopped by panic/kexec in a hypervisor dump). */
+    stopped?: number[];
     nrCpuIds?: number;
   };
   /** How the dump was taken: `kdump` (the kernel's crash path) or `hypervisor` (QEMU dump-guest-memory). */
@@ -348,6 +350,11 @@ export class KernelDump {
       }
       const online = attempt(() => cpuMask(k, '__cpu_online_mask'));
       if (online.ok) info.cpus.online = online.value;
+      const walked = attempt(() => this.walkCpus());
+      if (walked.ok && online.ok) {
+        const stopped = walked.value.filter((c) => !online.value.includes(c));
+        if (stopped.length) info.cpus.stopped = stopped;
+      }
       const ids = attempt(() => k.nrCpuIds);
       if (ids.ok) info.cpus.nrCpuIds = ids.value;
       const clock = attempt(() => wallClock(k));
