@@ -260,14 +260,17 @@ function frameLine(i: number, f: DumpFrame): string {
 /** crash `bt` layout for one trace. */
 export function renderBt(trace: Backtrace, head: { pid?: number; task?: string; cpu?: number; comm?: string }): string {
   const out = [`PID: ${String(head.pid ?? '?').padEnd(8)} TASK: ${head.task ?? '?'.repeat(16)}  CPU: ${String(head.cpu ?? '?').padEnd(4)} COMMAND: "${head.comm ?? '?'}"`];
+  // As crash: the interrupted function is the `[exception RIP: ...]` block, not a numbered frame.
+  let n = 0;
   trace.frames.forEach((f, i) => {
     const prev = trace.frames[i - 1];
     if (prev && prev.stack !== f.stack && STACK_NAMES[prev.stack]) out.push(`--- <${STACK_NAMES[prev.stack]}> ---`);
     if (f.exceptionRip) {
       out.push(`    [exception RIP: ${f.function}${f.offset !== undefined ? `+${f.offset}` : ''}]`);
       if (f.pt) out.push(...regBlock(f.pt.regs, f.pt.address !== undefined));
+      return;
     }
-    out.push(frameLine(i, f));
+    out.push(frameLine(n++, f));
   });
   if (trace.userRegs) out.push(...regBlock(trace.userRegs));
   if (trace.end.kind === 'error' || trace.end.kind === 'limit') out.push(`    [trace ends: ${trace.end.detail}]`);
