@@ -45,7 +45,7 @@ export function decompressPage(kind: Compression, data: Buffer, pageSize: number
       out = data;
       break;
     case 'zlib':
-      out = inflateSync(data, { maxOutputLength: pageSize });
+      out = inflateSync(data, { maxOutputLength: pageSize, chunkSize: pageSize });
       break;
     case 'lzo':
       out = lzo1xDecompress(data, pageSize);
