@@ -77,5 +77,24 @@ export function panicDetector(ctx: DetectorContext): Finding[] {
     });
     out.push(f);
   }
+  // The console shows a kdump capture kernel booting but no panic: the first kernel went into kdump without the
+  // console seeing why (printk from NMI context is deferred; an operator NMI or a hard lockup leaves nothing).
+  const boot = ctx.c.system.kdumpCaptureBoot;
+  if (boot && !events.some((e) => e.kind === 'panic' || e.details.panicReason !== undefined)) {
+    const hasRoot = ctx.findings.some((f) => f.role === 'root');
+    out.push(
+      finding(ctx, 'panic', hasRoot ? 'symptom' : 'root', 'The first kernel went into kdump (a capture kernel booted after it), but this log does not say why', {
+        confidence: hasRoot ? 0.8 : 0.3,
+        evidence: [{ text: 'kdump capture kernel boot (elfcorehdr= on its command line)', from: { kind: 'log', source: boot.source, line: boot.line } }],
+        steps: [
+          `At line ${boot.line} a kernel boots with elfcorehdr= on its command line: the kdump capture kernel, started by crash_kexec after a panic or an NMI.`,
+          'No panic or oops reached this log before it: messages printed from NMI context are deferred and lost when kdump takes over, and a machine hung with interrupts off prints nothing.',
+          'The reason is in the dump: analyse the vmcore and vmcore-dmesg.txt written by the capture kernel (/var/crash/<host>-<date>/).',
+        ],
+        confirm: ['coroner analyze /var/crash/<dir>   # the vmcore and vmcore-dmesg.txt', 'crash> sys   # PANIC:', 'crash> bt -a'],
+        extra: { cause: 'kdump-capture-boot', line: boot.line },
+      }),
+    );
+  }
   return out;
 }

@@ -31,6 +31,8 @@ export interface SystemInfo {
   hostname?: string;
   crashTime?: string;
   panic?: string;
+  /** Where a log shows a kdump capture kernel booting (`elfcorehdr=` on a later boot's command line): the first kernel went into kdump. */
+  kdumpCaptureBoot?: { source: string; line: number };
   facts: Fact[];
 }
 

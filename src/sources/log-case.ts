@@ -43,6 +43,7 @@ function mergeSystem(c: CaseFile, log: ParsedLog): void {
   s.taint = l.taint ?? s.taint;
   s.cpus = Math.max(s.cpus ?? 0, l.cpus ?? 0) || undefined;
   s.commandLine ??= l.commandLine;
+  s.kdumpCaptureBoot ??= l.kdumpCaptureBoot;
   s.hostname ??= l.hostname;
   if (l.uptime !== undefined) s.uptime = Math.max(s.uptime ?? 0, l.uptime);
   s.facts.push(...l.facts);

@@ -202,3 +202,14 @@ describe('schema', () => {
     assert.ok(s.required.includes('verdict') && s.required.includes('findings') && s.required.includes('schemaVersion'));
   });
 });
+
+describe('a console that shows only the kdump capture kernel booting', () => {
+  it('is never healthy: the first kernel went into kdump, the log does not say why', () => {
+    const { code, report } = analyzeJson(fx('deb12-6.1.0-56-kdump/hardlockup-seqcount/console.log'));
+    assert.equal(code, 1);
+    assert.equal(report.verdict.status, 'inconclusive');
+    const f = report.findings.find((x) => x.extra.cause === 'kdump-capture-boot')!;
+    assert.equal(f.role, 'root');
+    assert.ok(f.evidence[0].line! > 1);
+  });
+});

@@ -341,6 +341,9 @@ export class LogMachine {
       } else {
         this.notes.push(`line ${line}: another boot begins (Linux version ${m[1]}); system facts are from the first`);
       }
+    } else if (this.bootSeen > 1 && this.system.kdumpCaptureBoot === undefined && /^(?:Kernel )?[Cc]ommand line: .*\belfcorehdr=/.test(t)) {
+      this.system.kdumpCaptureBoot = { source: this.source, line };
+      this.fact('a kdump capture kernel booted (elfcorehdr= on its command line): the first kernel went into kdump', line);
     } else if ((m = /^(?:Kernel )?[Cc]ommand line: (.*)$/.exec(t)) && this.bootSeen <= 1 && this.system.commandLine === undefined) {
       this.system.commandLine = m[1].trim();
       this.fact(`command line ${this.system.commandLine}`, line);
