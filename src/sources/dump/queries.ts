@@ -3,8 +3,6 @@
  * (model/queries.ts). Every read goes through attempt(): a page the dump lacks becomes
  * `{ unknown: "because ..." }`, never an exception and never a guessed zero.
  */
-import { createRequire } from 'node:module';
-import type * as Iced from 'iced-x86';
 import type { CaseFile } from '../../model/casefile.ts';
 import type {
   CpuContext,
@@ -13,7 +11,6 @@ import type {
   IpiState,
   KernelQueries,
   Maybe,
-  MemoryOperand,
   PolledWord,
   QSpinlockState,
   SeqcountState,
@@ -26,6 +23,7 @@ import type {
 } from '../../model/queries.ts';
 import { isUnknown } from '../../model/queries.ts';
 import type { RegisterSet } from '../../model/trace.ts';
+import { decode } from './arch/x86_64/decode.ts';
 import { registerSetFromNote, noteHasRegisters } from './arch/x86_64/registers.ts';
 import type { KernelDump } from './index.ts';
 import { InputError } from '../../model/errors.ts';
@@ -33,13 +31,6 @@ import { attempt as attemptLayer, KernelLayoutError, type Result } from './kerne
 import type { Kernel, Value } from './kernel/value.ts';
 import type { TaskInfo } from './walk/sched.ts';
 
-const require = createRequire(import.meta.url);
-let icedModule: typeof Iced | undefined;
-/** iced-x86 is CommonJS + WASM compiled synchronously: loaded on the first disassembly only. */
-function iced(): typeof Iced {
-  icedModule ??= require('iced-x86') as typeof Iced;
-  return icedModule;
-}
 
 /** Functions of the kdump / panic / NMI machinery: a note taken there is not where the CPU was working. */
 const PANIC_PATH = /^(__crash_kexec|crash_kexec|machine_kexec|crash_save_cpu|crash_setup_regs|panic|vpanic|nmi_panic|crash_nmi_callback|native_machine_crash_shutdown|kdump_nmi_shootdown_cpus|nmi_shootdown_cpus|default_do_nmi|exc_nmi|nmi_handle|unknown_nmi_error|__die|oops_end)$/;
@@ -775,73 +766,6 @@ function symbolName(s: SymbolRef | undefined): string {
   return s ? s.name : 'unknown func';
 }
 
-/** Decodes x86_64 code at `addr` into model instructions (AT&T syntax, like crash's dis). */
-export function decode(bytes: Uint8Array, addr: bigint): Instruction[] {
-  const i = iced();
-  const decoder = new i.Decoder(64, bytes, i.DecoderOptions.None);
-  const formatter = new i.Formatter(i.FormatterSyntax.Gas);
-  const info = new i.InstructionInfoFactory();
-  formatter.uppercaseHex = false;
-  formatter.branchLeadingZeros = false;
-  formatter.leadingZeros = false;
-  formatter.smallHexNumbersInDecimal = false;
-  formatter.ripRelativeAddresses = true;
-  const out: Instruction[] = [];
-  try {
-    decoder.ip = addr;
-    while (decoder.canDecode) {
-      const insn = decoder.decode();
-      try {
-        if (insn.isInvalid) {
-          out.push({ address: insn.ip, length: insn.length, text: '(bad)', mnemonic: '(bad)', flow: 'other' });
-          continue;
-        }
-        const text = formatter.format(insn);
-        const mnemonic = formatter.formatMnemonic(insn).trim().split(/\s+/).pop() ?? '';
-        const x: Instruction = { address: insn.ip, length: insn.length, text, mnemonic, flow: flowOf(i, insn.flowControl) };
-        if (x.flow === 'branch' || x.flow === 'conditional-branch' || x.flow === 'call') {
-          const t = insn.nearBranch64;
-          if (t) x.target = t;
-        }
-        const ii = info.info(insn);
-        for (const m of ii.usedMemory()) {
-          const um = m as Iced.UsedMemory;
-          if (x.memory) break;
-          const mem: MemoryOperand = {
-            scale: um.scale,
-            displacement: BigInt.asIntN(64, um.displacement),
-            size: i.MemorySizeExt.size(um.memorySize),
-          };
-          if (um.segment === i.Register.GS || um.segment === i.Register.FS) mem.segment = regName(i, um.segment);
-          if (insn.isIpRelMemoryOperand) mem.ripRelative = insn.ipRelMemoryAddress;
-          else {
-            if (um.base !== i.Register.None) mem.base = regName(i, um.base);
-            if (um.index !== i.Register.None) mem.index = regName(i, um.index);
-          }
-          x.memory = mem;
-          um.free();
-        }
-        for (const r of ii.usedRegisters()) {
-          const ur = r as Iced.UsedRegister;
-          if ([i.OpAccess.Write, i.OpAccess.CondWrite, i.OpAccess.ReadWrite, i.OpAccess.ReadCondWrite].includes(ur.access)) {
-            const name = regName(i, ur.register);
-            if (name !== 'rsp' && name !== 'rflags' && !x.writes) x.writes = name;
-          }
-          ur.free();
-        }
-        ii.free();
-        out.push(x);
-      } finally {
-        insn.free();
-      }
-    }
-  } finally {
-    decoder.free();
-    formatter.free();
-    info.free();
-  }
-  return out;
-}
 
 /** The instructions of [s, e] on some path from the loop head back to its closing branch (padding and exits left out). */
 function loopBody(insns: Instruction[], s: number, e: number): Instruction[] {
@@ -871,9 +795,6 @@ function loopBody(insns: Instruction[], s: number, e: number): Instruction[] {
   return body;
 }
 
-function regName(i: typeof Iced, r: Iced.Register): string {
-  return (i.Register[i.RegisterExt.fullRegister(r)] ?? '?').toLowerCase();
-}
 
 /** The full register of the last operand of `test $0x1,%al` style text. */
 function fullName(text: string): string | undefined {
@@ -887,30 +808,5 @@ function fullName(text: string): string | undefined {
   return r;
 }
 
-function flowOf(i: typeof Iced, f: Iced.FlowControl): Instruction['flow'] {
-  const F = i.FlowControl;
-  switch (f) {
-    case F.Next:
-      return 'next';
-    case F.UnconditionalBranch:
-      return 'branch';
-    case F.ConditionalBranch:
-      return 'conditional-branch';
-    case F.IndirectBranch:
-      return 'indirect-branch';
-    case F.Call:
-      return 'call';
-    case F.IndirectCall:
-      return 'indirect-call';
-    case F.Return:
-      return 'return';
-    case F.Interrupt:
-      return 'interrupt';
-    case F.Exception:
-      return 'exception';
-    default:
-      return 'other';
-  }
-}
 
 export type { Value };
