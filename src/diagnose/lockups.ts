@@ -29,6 +29,11 @@ const KINDS: Array<{ event: LogEvent['kind']; finding: FindingKind; name: string
   },
 ];
 
+/** Whether an earlier finding explains this CPU (a root about it, or its own IPI wait). */
+function explainedBy(ctx: DetectorContext, cpu: number): boolean {
+  return ctx.findings.some((f) => f.subjects.some((s) => s.kind === 'cpu' && s.cpu === cpu) && (f.role === 'root' || f.kind === 'ipi-wait'));
+}
+
 export function lockupsDetector(ctx: DetectorContext): Finding[] {
   const out: Finding[] = [];
   for (const k of KINDS) {
@@ -46,9 +51,12 @@ export function lockupsDetector(ctx: DetectorContext): Finding[] {
         (f) => f.subjects.some((s) => s.kind === 'cpu' && s.cpu === cpu) && (f.kind === 'ipi-wait' ? f.subjects[0]?.kind === 'cpu' && (f.subjects[0] as { cpu: number }).cpu === cpu : f.role === 'root'),
       );
       const cpuText = cpu >= 0 ? `CPU ${cpu}` : 'a CPU';
-      const summary = `${k.name} on ${cpuText}${last.task ? ` (${last.task.comm}:${last.task.pid})` : ''}${pc ? ` in ${pc.function}${pc.module ? ` [${pc.module}]` : ''}` : ''}${secs.length ? `, stuck for ${secs.join('s, ')}s` : ''}${evs.length > 1 ? ` (${evs.length} reports)` : ''}`;
+      const loop = last.details.codeLoop;
+      const seqRead = !!loop && loop.readsGlobal && loop.testsBit0;
+      const summary = `${k.name} on ${cpuText}${last.task ? ` (${last.task.comm}:${last.task.pid})` : ''}${pc ? ` in ${pc.function}${pc.module ? ` [${pc.module}]` : ''}` : ''}${secs.length ? `, stuck for ${secs.join('s, ')}s` : ''}${evs.length > 1 ? ` (${evs.length} reports)` : ''}${seqRead && !explainedBy(ctx, cpu) ? ': spinning in a sequence-count read loop on a global whose count stays odd' : ''}`;
       const f = finding(ctx, k.finding, explained.length ? 'symptom' : 'root', summary, {
-        confidence: explained.length ? 0.9 : 0.45,
+        // A loop proven from the Code: bytes to be a seqcount read says more than "stuck somewhere".
+        confidence: explained.length ? 0.9 : seqRead ? 0.55 : 0.45,
         subjects: [...(cpu >= 0 ? [{ kind: 'cpu' as const, cpu }] : []), ...evs.map((e) => ({ kind: 'event' as const, id: e.id }))],
         evidence: evs.slice(0, 5).map((e) => eventFact(e)),
         steps: [
@@ -57,6 +65,16 @@ export function lockupsDetector(ctx: DetectorContext): Finding[] {
           explained.length
             ? `Explained by: ${explained.map((x) => x.summary).join('; ')}.`
             : `Nothing else in the evidence explains it: ${pc ? `${pc.function} is where the CPU is stuck; ` : ''}find what it waits for.`,
+          ...(loop
+            ? [
+                `Its Code: bytes disassemble to a ${loop.instructions.length}-instruction loop around the PC: ${loop.instructions.join('; ')}.`,
+                seqRead
+                  ? 'The loop re-reads a global and tests bit 0 until it clears: the read_seqcount_begin retry loop (an odd sequence = a writer inside). A count that stays odd with no writer running is a stuck or corrupted seqcount (in a dump: disassemble the function, resolve the global, read its sequence and writer lock).'
+                  : loop.testsBit0
+                    ? 'The loop polls a word until bit 0 clears: a lock or completion flag someone else must release.'
+                    : 'A tight loop: find the condition it waits on.',
+              ]
+            : []),
         ],
         confirm: cpu >= 0 ? [`crash> bt -c ${cpu}`, 'crash> bt -a'] : ['crash> bt -a'],
         causedBy: explained.map((x) => x.id),

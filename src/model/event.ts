@@ -40,6 +40,17 @@ export interface BlockerHint {
   line: number;
 }
 
+/** A tight loop found by disassembling an event's `Code:` bytes around the PC. */
+export interface CodeLoopFact {
+  /** The loop's instructions (AT&T), RIP-relative operands shown as `<global>(%rip)`. */
+  instructions: string[];
+  pause: boolean;
+  /** The loop loads a global variable (RIP-relative) on every turn. */
+  readsGlobal: boolean;
+  /** The loop tests bit 0 of what it read: a sequence count's "writer inside" bit, or a lock bit. */
+  testsBit0: boolean;
+}
+
 /** Kind-specific facts of an event. Every field is optional: a source fills what it saw. */
 export interface EventDetails {
   /** soft-lockup: `stuck for Ns`; hung-task: `blocked for more than N seconds`. */
@@ -96,6 +107,8 @@ export interface EventDetails {
   mceText?: string;
   /** unknown-nmi: reason code. */
   nmiReason?: string;
+  /** The tight loop the PC is in, from the `Code:` bytes (x86_64). */
+  codeLoop?: CodeLoopFact;
   /** sysrq dumps: tasks listed. */
   tasks?: Array<{ comm: string; pid: number; state: string; line: number; trace: Frame[] }>;
 }

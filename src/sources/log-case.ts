@@ -4,6 +4,7 @@ import type { LogEvent } from '../model/event.ts';
 import type { Fact } from '../model/provenance.ts';
 import type { RegisterSet } from '../model/trace.ts';
 import type { ParsedLog } from './log/index.ts';
+import { codeLoopOf } from './log-code.ts';
 
 /** Adds one parsed log to the CaseFile. Event ids are renumbered so several logs can share one CaseFile. */
 export function addParsedLog(c: CaseFile, log: ParsedLog, kind: 'log' | 'dump' = 'log'): void {
@@ -57,6 +58,14 @@ export function innermostRegisters(e: LogEvent): RegisterSet | undefined {
 }
 
 function applyEvent(c: CaseFile, e: LogEvent): void {
+  if (e.code && !e.details.codeLoop) {
+    try {
+      const loop = codeLoopOf(e);
+      if (loop) e.details = { ...e.details, codeLoop: loop };
+    } catch {
+      // Undecodable bytes are no fact: leave the event as the log had it.
+    }
+  }
   const fact: Fact = { text: e.title, from: { kind: 'log', source: e.source, line: e.line, endLine: e.endLine } };
   if (e.cpu !== undefined && e.kind !== 'hung-task' && e.kind !== 'sysrq-blocked' && e.kind !== 'sysrq-tasks') {
     const cpu = cpuOf(c, e.cpu);

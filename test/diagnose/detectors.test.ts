@@ -296,3 +296,32 @@ describe('not a hang', () => {
     assert.equal(d.verdict.roots.length, 1);
   });
 });
+
+describe('Code: bytes', () => {
+  it('a soft lockup whose Code: bytes are a seqcount read loop says so', () => {
+    const code = 'e0 01 c3 cc cc cc cc 66 0f 1f 44 00 00 90 90 90 90 90 90 90 90 90 90 90 90 90 90 90 90 66 0f 1f 00 0f 1f 44 00 00 eb 02 f3 90 <8b> 05 ed be a3 01 a8 01 75 f4 48 8b 0d c2 64 5f 02 48 8b 35 9b be';
+    const bytes = code.split(/\s+/);
+    const d = diagnose(
+      caseOf([
+        ev('soft-lockup', 'watchdog: BUG: soft lockup - CPU#2 stuck for 26s! [swapper/2:0]', {
+          cpu: 2,
+          registers: [regs('get_jiffies_update', { eflags: '00000246' })],
+          trace: frames('tmigr_handle_remote <- handle_softirqs <- __irq_exit_rcu'),
+          code: { bytes: code, markIndex: bytes.findIndex((b) => b.startsWith('<')) },
+        }),
+      ]),
+    );
+    const f = d.findings[0];
+    assert.equal(f.kind, 'soft-lockup');
+    assert.match(f.summary, /sequence-count read loop/);
+    assert.ok(f.steps.some((s) => s.includes('pause; mov <global>(%rip),%eax; test $0x1,%al; jne pc-2')), f.steps.join('\n'));
+    assert.equal(d.verdict.status, 'problem');
+  });
+  it('a lock-word spin is not called a seqcount', () => {
+    const code = '7b 08 48 63 d0 e8 ef 9a 3c 00 3b 05 e9 c5 ac 01 73 25 48 63 d0 48 8b 33 48 03 34 d5 60 cb e1 ae 8b 56 08 83 e2 01 74 0a f3 90 <8b> 4e 08 83 e1 01 75 f6 83 c0 01 eb c1 48 83 c4 38';
+    const bytes = code.split(/\s+/);
+    const d = diagnose(caseOf([ev('soft-lockup', 'watchdog: BUG: soft lockup - CPU#0 stuck for 45s! [x:1]', { cpu: 0, registers: [regs('busy_fn', { eflags: '00000202' })], code: { bytes: code, markIndex: bytes.findIndex((b) => b.startsWith('<')) } })]));
+    assert.doesNotMatch(d.findings[0].summary, /sequence-count/);
+    assert.ok(d.findings[0].steps.some((s) => /polls a word until bit 0 clears/.test(s)));
+  });
+});
