@@ -4,7 +4,7 @@ import type { Finding } from '../model/finding.ts';
 import type { Fact } from '../model/provenance.ts';
 import { symbolText, type CpuContext, type KernelQueries, type SymbolRef } from '../model/queries.ts';
 import type { RegisterSet } from '../model/trace.ts';
-import { IDLE_FUNCTIONS, matchesAny, STOPPED_FUNCTIONS } from './known/frames.ts';
+import { IDLE_FUNCTIONS, isParked, matchesAny } from './known/frames.ts';
 
 /** A fact read from the dump at `address`. */
 export function dumpFact(q: KernelQueries, text: string, address?: bigint, what = 'memory'): Fact {
@@ -29,12 +29,12 @@ export function working(x: CpuContext): boolean {
 }
 
 /** Idle, or parked on purpose by panic/kexec (stop_this_cpu and friends): not stuck. */
-export function isIdleContext(x: CpuContext, stack: readonly { function: string }[] = []): boolean {
+export function isIdleContext(c: CaseFile, x: CpuContext): boolean {
   const fn = x.registers.pcSymbol?.function;
   if (x.registers.mode === 'user' || !fn) return false;
-  if (matchesAny(fn, IDLE_FUNCTIONS) || matchesAny(fn, STOPPED_FUNCTIONS)) return true;
-  // A halt inside a stop routine: the PC is in native_halt/halt, its caller parks the CPU.
-  return stack.slice(0, 3).some((f) => matchesAny(f.function, STOPPED_FUNCTIONS));
+  const stack = c.cpus.find((s) => s.cpu === x.cpu)?.stack ?? [];
+  // A halt inside a stop routine counts too: the PC is in native_halt, its caller parks the CPU.
+  return matchesAny(fn, IDLE_FUNCTIONS) || isParked(fn, stack.map((f) => f.function));
 }
 
 /** What the register note says about where the CPU is, in words. */

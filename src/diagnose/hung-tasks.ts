@@ -41,7 +41,12 @@ export function waitSite(stack: readonly Frame[]): WaitSite {
 
 /** How many of these tasks the kernel's hung-task detector reported in the log. */
 function reportedByKernel(ctx: DetectorContext, tasks: TaskState[]): number {
-  return tasks.filter((t) => t.events.some((id) => ctx.c.events.find((e) => e.id === id)?.kind === 'hung-task')).length;
+  return tasks.filter((t) => reportedHung(ctx, t)).length;
+}
+
+/** Whether the kernel's hung-task detector reported this task in the log. */
+function reportedHung(ctx: DetectorContext, t: TaskState): boolean {
+  return t.events.some((id) => ctx.c.events.find((e) => e.id === id)?.kind === 'hung-task');
 }
 
 function taskLabel(t: { comm: string; pid: number }): string {
@@ -53,7 +58,7 @@ export function hungTasksDetector(ctx: DetectorContext): Finding[] {
   // D waits that are normal however long they last (a vfork parent waits for its child to exec or exit),
   // unless the kernel itself reported the task as hung.
   const hung = ctx.c.tasks.filter(
-    (t) => t.state === 'D' && (t.events.some((id) => ctx.c.events.find((e) => e.id === id)?.kind === 'hung-task') || !isBenignWait(t.stack ?? [])),
+    (t) => t.state === 'D' && (reportedHung(ctx, t) || !isBenignWait(t.stack ?? [])),
   );
   if (!hung.length) return out;
 
@@ -81,21 +86,22 @@ export function hungTasksDetector(ctx: DetectorContext): Finding[] {
     const ws = waitSite(tasks[0].stack ?? []);
     const site = ws.site?.function ?? 'an unknown place (no stack printed)';
     const lockText = ws.lock ? ` on ${ws.lock === 'rwsem-read' ? 'an rw-semaphore (read)' : ws.lock === 'rwsem-write' ? 'an rw-semaphore (write)' : `a ${ws.lock}`}` : '';
+    const reported = reportedByKernel(ctx, tasks);
     const maxSecs = Math.max(...tasks.map((t) => t.blockedSeconds ?? 0));
     const withOwner = tasks.filter((t) => owners.has(t.pid));
     const f = finding(
       ctx,
       'hung-task-cluster',
       'symptom',
-      `${tasks.length} task(s) in D state${lockText} in ${site}: ${tasks.slice(0, 6).map(taskLabel).join(', ')}${tasks.length > 6 ? ', ...' : ''}${maxSecs ? (reportedByKernel(ctx, tasks) ? ` (blocked for more than ${maxSecs}s)` : clocksStopped ? '' : ` (not run for ${maxSecs}s before the capture)`) : ''}`,
+      `${tasks.length} task(s) in D state${lockText} in ${site}: ${tasks.slice(0, 6).map(taskLabel).join(', ')}${tasks.length > 6 ? ', ...' : ''}${maxSecs ? (reported ? ` (blocked for more than ${maxSecs}s)` : clocksStopped ? '' : ` (not run for ${maxSecs}s before the capture)`) : ''}`,
       {
         confidence: 0.8,
         subjects: tasks.map((t) => ({ kind: 'task' as const, pid: t.pid, comm: t.comm })),
         evidence: tasks.flatMap((t) => t.facts.slice(0, 1)),
         steps: [
-          reportedByKernel(ctx, tasks) === tasks.length
+          reported === tasks.length
             ? 'These tasks sleep uninterruptibly and the hung-task detector saw no context switch for them within its timeout.'
-            : `These tasks sleep uninterruptibly (state D)${tasks.some((t) => t.facts.some((f) => f.from.kind === 'live')) ? ' and stayed so across the sampling window' : ''}; ${reportedByKernel(ctx, tasks)} of ${tasks.length} were reported by the kernel's hung-task detector.`,
+            : `These tasks sleep uninterruptibly (state D)${tasks.some((t) => t.facts.some((f) => f.from.kind === 'live')) ? ' and stayed so across the sampling window' : ''}; ${reported} of ${tasks.length} were reported by the kernel's hung-task detector.`,
           `They wait at ${site}${ws.sleep.length ? ` (via ${ws.sleep.slice(0, 3).join(' <- ')})` : ''}.`,
           withOwner.length
             ? `The kernel named the owner of the lock for ${withOwner.length} of them.`
@@ -107,7 +113,7 @@ export function hungTasksDetector(ctx: DetectorContext): Finding[] {
         extra: { waitSite: site, ...(ws.lock ? { lock: ws.lock } : {}), key },
       },
     );
-    if (clocksStopped && !reportedByKernel(ctx, tasks)) f.steps.push('How long they have been blocked is unknown: the scheduler clocks stopped with the CPUs (interrupts off), so the dump\'s time since their last run is meaningless.');
+    if (clocksStopped && !reported) f.steps.push('How long they have been blocked is unknown: the scheduler clocks stopped with the CPUs (interrupts off), so the dump\'s time since their last run is meaningless.');
     for (const t of tasks) ctx.graph.node(taskNode(t.pid), 'task', taskLabel(t), f.id);
     // Waiting for an RCU grace period: it cannot end while a CPU is stuck without passing a quiescent state.
     if (ws.sleep.some((n) => RCU_WAIT.test(n)) || RCU_WAIT.test(site)) {

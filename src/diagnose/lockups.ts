@@ -29,9 +29,13 @@ const KINDS: Array<{ event: LogEvent['kind']; finding: FindingKind; name: string
   },
 ];
 
-/** Whether an earlier finding explains this CPU (a root about it, or its own IPI wait). */
-function explainedBy(ctx: DetectorContext, cpu: number): boolean {
-  return ctx.findings.some((f) => f.subjects.some((s) => s.kind === 'cpu' && s.cpu === cpu) && (f.role === 'root' || f.kind === 'ipi-wait'));
+/** Earlier findings that explain a lockup of these CPUs: a root about one of them, or one's own wait for an IPI (which leads to the root). */
+function explanationsFor(ctx: DetectorContext, cpus: readonly number[]): Finding[] {
+  return ctx.findings.filter(
+    (f) =>
+      (f.role === 'root' && f.subjects.some((s) => s.kind === 'cpu' && cpus.includes(s.cpu))) ||
+      (f.kind === 'ipi-wait' && f.subjects[0]?.kind === 'cpu' && cpus.includes(f.subjects[0].cpu)),
+  );
 }
 
 export function lockupsDetector(ctx: DetectorContext): Finding[] {
@@ -47,13 +51,11 @@ export function lockupsDetector(ctx: DetectorContext): Finding[] {
       const last = evs[evs.length - 1];
       const pc = pcFunction(last) ?? last.culprit;
       const secs = evs.map((e) => e.details.seconds).filter((s): s is number => s !== undefined);
-      const explained = ctx.findings.filter(
-        (f) => f.subjects.some((s) => s.kind === 'cpu' && s.cpu === cpu) && (f.kind === 'ipi-wait' ? f.subjects[0]?.kind === 'cpu' && (f.subjects[0] as { cpu: number }).cpu === cpu : f.role === 'root'),
-      );
+      const explained = explanationsFor(ctx, [cpu]);
       const cpuText = cpu >= 0 ? `CPU ${cpu}` : 'a CPU';
       const loop = last.details.codeLoop;
       const seqRead = !!loop && loop.readsGlobal && loop.testsBit0;
-      const summary = `${k.name} on ${cpuText}${last.task ? ` (${last.task.comm}:${last.task.pid})` : ''}${pc ? ` in ${pc.function}${pc.module ? ` [${pc.module}]` : ''}` : ''}${secs.length ? `, stuck for ${secs.join('s, ')}s` : ''}${evs.length > 1 ? ` (${evs.length} reports)` : ''}${seqRead && !explainedBy(ctx, cpu) ? ': spinning in a sequence-count read loop on a global whose count stays odd' : ''}`;
+      const summary = `${k.name} on ${cpuText}${last.task ? ` (${last.task.comm}:${last.task.pid})` : ''}${pc ? ` in ${pc.function}${pc.module ? ` [${pc.module}]` : ''}` : ''}${secs.length ? `, stuck for ${secs.join('s, ')}s` : ''}${evs.length > 1 ? ` (${evs.length} reports)` : ''}${seqRead && !explained.length ? ': spinning in a sequence-count read loop on a global whose count stays odd' : ''}`;
       const f = finding(ctx, k.finding, explained.length ? 'symptom' : 'root', summary, {
         // A loop proven from the Code: bytes to be a seqcount read says more than "stuck somewhere".
         confidence: explained.length ? 0.9 : seqRead ? 0.55 : 0.45,
@@ -90,12 +92,7 @@ export function lockupsDetector(ctx: DetectorContext): Finding[] {
   if (stalls.length) {
     const cpus = [...new Set(stalls.flatMap((e) => e.details.stalledCpus ?? []))].sort((a, b) => a - b);
     const tasks = [...new Set(stalls.flatMap((e) => e.details.stalledTasks ?? []))];
-    // Explained by a root about a stalled CPU, or by that CPU's own wait for an IPI (which leads to the root).
-    const explained = ctx.findings.filter(
-      (f) =>
-        (f.role === 'root' && f.subjects.some((s) => s.kind === 'cpu' && cpus.includes(s.cpu))) ||
-        (f.kind === 'ipi-wait' && f.subjects[0]?.kind === 'cpu' && cpus.includes(f.subjects[0].cpu)),
-    );
+    const explained = explanationsFor(ctx, cpus);
     const first = stalls[0];
     const f = finding(
       ctx,

@@ -6,7 +6,7 @@
 import type { LogEvent } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
 import { eventFact, finding, type DetectorContext } from './context.ts';
-import { matchesAny, STOPPED_FUNCTIONS } from './known/frames.ts';
+import { isParked } from './known/frames.ts';
 
 interface PanicRule {
   re: RegExp;
@@ -64,7 +64,7 @@ export function panicDetector(ctx: DetectorContext): Finding[] {
     if (p.cpu !== undefined && hasOtherRoot && !rootFindings.some((f) => f.subjects.some((s) => s.kind === 'cpu' && s.cpu === p.cpu)))
       steps.push(`The panicking CPU ${p.cpu} is a victim, not the culprit: the root cause is on another CPU.`);
     if (!hasOtherRoot && !isDeliberate) steps.push('No other failure in the evidence explains it.');
-    const parked = ctx.c.cpus.filter((x) => x.cpu !== p.cpu && [x.registers?.pcSymbol?.function, ...(x.stack ?? []).slice(0, 3).map((f) => f.function)].some((n) => matchesAny(n, STOPPED_FUNCTIONS)));
+    const parked = ctx.c.cpus.filter((x) => x.cpu !== p.cpu && isParked(x.registers?.pcSymbol?.function, (x.stack ?? []).map((f) => f.function)));
     if (parked.length) steps.push(`CPU(s) ${parked.map((x) => x.cpu).join(', ')} were stopped by the panic (${parked[0].registers?.pcSymbol?.function ?? 'stop_this_cpu'}): halted on purpose, not involved.`);
     const f = finding(ctx, 'panic', role, summary, {
       confidence: role === 'root' ? 0.6 : 0.95,

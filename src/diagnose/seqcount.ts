@@ -97,7 +97,7 @@ export function seqcountDetector(ctx: DetectorContext): Finding[] {
     const lockUnknown = lock && isUnknown(lock.state) ? lock.state.unknown : undefined;
     const lockName = lock ? (lock.symbol ? symbolText(lock.symbol) : `0x${hexOf(lock.address)}`) : undefined;
     // A writer could be a CPU outside the loop running kernel code (not idle, not in user space).
-    const possibleWriters = others.filter((x) => x.registers.mode !== 'user' && !isIdleContext(x, ctx.c.cpus.find((c) => c.cpu === x.cpu)?.stack) && working(x));
+    const possibleWriters = others.filter((x) => x.registers.mode !== 'user' && !isIdleContext(ctx.c, x) && working(x));
     const unaccounted = others.filter((x) => !working(x));
     const noWriter = (!lock || lockState?.locked === 0) && possibleWriters.length === 0;
     const all = others.length === 0;

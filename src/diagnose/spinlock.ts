@@ -168,7 +168,7 @@ export function spinlockDetector(ctx: DetectorContext): Finding[] {
       const waitsForUs = requests.some((r) => r.from === o.cpu && r.to === cpu);
       if (waitsForUs) excluded.push(`${cpuLabel(o)} waits for CPU ${cpu} to answer its IPI (a holder waiting for us would be an ABBA deadlock; its lock, if any, is not in its registers)`);
       else if (o.registers.mode === 'user') excluded.push(`${cpuLabel(o)} runs in user space (a spinlock is never held across a return to user space)`);
-      else if (isIdleContext(o, ctx.c.cpus.find((c) => c.cpu === o.cpu)?.stack)) excluded.push(`${cpuLabel(o)} is idle or parked`);
+      else if (isIdleContext(ctx.c, o)) excluded.push(`${cpuLabel(o)} is idle or parked`);
       else if (onEntryStack(o)) excluded.push(`${cpuLabel(o)} is in the kernel entry code (${pcText(o.registers)}) on its entry stack, coming from user space`);
       else if (working(o) && lockOf(q, o)?.address === lock.address) excluded.push(`${cpuLabel(o)} spins on the same lock`);
       else candidates.push(o);

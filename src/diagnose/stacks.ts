@@ -9,7 +9,7 @@ import {
   OOPS_PATH_FUNCTIONS,
   OTHER_SPIN_FUNCTIONS,
   SPINLOCK_SLOWPATH_FUNCTIONS,
-  STOPPED_FUNCTIONS,
+  isParked,
 } from './known/frames.ts';
 
 export function reliable(trace: readonly Frame[]): Frame[] {
@@ -123,7 +123,7 @@ export function isIdle(e: Pick<LogEvent, 'registers' | 'trace' | 'details'>): bo
   if (e.details.idle) return true;
   const pc = pcFunction(e);
   if (!pc) return false;
-  return matchesAny(pc.function, IDLE_FUNCTIONS) || matchesAny(pc.function, STOPPED_FUNCTIONS) || callChain(e).slice(0, 3).some((n) => matchesAny(n, STOPPED_FUNCTIONS));
+  return matchesAny(pc.function, IDLE_FUNCTIONS) || isParked(pc.function, callChain(e));
 }
 
 export function hex(v: string | undefined): bigint | undefined {

@@ -4,7 +4,9 @@
  */
 import type { LogEvent } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
-import { matchesAny, NMI_MACHINERY_FUNCTIONS, OOPS_PATH_FUNCTIONS } from '../diagnose/known/frames.ts';
+import { matchesAny, NMI_MACHINERY_FUNCTIONS, normaliseFunction, OOPS_PATH_FUNCTIONS } from '../diagnose/known/frames.ts';
+
+export { normaliseFunction };
 
 /** Which event kinds speak first when a log has several (the first failure usually explains the rest). */
 const PRIMARY_ORDER: LogEvent['kind'][] = [
@@ -29,10 +31,6 @@ const PRIMARY_ORDER: LogEvent['kind'][] = [
   'panic',
 ];
 
-/** A function name without compiler suffixes (`.constprop.0`, `.isra.3`, `.part.1`, `.cold`). */
-export function normaliseFunction(name: string): string {
-  return name.replace(/\.(constprop|isra|part|cold|llvm|lto_priv)(\.\d+)*/g, '').replace(/\.\d+$/, '');
-}
 
 /** A title with the variable parts replaced: offsets dropped, hex -> X, standalone numbers -> N, task ids -> [T]. */
 export function normaliseTitle(title: string): string {

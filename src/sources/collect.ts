@@ -6,6 +6,7 @@ import { openSync, readSync, closeSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { emptyCaseFile, type CaseFile, type SourceInfo } from '../model/casefile.ts';
 import { InputError } from '../model/errors.ts';
+import { containerKindOf, type ContainerKind } from './dump/format/magic.ts';
 import { addParsedLog } from './log-case.ts';
 import { parseLogFile, parseLogStream, parseLogText } from './log/index.ts';
 
@@ -13,19 +14,14 @@ import { parseLogFile, parseLogStream, parseLogText } from './log/index.ts';
 const LOG_NAMES = /^(vmcore-dmesg\.txt|dmesg(\.[\w-]+)?|dmesg\.txt|console(\.[\w-]+)?\.log|serial(\.[\w-]+)?\.log|kern\.log(\.\d+)?)$/;
 const DUMP_NAMES = /^(vmcore(\.(kdump|elf|flat|\d+))?|.*\.vmcore|dump\.(elf|kdump))$/;
 
-export type DumpKind = 'elf' | 'kdump-compressed' | 'flattened';
-
-/** Sniffs the first bytes of a file for a dump signature. */
-export function dumpKindOf(path: string): DumpKind | undefined {
+/** Sniffs the first bytes of a file for a dump signature (the same test the dump reader opens it by). */
+export function dumpKindOf(path: string): ContainerKind | undefined {
   let fd: number | undefined;
   try {
     fd = openSync(path, 'r');
     const b = Buffer.alloc(16);
     const n = readSync(fd, b, 0, 16, 0);
-    if (n >= 4 && b.subarray(0, 4).toString('latin1') === '\x7fELF') return 'elf';
-    if (n >= 8 && b.subarray(0, 8).toString('latin1') === 'KDUMP   ') return 'kdump-compressed';
-    if (n >= 12 && b.subarray(0, 12).toString('latin1') === 'makedumpfile') return 'flattened';
-    return undefined;
+    return containerKindOf(b.subarray(0, n));
   } catch {
     return undefined;
   } finally {

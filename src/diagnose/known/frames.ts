@@ -210,8 +210,18 @@ export const STOPPED_FUNCTIONS: RegExp[] = [
   /^cpu_park_loop$/,
 ];
 
+/** A function name without compiler suffixes (`.constprop.0`, `.isra.3`, `.part.1`, `.cold`, `.llvm.N`). */
+export function normaliseFunction(name: string): string {
+  return name.replace(/\.(constprop|isra|part|cold|llvm|lto_priv)(\.\d+)*/g, '').replace(/\.\d+$/, '');
+}
+
 export function matchesAny(name: string | undefined, table: RegExp[]): boolean {
   if (!name) return false;
-  const base = name.replace(/\.(constprop|isra|part|cold|llvm)\.?\d*.*$/, '');
+  const base = normaliseFunction(name);
   return table.some((re) => re.test(name) || re.test(base));
+}
+
+/** A CPU parked on purpose by panic/kexec: its PC, or one of its first three frames, is a stop routine. */
+export function isParked(pc: string | undefined, frames: readonly string[]): boolean {
+  return matchesAny(pc, STOPPED_FUNCTIONS) || frames.slice(0, 3).some((n) => matchesAny(n, STOPPED_FUNCTIONS));
 }

@@ -5,10 +5,11 @@
  * from them directly: the virtual file is never rebuilt. Later records win where records overlap;
  * holes read as zeros (as in the sparse file `makedumpfile -R` would write).
  */
+import { FLATTENED_SIGNATURE } from './magic.ts';
 import { InputError } from '../../../model/errors.ts';
 import type { ByteSource } from './io.ts';
 
-export const FLATTENED_SIGNATURE = 'makedumpfile';
+export { FLATTENED_SIGNATURE } from './magic.ts';
 const HEADER_SIZE = 4096n;
 const RECORD_HEADER = 16;
 

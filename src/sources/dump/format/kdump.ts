@@ -8,6 +8,7 @@
  *   then                    page_desc_t per dumped page, in pfn order: offset, size, flags, page_flags
  *   then                    page data
  */
+import { DISKDUMP_SIGNATURE, KDUMP_SIGNATURE } from './magic.ts';
 import { InputError } from '../../../model/errors.ts';
 import { PageBitmap } from './bitmap.ts';
 import { decompressPage, type Compression } from './compress.ts';
@@ -15,8 +16,7 @@ import { cString, LruCache, readExact, type ByteSource } from './io.ts';
 import { cpuNotesFrom, parseNotes, vmcoreinfoFrom, type ElfNote } from './notes.ts';
 import { ExcludedPageError, MissingPageError, type CpuNote, type DumpContainer, type UtsName } from './types.ts';
 
-export const KDUMP_SIGNATURE = 'KDUMP   ';
-const DISKDUMP_SIGNATURE = 'DISKDUMP';
+export { KDUMP_SIGNATURE } from './magic.ts';
 
 /** Compression flags of header.status and page_desc.flags. */
 const DUMP_DH_COMPRESSED_ZLIB = 0x1;

@@ -1,20 +1,19 @@
 /** Opens a dump file of any supported container format, detected by its magic. */
 import { InputError } from '../../../model/errors.ts';
 import { ElfContainer } from './elf.ts';
-import { FlattenedSource, FLATTENED_SIGNATURE } from './flattened.ts';
+import { FlattenedSource } from './flattened.ts';
 import { FileSource, type ByteSource } from './io.ts';
-import { KdumpContainer, KDUMP_SIGNATURE } from './kdump.ts';
+import { KdumpContainer } from './kdump.ts';
+import { containerKindOf } from './magic.ts';
 import type { DumpContainer } from './types.ts';
-
-const ELF_MAGIC = '\x7fELF';
 
 /** Opens a container over an already opened byte source; `outer` names the wrapping format (flattened). */
 export function openContainerOn(src: ByteSource, outer?: string): DumpContainer {
   const head = src.readAt(0n, 16);
-  const sig8 = head.toString('latin1', 0, 8);
-  if (sig8 === KDUMP_SIGNATURE || sig8 === 'DISKDUMP') return new KdumpContainer(src, outer ?? 'kdump-compressed');
-  if (head.toString('latin1', 0, 4) === ELF_MAGIC) return new ElfContainer(src, outer ?? 'elf');
-  if (!outer && head.toString('latin1', 0, FLATTENED_SIGNATURE.length) === FLATTENED_SIGNATURE) {
+  const kind = containerKindOf(head);
+  if (kind === 'kdump-compressed') return new KdumpContainer(src, outer ?? 'kdump-compressed');
+  if (kind === 'elf') return new ElfContainer(src, outer ?? 'elf');
+  if (!outer && kind === 'flattened') {
     const flat = new FlattenedSource(src);
     const c = openContainerOn(flat, 'flattened');
     (c.incomplete as string[]).unshift(...flat.problems);
