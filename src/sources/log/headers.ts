@@ -531,7 +531,7 @@ export const HEADERS: HeaderRow[] = [
 ];
 
 /** Every needle the fast scanner must look for: one per header row, plus preambles and system facts. */
-export const EXTRA_NEEDLES = ['NMI: ', 'cut here', '=====', 'Linux version ', 'Command line: ', 'DMI: ', 'Brought up ', 'Sending NMI', 'sending NMI'];
+export const EXTRA_NEEDLES = ['NMI: ', 'cut here', '=====', 'Linux version ', 'Command line: ', 'command line: ', 'DMI: ', 'Machine model: ', 'Brought up ', 'Sending NMI', 'sending NMI'];
 
 /** Panic reason -> cause, first match wins. Data; each row has a sample. */
 export const PANIC_CAUSES: Array<{ cause: string; re: RegExp; sample: string }> = [

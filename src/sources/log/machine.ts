@@ -347,7 +347,7 @@ export class LogMachine {
     } else if ((m = /^(?:Kernel )?[Cc]ommand line: (.*)$/.exec(t)) && this.bootSeen <= 1 && this.system.commandLine === undefined) {
       this.system.commandLine = m[1].trim();
       this.fact(`command line ${this.system.commandLine}`, line);
-    } else if ((m = /^DMI: (.*)$/.exec(t)) && this.system.hardware === undefined && this.bootSeen <= 1) {
+    } else if ((m = /^(?:DMI|Machine model): (.*)$/.exec(t)) && this.system.hardware === undefined && this.bootSeen <= 1) {
       this.system.hardware = m[1].trim();
       this.fact(`hardware ${this.system.hardware}`, line);
     } else if ((m = /Brought up (?:\d+ nodes?, )?(\d+) CPUs?/.exec(t)) && this.bootSeen <= 1 && this.system.cpus === undefined) {

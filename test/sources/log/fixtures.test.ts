@@ -4,7 +4,7 @@
  * content dumps; every file is also checked fast path == full path.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,13 @@ import { parseLogFile, scanLogFile, type ParsedLog } from '../../../src/sources/
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const fixtures = path.resolve(repoRoot, '../shared/fixtures');
 
-function logs(): Array<{ kernel: string; scenario: string; file: string; kdump: boolean; vmcoreDmesg: boolean }> {
+/** The architecture a fixture kernel was built for, from its `config`. */
+function archOf(kdir: string): string {
+  const cfg = path.join(kdir, 'config');
+  return existsSync(cfg) && /^CONFIG_ARM64=y$/m.test(readFileSync(cfg, 'latin1')) ? 'arm64' : 'x86_64';
+}
+
+function logs(): Array<{ kernel: string; scenario: string; file: string; kdump: boolean; vmcoreDmesg: boolean; arch: string }> {
   if (!existsSync(fixtures)) return [];
   const out = [];
   for (const kernel of readdirSync(fixtures).sort()) {
@@ -24,7 +30,7 @@ function logs(): Array<{ kernel: string; scenario: string; file: string; kdump: 
       if (!statSync(path.join(kdir, scenario)).isDirectory()) continue;
       for (const name of ['console.log', 'vmcore-dmesg.txt']) {
         const file = path.join(kdir, scenario, name);
-        if (existsSync(file)) out.push({ kernel, scenario, file, kdump: kernel.endsWith('-kdump'), vmcoreDmesg: name === 'vmcore-dmesg.txt' });
+        if (existsSync(file)) out.push({ kernel, scenario, file, kdump: kernel.endsWith('-kdump'), vmcoreDmesg: name === 'vmcore-dmesg.txt', arch: archOf(kdir) });
       }
     }
   }
@@ -52,10 +58,10 @@ for (const fx of all) {
     const r = await parseLogFile(fx.file, label);
     // every log: the system facts of the first boot
     assert.match(r.system.release ?? '', /^6\.(1|12)\./);
-    assert.equal(r.system.arch, 'x86_64');
-    assert.match(r.system.hardware ?? '', /QEMU/);
+    assert.equal(r.system.arch, fx.arch);
+    assert.match(r.system.hardware ?? '', fx.arch === 'arm64' ? /dummy-virt|QEMU/ : /QEMU/);
     assert.equal(r.system.cpus, 4);
-    assert.match(r.system.commandLine ?? '', /console=ttyS0/);
+    assert.match(r.system.commandLine ?? '', fx.arch === 'arm64' ? /console=ttyAMA0/ : /console=ttyS0/);
     assert.ok((r.system.uptime ?? 0) > 0);
     assert.equal(r.format, fx.vmcoreDmesg ? 'vmcore-dmesg' : 'serial console');
     assert.equal(r.events.map((e) => e.id).join(','), r.events.map((_, i) => `e${i + 1}`).join(','));
@@ -66,6 +72,10 @@ for (const fx of all) {
     // no harness line (FORGE:, tlbstorm:, uffd_hang[) ever opens an event
     assert.ok(r.events.every((e) => !/^(FORGE|tlbstorm|uffd_hang)/.test(e.title)));
 
+    if (fx.arch === 'arm64') {
+      arm64ScenarioFacts(fx.scenario, r);
+      return;
+    }
     switch (fx.scenario) {
       case 'healthy':
         assert.deepEqual(r.events, []);
@@ -206,4 +216,38 @@ for (const fx of all) {
     assert.equal(fast.lines, r.lines);
     assert.deepEqual(fast.system, r.system);
   });
+}
+
+/** What each arm64 scenario.md says the console shows (6.1 arm64: no NMI backtraces, IPIs sent by kick_all_cpus_sync). */
+function arm64ScenarioFacts(scenario: string, r: ParsedLog): void {
+  switch (scenario) {
+    case 'healthy':
+      assert.deepEqual(r.events, []);
+      break;
+    case 'softlockup-ipi': {
+      const rcu = ofKind(r, 'rcu-stall');
+      assert.ok(rcu.length >= 1, 'an RCU stall');
+      assert.deepEqual(rcu[0].details.stalledCpus, [1]);
+      const soft = ofKind(r, 'soft-lockup');
+      assert.ok(soft.length >= 1);
+      for (const s of soft) {
+        assert.equal(s.cpu, 0);
+        assert.equal(s.task?.comm, 'insmod');
+        assert.ok(fnames(s).includes('kick_all_cpus_sync'));
+      }
+      break;
+    }
+    case 'hung-uffd': {
+      const hung = ofKind(r, 'hung-task');
+      assert.deepEqual([...new Set(hung.map((e) => e.task?.comm))].sort(), ['blk-dio/late', 'blk-flush']);
+      for (const h of hung) assert.ok(fnames(h).some((f) => /^rwsem_down_(read|write)_slowpath$/.test(f)));
+      break;
+    }
+    case 'hardlockup-seqcount':
+      // no hard-lockup detector on this kernel: a silent hang
+      assert.deepEqual(r.events.filter((e) => e.kind !== 'rcu-stall'), []);
+      break;
+    default:
+      assert.fail(`no expectations written for arm64 scenario ${scenario}`);
+  }
 }

@@ -1,5 +1,5 @@
 /** Locating the shared real vmcores (CI has shared/ beside the checkout). */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,10 +13,28 @@ export interface Fixture {
   vmcore: string;
   /** Made by the kernel's kdump path (makedumpfile -d 31) rather than by QEMU. */
   kdump: boolean;
+  /** From the kernel directory's `config`: `x86_64` or `arm64`. */
+  arch: string;
 }
 
-/** Every vmcore under the fixtures directory: `*\/*\/vmcore.kdump` (QEMU) and `*\/*\/vmcore` (kdump). */
+/** The architecture a fixture kernel directory was built for (its `config`). */
+export function fixtureArch(kernelDir: string): string {
+  const cfg = path.join(kernelDir, 'config');
+  if (!existsSync(cfg)) return 'x86_64';
+  const text = readFileSync(cfg, 'latin1');
+  return /^CONFIG_ARM64=y$/m.test(text) ? 'arm64' : 'x86_64';
+}
+
+/** Architectures whose dumps Coroner reads today (arm64 is issue 16). */
+export const READABLE_ARCHES = new Set(['x86_64']);
+
+/** Every vmcore of a readable architecture under the fixtures directory: `*\/*\/vmcore.kdump` (QEMU) and `*\/*\/vmcore` (kdump). */
 export function listFixtures(): Fixture[] {
+  return allFixtures().filter((f) => READABLE_ARCHES.has(f.arch));
+}
+
+/** Every vmcore under the fixtures directory, whatever its architecture. */
+export function allFixtures(): Fixture[] {
   if (!existsSync(fixturesDir)) return [];
   const out: Fixture[] = [];
   for (const kernel of readdirSync(fixturesDir).sort()) {
@@ -31,7 +49,7 @@ export function listFixtures(): Fixture[] {
       const dir = path.join(kdir, s);
       for (const [file, kdump] of [['vmcore.kdump', false], ['vmcore', true]] as const) {
         const p = path.join(dir, file);
-        if (existsSync(p)) out.push({ name: `${kernel}/${s}`, dir, vmcore: p, kdump });
+        if (existsSync(p)) out.push({ name: `${kernel}/${s}`, dir, vmcore: p, kdump, arch: fixtureArch(kdir) });
       }
     }
   }

@@ -13,12 +13,26 @@ export interface Fixture {
   vmcore: string;
   kernelDir: string;
   systemMap?: string;
+  /** `x86_64` or `arm64`, from the kernel directory's `config`. */
+  arch: string;
   /** Reads an oracle file of the scenario (crash.sys.txt ...), or undefined if absent. */
   oracle(file: string): string | undefined;
 }
 
-/** Every `*\/*\/vmcore.kdump` and `*-kdump/*\/vmcore` under the fixtures directory. */
+/** The architecture a fixture kernel directory was built for (its `config`). */
+export function fixtureArch(kernelDir: string): string {
+  const cfg = join(kernelDir, 'config');
+  if (!existsSync(cfg)) return 'x86_64';
+  return /^CONFIG_ARM64=y$/m.test(readFileSync(cfg, 'latin1')) ? 'arm64' : 'x86_64';
+}
+
+/** Every `*\/*\/vmcore.kdump` and `*-kdump/*\/vmcore` of a readable architecture (x86_64; arm64 is issue 16). */
 export function vmcoreFixtures(): Fixture[] {
+  return allVmcoreFixtures().filter((f) => f.arch === 'x86_64');
+}
+
+/** Every vmcore fixture, whatever its architecture. */
+export function allVmcoreFixtures(): Fixture[] {
   if (!existsSync(fixturesDir)) return [];
   const out: Fixture[] = [];
   for (const k of readdirSync(fixturesDir, { withFileTypes: true })) {
@@ -36,6 +50,7 @@ export function vmcoreFixtures(): Fixture[] {
         vmcore,
         kernelDir,
         systemMap: existsSync(map) ? map : undefined,
+        arch: fixtureArch(kernelDir),
         oracle: (file) => (existsSync(join(dir, file)) ? readFileSync(join(dir, file), 'latin1') : undefined),
       });
     }
