@@ -12,12 +12,10 @@ import { fixturesRoot, runCli } from '../helpers.ts';
 const fx = (p: string) => join(fixturesRoot, p);
 const have = existsSync(fixturesRoot);
 
-function analyze(dir: string): { code: number | null; report: Report; ms: number } {
-  const t0 = Date.now();
+function analyze(dir: string): { code: number | null; report: Report } {
   const r = runCli(['analyze', '--format', 'json', fx(dir)]);
-  const ms = Date.now() - t0;
   assert.equal(r.stderr.replace(/npm warn.*\n/g, ''), '', `stderr: ${r.stderr}`);
-  return { code: r.code, report: JSON.parse(r.stdout) as Report, ms };
+  return { code: r.code, report: JSON.parse(r.stdout) as Report };
 }
 
 const byId = (r: Report, id: string) => r.findings.find((f) => f.id === id)!;
@@ -32,11 +30,10 @@ const hexIn = (text: string, re: RegExp) => {
 describe('verdicts from vmcores', { skip: !have && 'no fixtures' }, () => {
   for (const dir of ['deb12-6.1.0-56/healthy', 'deb12-6.12.117/healthy']) {
     it(`${dir}: nothing wrong found, exit 0`, () => {
-      const { code, report, ms } = analyze(dir);
+      const { code, report } = analyze(dir);
       assert.equal(code, 0);
       assert.equal(report.verdict.status, 'healthy');
       assert.equal(report.verdict.roots.length, 0);
-      assert.ok(ms < 15000, `took ${ms} ms`);
     });
   }
 

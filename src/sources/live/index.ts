@@ -21,6 +21,9 @@ import {
   type TaskStateLetter,
 } from '../../model/casefile.ts';
 import type { Arch, Frame } from '../../model/trace.ts';
+import { InputError } from '../../model/errors.ts';
+import { addParsedLog } from '../log-case.ts';
+import { parseLogText } from '../log/index.ts';
 import { codeAtPc } from './code.ts';
 import { perfInfo, perfRecord, perfStat, type PerfStatCounts } from './perf.ts';
 import { kmsgRecordToLine, parseInterrupts, parsePressure, parseSched, parseUptime, type InterruptTable, type ProcStat } from './proc.ts';
@@ -308,7 +311,8 @@ export async function collectLive(opts: LiveOptions): Promise<CaseFile> {
   }
 
   // --- the kernel log first: live facts below override what it says about tasks still running.
-  if (opts.kernelLog !== false) await addKernelLog(c, notes);
+  if (opts.kernelLog === false) notes.push('kernel log not read (--no-kernel-log): oopses, lockups and hung-task reports from before the window are not seen');
+  else if (!(await addKernelLog(c, notes))) incomplete = true;
   const fromLog = new Set(c.tasks.map((t) => t.pid));
 
   // --- tasks
@@ -548,32 +552,20 @@ export function readKernelLog(): { text?: string; path: string; note?: string } 
   }
 }
 
-interface LogModule {
-  parseLogText(text: string, source: string): unknown;
-}
-interface LogCaseModule {
-  addParsedLog(c: CaseFile, parsed: unknown, kind?: 'log' | 'dump'): void;
-}
-
-async function addKernelLog(c: CaseFile, notes: string[]): Promise<void> {
+/** Reads the kernel log into the CaseFile; when it cannot be read or parsed, says why and returns false (the report is then incomplete). */
+async function addKernelLog(c: CaseFile, notes: string[]): Promise<boolean> {
   const log = readKernelLog();
   if (log.text === undefined) {
     notes.push(log.note ?? 'kernel log not readable');
-    return;
+    return false;
   }
-  let parser: LogModule | undefined;
-  let adder: LogCaseModule | undefined;
   try {
-    // Loaded lazily: the live source works (without log evidence) where the log parser is not built in.
-    const p1 = '../log/index.ts';
-    const p2 = '../log-case.ts';
-    parser = (await import(p1)) as LogModule;
-    adder = (await import(p2)) as LogCaseModule;
+    addParsedLog(c, parseLogText(log.text, log.path));
   } catch (err) {
-    notes.push(`kernel log not analysed: the log parser could not be loaded (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
-    return;
+    notes.push(`kernel log not analysed: ${err instanceof InputError ? err.describe() : err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    return false;
   }
-  adder.addParsedLog(c, parser.parseLogText(log.text, log.path));
+  return true;
 }
 
 function addUffds(

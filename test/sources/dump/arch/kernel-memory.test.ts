@@ -40,12 +40,10 @@ describe('x86_64 kernel memory on real dumps', { skip: noFixtures }, () => {
         assert.equal(mem.pageOffsetBase, hex('KERNEL VIRTUAL BASE'), 'direct map base derived from mem_section');
         assert.equal(mem.vmallocBase, undefined);
 
-        const t0 = performance.now();
         mem.useSymbols((name) => {
           const a = smap.get(name);
           return a === undefined ? undefined : a + mem.kaslrOffset;
         });
-        assert.ok(performance.now() - t0 < 100);
         assert.equal(mem.pageOffsetBase, hex('KERNEL VIRTUAL BASE'));
         assert.equal(mem.vmallocBase, hex('KERNEL VMALLOC BASE'));
         assert.equal(mem.vmemmapBase, hex('KERNEL VMEMMAP BASE'));

@@ -92,15 +92,12 @@ describe('container formats give identical pages', { skip: fixture ? false : 'no
         t.skip(file ? file.skip : 'not made');
         return;
       }
-      const t0 = performance.now();
       const c: DumpContainer = openDumpContainer(file);
-      const openMs = performance.now() - t0;
       try {
         assert.equal(c.format, format);
         assert.equal(c.innerFormat, inner);
         for (const x of compression) assert.ok(c.compression.includes(x), `${x} in ${c.compression}`);
         assert.deepEqual(c.incomplete, []);
-        assert.ok(openMs < 1000, `open ${openMs} ms`);
         assert.equal(c.vmcoreinfo, src.vmcoreinfo);
         assert.deepEqual(c.cpuNotes, src.cpuNotes);
         for (const p of present) {

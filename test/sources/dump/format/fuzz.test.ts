@@ -134,14 +134,12 @@ describe('damaged dumps', { skip: fixture ? false : 'no fixtures' }, () => {
           }
           if (kind === 1) truncate = BigInt(rnd() % hot);
           if (kind === 2) truncate = BigInt(Math.floor((rnd() / 2 ** 32) * Number(base.size)));
-          const t = performance.now();
           let outcome: string;
           try {
             outcome = exercise(new MutatedSource(base, edits, truncate));
           } catch (e) {
             assert.fail(`iteration ${i} (edits ${[...edits].map(([a, v]) => `0x${a.toString(16)}=${v}`).join(',')}, truncate ${truncate}): ${(e as Error).stack}`);
           }
-          assert.ok(performance.now() - t < 5000, `iteration ${i} took too long`);
           outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
         }
       } finally {
@@ -149,7 +147,6 @@ describe('damaged dumps', { skip: fixture ? false : 'no fixtures' }, () => {
       }
       if (process.env.COTIME) console.log(label, JSON.stringify([...outcomes]), performance.now() - t0);
       assert.ok((outcomes.get('rejected') ?? 0) > 0, `some damage is rejected: ${JSON.stringify([...outcomes])}`);
-      assert.ok(performance.now() - t0 < 30000);
     });
   };
 

@@ -14,20 +14,17 @@ import { crashBtRegisters, crashSys, listFixtures, noFixtures } from './fixtures
 describe('real vmcores', { skip: noFixtures }, () => {
   for (const fx of listFixtures()) {
     describe(fx.name + (fx.kdump ? ' (kdump)' : ' (qemu)'), () => {
-      const t0 = performance.now();
       const c = openDumpContainer(fx.vmcore);
-      const openMs = performance.now() - t0;
       const info = parseVmcoreinfo(c.vmcoreinfo ?? '');
       const sys = crashSys(readFileSync(path.join(fx.dir, 'crash.sys.txt'), 'utf8'));
 
-      it(`opens quickly (${openMs.toFixed(1)} ms) as kdump-compressed with zlib`, () => {
+      it('opens as kdump-compressed with zlib', () => {
         assert.equal(c.format, 'kdump-compressed');
         assert.equal(c.headerVersion, 6);
         assert.deepEqual(c.compression, ['zlib']);
         assert.equal(c.pageSize, 4096);
         assert.equal(c.dumpLevel, fx.kdump ? 31 : 1);
         assert.deepEqual(c.incomplete, []);
-        assert.ok(openMs < 1000);
       });
 
       it('has the VMCOREINFO of vmcoreinfo.txt', () => {
