@@ -1,0 +1,3 @@
+OBJS="forge_blkhole"
+EXTRA="dev -d > crash.dev-d.txt"
+. "$(dirname "${BASH_SOURCE[0]}")/_coroner.sh"

@@ -1,0 +1,6 @@
+OBJS="forge_stats_lock forge_stats_sync_holding forge_stats_collect_spinning"
+EXTRA="dis -l smp_call_function_single > crash.dis-smp_call_function_single.txt
+p call_single_queue:a > crash.p-call_single_queue.txt
+p csd_data:a > crash.p-csd_data.txt
+irq -s > crash.irq-s.txt"
+. "$(dirname "${BASH_SOURCE[0]}")/_coroner.sh"

@@ -1,0 +1,17 @@
+#!/bin/bash
+# patch-forge.sh TOOLDIR: the small edits coroner's scenarios need in a copy of the shared forge.
+set -euo pipefail
+T=${1:?tool dir}
+for f in forge.sh forge-kdump.sh; do
+  # unknown scenarios go to our table (scenarios.local.sh) instead of failing
+  sed -i 's|^  \*) echo "unknown scenario \$S"; exit 2 ;;$|  *) . "$FORGE/scenarios.local.sh" ;;|' "$T/$f"
+  grep -q 'scenarios.local.sh' "$T/$f" || { echo "patch-forge: case line not found in $f"; exit 1; }
+  # per-scenario host hook while the initramfs is assembled (e.g. a filesystem image for the guest)
+  sed -i '/^cp "\$FORGE\/guest\/scenarios\/\$S.sh" "\$R\/scenario"$/a if [ -f "$FORGE/guest/hooks/$S.sh" ]; then . "$FORGE/guest/hooks/$S.sh"; fi' "$T/$f"
+  grep -q 'guest/hooks' "$T/$f" || { echo "patch-forge: hook point not found in $f"; exit 1; }
+done
+# DUMP_PAGING=1: dump-guest-memory paging=true (ELF only): PT_LOADs carry guest-virtual addresses
+sed -i "s|cmd(f, 'dump-guest-memory', paging=False,|cmd(f, 'dump-guest-memory', paging=os.environ.get('DUMP_PAGING') == '1',|" "$T/lib/qmp.py"
+grep -q DUMP_PAGING "$T/lib/qmp.py" || { echo "patch-forge: qmp.py not patched"; exit 1; }
+# scenario.md: the guest's real size (scale scenario)
+sed -i 's|4 vCPUs, 256 MiB|${NCPU:-4} vCPUs, ${MEM:-256M} RAM|' "$T/lib/mkscenario.sh"

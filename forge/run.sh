@@ -1,0 +1,43 @@
+#!/bin/bash
+# forge/run.sh [--kdump | --oracle | --sync] <kernel-short> <scenario>
+#   syncs the shared forge (/work/shared/forge, read-only) into $FORGE_TOOL (/var/tmp/coroner-forge-tool),
+#   overlays this folder (scenarios, modules, user programs, oracle.d, scenario texts, table, patches),
+#   then runs forge.sh (default), forge-kdump.sh (--kdump) or only the oracles (--oracle), and writes
+#   expect.json from expect/<scenario>.json + the crash oracle. Output: $FIXROOT (/var/tmp/coroner-forge).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=${FORGE_SRC:-/work/shared/forge}
+[ -d "$SRC" ] || SRC=$(cd "$HERE/../../shared/forge" && pwd)
+TOOL=${FORGE_TOOL:-/var/tmp/coroner-forge-tool}
+export FIXROOT=${FIXROOT:-/var/tmp/coroner-forge}
+export WORK=${WORK:-/var/tmp/forge/work}     # lib/mkscenario.sh reads /var/tmp/forge/work/<k>/<s>/accel
+mode=plain
+case "${1:-}" in --kdump) mode=kdump; shift;; --oracle) mode=oracle; shift;; --sync) mode=sync; shift;; esac
+
+sync_tool() {
+  rm -rf "$TOOL.new"; mkdir -p "$TOOL.new"
+  cp -a "$SRC/." "$TOOL.new/"; chmod -R u+w "$TOOL.new"
+  for d in guest modules user oracle.d scenarios lib; do
+    [ -d "$HERE/$d" ] && { mkdir -p "$TOOL.new/$d"; cp -r "$HERE/$d/." "$TOOL.new/$d/"; }
+  done
+  cat "$HERE/modules/Kbuild.add" >> "$TOOL.new/modules/Kbuild"; rm -f "$TOOL.new/modules/Kbuild.add"
+  cat "$HERE/kernels.add" >> "$TOOL.new/kernels.conf"
+  cp "$HERE/scenarios.local.sh" "$TOOL.new/"
+  bash "$HERE/patch-forge.sh" "$TOOL.new"
+  rm -rf "$TOOL"; mv "$TOOL.new" "$TOOL"
+}
+sync_tool
+[ "$mode" = sync ] && { echo "synced $TOOL"; exit 0; }
+K=${1:?kernel short name}; S=${2:?scenario}
+[ -n "$(awk -v k="$K" '$1==k' "$TOOL/kernels.conf")" ] || { echo "unknown kernel $K"; exit 2; }
+case $mode in
+  plain)  "$TOOL/forge.sh" "$K" "$S"; FIXK=$K ;;
+  kdump)  WORK=${KDUMP_WORK:-/var/tmp/forge/kdump-work} "$TOOL/forge-kdump.sh" "$K" "$S"; FIXK=$K-kdump ;;
+  oracle) FIXK=${FIXK:-$K}
+          if [ "$FIXK" = "$K" ]; then "$TOOL/oracle.sh" "$K" "$S" && "$TOOL/lib/mkscenario.sh" "$K" "$S"
+          else FIXK=$FIXK VMCORE_NAME=vmcore "$TOOL/oracle.sh" "$K" "$S" && "$TOOL/lib/mkscenario-kdump.sh" "$K" "$S"; fi ;;
+esac
+if [ -f "$HERE/expect/$S.json" ] && [ -f "$FIXROOT/$FIXK/$S/crash.ps.txt" ]; then
+  python3 "$HERE/lib/mkexpect.py" "$HERE/expect/$S.json" "$FIXROOT/$FIXK/$S" "$FIXK" > "$FIXROOT/$FIXK/$S/expect.json"
+  echo "expect.json:"; cat "$FIXROOT/$FIXK/$S/expect.json"
+fi
