@@ -16,5 +16,16 @@ done
 # DUMP_PAGING=1: dump-guest-memory paging=true (ELF only): PT_LOADs carry guest-virtual addresses
 sed -i "s|cmd(f, 'dump-guest-memory', paging=False,|cmd(f, 'dump-guest-memory', paging=os.environ.get('DUMP_PAGING') == '1',|" "$T/lib/qmp.py"
 grep -q DUMP_PAGING "$T/lib/qmp.py" || { echo "patch-forge: qmp.py not patched"; exit 1; }
+# ELF_DUMP_PLAIN=<file>: one more dump of the same stopped guest, ELF with paging=false (after the extra ELF_DUMP)
+python3 - "$T/lib/qmp.py" <<'PY'
+import sys
+p = sys.argv[1]; s = open(p).read()
+a = "            print('dump-guest-memory (ELF) done')\n"
+b = a + ("        if os.environ.get('ELF_DUMP_PLAIN'):\n"
+         "            cmd(f, 'dump-guest-memory', paging=False, protocol='file:' + os.environ['ELF_DUMP_PLAIN'])\n"
+         "            print('dump-guest-memory (ELF, paging=false) done')\n")
+assert a in s, 'qmp.py: ELF_DUMP print not found'
+open(p, 'w').write(s.replace(a, b))
+PY
 # scenario.md: the guest's real size (scale scenario)
 sed -i 's|4 vCPUs, 256 MiB|${NCPU:-4} vCPUs, ${MEM:-256M} RAM|' "$T/lib/mkscenario.sh"

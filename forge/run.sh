@@ -30,8 +30,16 @@ sync_tool
 [ "$mode" = sync ] && { echo "synced $TOOL"; exit 0; }
 K=${1:?kernel short name}; S=${2:?scenario}
 [ -n "$(awk -v k="$K" '$1==k' "$TOOL/kernels.conf")" ] || { echo "unknown kernel $K"; exit 2; }
+if [ "${ELF_SHAPES:-0}" = 1 ]; then   # also QEMU ELF dumps of the same stopped guest (paging=true and false)
+  mkdir -p "$WORK/elf-shapes"; export ELF_DUMP=$WORK/elf-shapes/$K-$S.paging.elf ELF_PAGING=1 ELF_DUMP_PLAIN=$WORK/elf-shapes/$K-$S.plain.elf
+  rm -f "$ELF_DUMP" "$ELF_DUMP_PLAIN"
+fi
 case $mode in
-  plain)  "$TOOL/forge.sh" "$K" "$S"; FIXK=$K ;;
+  plain)  "$TOOL/forge.sh" "$K" "$S"; FIXK=$K
+          if [ "${ELF_SHAPES:-0}" = 1 ]; then
+            mv "$ELF_DUMP" "$FIXROOT/$K/$S/vmcore.paging.elf"; mv "$ELF_DUMP_PLAIN" "$FIXROOT/$K/$S/vmcore.elf"
+            ls -l "$FIXROOT/$K/$S"/vmcore.*
+          fi ;;
   kdump)  WORK=${KDUMP_WORK:-/var/tmp/forge/kdump-work} "$TOOL/forge-kdump.sh" "$K" "$S"; FIXK=$K-kdump ;;
   oracle) FIXK=${FIXK:-$K}
           if [ "$FIXK" = "$K" ]; then "$TOOL/oracle.sh" "$K" "$S" && "$TOOL/lib/mkscenario.sh" "$K" "$S"
