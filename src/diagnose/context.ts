@@ -1,33 +1,69 @@
-/** What every detector gets: the CaseFile, the findings made so far, and the wait-for graph to add edges to. */
-import type { CaseFile } from '../model/casefile.ts';
+import type { CaseFile, KernelObject } from '../model/casefile.ts';
 import type { LogEvent } from '../model/event.ts';
 import type { Finding, FindingKind, Role, Subject } from '../model/finding.ts';
-import { WaitForGraph } from '../model/graph.ts';
+import type { EdgeKind, NodeKind } from '../model/graph.ts';
 import type { Fact } from '../model/provenance.ts';
+import type { CpuView } from './cpu-view.ts';
 
+/**
+ * What every detector gets: the CaseFile to read, and where to put what it finds. A detector never writes into the
+ * CaseFile or reads another detector's findings: it states findings, graph nodes and edges, and the kernel objects it
+ * named; the engine puts them together. So detectors can run in any order.
+ */
 export interface DetectorContext {
+  /** Read only. */
   readonly c: CaseFile;
-  /** Findings of the detectors that ran before this one. */
-  readonly findings: readonly Finding[];
-  readonly graph: WaitForGraph;
+  /** Per-CPU facts merged from every source (computed once from the CaseFile; read only). */
+  readonly views: DerivedViews;
   /** A fresh id for a finding of this kind (`ipi-wait-1`, ...). */
   id(kind: FindingKind): string;
+  /** States a node of the wait-for graph. */
+  node(id: string, kind: NodeKind, label: string, finding?: string, vague?: boolean): void;
+  /** States an edge of the wait-for graph. */
+  edge(from: string, to: string, kind: EdgeKind, finding: string, label?: string, opts?: { observed?: boolean; confidence?: number }): void;
+  /** Names a kernel object (a lock, a seqcount, a csd) with what was observed in it; merged with other detectors' by id. */
+  object(o: KernelObject): void;
 }
 
 export type Detector = (ctx: DetectorContext) => Finding[];
 
-export function makeContext(c: CaseFile): DetectorContext & { findings: Finding[] } {
-  const counters = new Map<string, number>();
+/** Facts derived from the CaseFile that several detectors read (computed by the engine before any detector runs). */
+export interface DerivedViews {
+  cpus: CpuView[];
+}
+
+/** Everything one detector stated. */
+export interface DetectorOutput {
+  findings: Finding[];
+  nodes: Array<{ id: string; kind: NodeKind; label: string; finding?: string; vague?: boolean }>;
+  edges: Array<{ from: string; to: string; kind: EdgeKind; finding: string; label?: string; opts?: { observed?: boolean; confidence?: number } }>;
+  objects: KernelObject[];
+}
+
+/** A context whose statements land in `out`; ids come from `ids` (shared, so they stay unique across detectors). */
+export function makeContext(c: CaseFile, views: DerivedViews, ids: Map<string, number>, out: DetectorOutput): DetectorContext {
   return {
     c,
-    findings: [],
-    graph: new WaitForGraph(),
+    views,
     id(kind) {
-      const n = (counters.get(kind) ?? 0) + 1;
-      counters.set(kind, n);
+      const n = (ids.get(kind) ?? 0) + 1;
+      ids.set(kind, n);
       return `${kind}-${n}`;
     },
+    node(id, kind, label, finding, vague) {
+      out.nodes.push({ id, kind, label, ...(finding ? { finding } : {}), ...(vague ? { vague } : {}) });
+    },
+    edge(from, to, kind, finding, label, opts) {
+      out.edges.push({ from, to, kind, finding, ...(label ? { label } : {}), ...(opts ? { opts } : {}) });
+    },
+    object(o) {
+      out.objects.push(o);
+    },
   };
+}
+
+export function emptyOutput(): DetectorOutput {
+  return { findings: [], nodes: [], edges: [], objects: [] };
 }
 
 /** Builds a finding with defaults for the optional parts. */
@@ -44,6 +80,7 @@ export function finding(
     confirm?: string[];
     causedBy?: string[];
     extra?: Finding['extra'];
+    nodes?: string[];
   },
 ): Finding {
   return {
@@ -58,6 +95,7 @@ export function finding(
     confirm: parts.confirm ?? [],
     causedBy: parts.causedBy,
     extra: parts.extra,
+    ...(parts.nodes ? { nodes: parts.nodes } : {}),
   };
 }
 
@@ -77,4 +115,8 @@ export function cpuNode(cpu: number): string {
 
 export function taskNode(pid: number): string {
   return `task:${pid}`;
+}
+
+export function eventNode(id: string): string {
+  return `event:${id}`;
 }

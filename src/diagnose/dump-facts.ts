@@ -55,28 +55,9 @@ export function objectSymbol(s: SymbolRef | undefined): string | undefined {
   return s?.name;
 }
 
-/** Adds (or returns the existing) kernel object with this id. */
-export function addObject(c: CaseFile, o: KernelObject): KernelObject {
-  const had = c.objects.find((x) => x.id === o.id);
-  if (had) {
-    Object.assign(had.observed, o.observed);
-    had.symbol ??= o.symbol;
-    had.address ??= o.address;
-    had.facts.push(...o.facts.filter((f) => !had.facts.some((g) => g.text === f.text)));
-    return had;
-  }
-  c.objects.push(o);
-  return o;
-}
-
 /** A one-line description of a symbol and offset: `forge_ring0 [forge_wedge]`, `jiffies_seq+0x4`. */
 export function describeSymbol(s: SymbolRef | undefined, addr: bigint): string {
   return s ? symbolText(s) : `0x${addr.toString(16)}`;
-}
-
-/** Root findings made so far that name `cpu` as a subject. */
-export function rootsAbout(findings: readonly Finding[], cpu: number): Finding[] {
-  return findings.filter((f) => f.role === 'root' && f.subjects.some((s) => s.kind === 'cpu' && s.cpu === cpu));
 }
 
 /** Statement for roots found in a dump: how it was taken, and that a hypervisor dump has no panic. */
@@ -84,9 +65,4 @@ export function dumpTakenStep(q: KernelQueries): string | undefined {
   if (q.dumpedBy === 'hypervisor') return 'The dump was taken by the hypervisor from the running guest: there is no panic in it; every CPU was captured where it was spinning.';
   if (q.dumpedBy === 'kdump') return 'The dump was written by kdump: CPUs other than the panicking one were stopped by the kdump NMI, and their notes hold the context the NMI interrupted.';
   return undefined;
-}
-
-/** Root findings made from the dump's memory (not from log lines) that name `cpu`. */
-export function dumpRootsAbout(findings: readonly Finding[], cpu: number): Finding[] {
-  return rootsAbout(findings, cpu).filter((f) => f.evidence.some((e) => e.from.kind === 'dump'));
 }

@@ -284,6 +284,7 @@ export function frozenInstructionDetector(ctx: DetectorContext): Finding[] {
       steps,
       confirm,
       extra,
+      nodes: [taskNode(t.pid), `fault:${t.pid}`],
     });
     if (knownIssue) f.knownIssue = knownIssue;
     linkGraph(ctx, t, f, code?.text ?? `0x${dom.pc}`, cause);
@@ -294,7 +295,7 @@ export function frozenInstructionDetector(ctx: DetectorContext): Finding[] {
 
 function linkGraph(ctx: DetectorContext, t: TaskState, f: Finding, what: string, cause: string): void {
   const node = `fault:${t.pid}`;
-  ctx.graph.node(taskNode(t.pid), 'task', `${t.comm}:${t.pid}`, f.id);
-  ctx.graph.node(node, 'fault', `${what}: ${cause}`, f.id);
-  ctx.graph.edge(taskNode(t.pid), node, 'spins-on', f.id);
+  ctx.node(taskNode(t.pid), 'task', `${t.comm}:${t.pid}`, f.id);
+  ctx.node(node, 'fault', `${what}: ${cause}`, f.id);
+  ctx.edge(taskNode(t.pid), node, 'spins-on', f.id);
 }

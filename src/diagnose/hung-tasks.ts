@@ -1,48 +1,37 @@
 /**
- * Hung-task clusters: D-state tasks grouped by where they wait (first frame below the generic
- * sleeping/locking frames) and the lock type they wait in; owners named by the kernel's blocker
- * hints become the roots of lock-owner chains, and a cycle of owners is a deadlock.
+ * Hung tasks: D-state tasks (reported by the kernel's hung-task detector, or seen in D past its timeout in a dump or
+ * on a live host) grouped by where they wait (first frame below the generic sleeping/locking frames) and what they
+ * wait on. Each task becomes a node of the wait-for graph with an edge to what it waits for: the lock the kernel's
+ * blocker hint names (and that lock's owner), an RCU grace period, or — when the log does not say — a vague object
+ * "the <lock> waited on in <site>" that a dump's concrete lock replaces. The graph decides the root.
  */
 import type { TaskRef } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
 import type { Frame } from '../model/trace.ts';
 import type { TaskState } from '../model/casefile.ts';
 import { cpuNode, finding, taskNode, type DetectorContext } from './context.ts';
-
-/** Sleeping until an RCU grace period ends. */
-const RCU_WAIT = /^(synchronize_rcu|synchronize_srcu|__synchronize_srcu|__wait_rcu_gp|rcu_barrier|synchronize_rcu_expedited|synchronize_rcu_normal)/;
-import { BLOCKING_LOCK_FUNCTIONS, isBenignWait, matchesAny, SLEEP_FUNCTIONS } from './known/frames.ts';
-import { reliable } from './stacks.ts';
+import { busyInKernel } from './cpu-view.ts';
+import { isBenignWait } from './known/frames.ts';
+import { RCU_GP } from './lockups.ts';
+import { isLockWait, taskWait, type WaitKind } from './waits.ts';
 
 export interface WaitSite {
   /** The first frame below the sleeping/locking frames: where the task asked to wait. */
   site?: Frame;
   /** The lock type when the task sleeps in a lock slow path. */
-  lock?: (typeof BLOCKING_LOCK_FUNCTIONS)[number]['lock'];
+  lock?: 'mutex' | 'rwsem-read' | 'rwsem-write' | 'semaphore' | 'rt-mutex' | 'percpu-rwsem';
   /** The generic sleeping frames above it, innermost first. */
   sleep: string[];
 }
 
+/** Where a sleeping stack waits, and on which kind of lock if it is a lock slow path. */
 export function waitSite(stack: readonly Frame[]): WaitSite {
-  const frames = reliable(stack);
-  const sleep: string[] = [];
-  let lock: WaitSite['lock'];
-  for (const f of frames) {
-    const l = BLOCKING_LOCK_FUNCTIONS.find((b) => b.re.test(f.function));
-    if (l && !lock) lock = l.lock;
-    if (matchesAny(f.function, SLEEP_FUNCTIONS)) {
-      sleep.push(f.function);
-      continue;
-    }
-    return { site: f, lock, sleep };
-  }
-  return { lock, sleep };
+  const w = taskWait(stack);
+  return { ...(w.site ? { site: w.site } : {}), ...(isLockWait(w.kind) ? { lock: w.kind as WaitSite['lock'] } : {}), sleep: w.sleep };
 }
 
-/** How many of these tasks the kernel's hung-task detector reported in the log. */
-function reportedByKernel(ctx: DetectorContext, tasks: TaskState[]): number {
-  return tasks.filter((t) => reportedHung(ctx, t)).length;
-}
+/** The default hung-task timeout (kernel.hung_task_timeout_secs) when the evidence does not state one. */
+const DEFAULT_HUNG_TIMEOUT = 120;
 
 /** Whether the kernel's hung-task detector reported this task in the log. */
 function reportedHung(ctx: DetectorContext, t: TaskState): boolean {
@@ -53,13 +42,39 @@ function taskLabel(t: { comm: string; pid: number }): string {
   return `${t.comm}:${t.pid}`;
 }
 
+const LOCK_TEXT: Partial<Record<WaitKind, string>> = {
+  'rwsem-read': 'an rw-semaphore (read)',
+  'rwsem-write': 'an rw-semaphore (write)',
+  mutex: 'a mutex',
+  semaphore: 'a semaphore',
+  'rt-mutex': 'an rt-mutex',
+  'percpu-rwsem': 'a percpu rw-semaphore',
+};
+
+/** The hung-task timeout in force: the kernel's own setting when the evidence has it, else the default. */
+function hungTimeout(ctx: DetectorContext): number {
+  const t = ctx.c.system.hungTaskTimeout;
+  if (t !== undefined && t > 0) return t;
+  const m = /\bhung_task_timeout_secs=(\d+)/.exec(ctx.c.system.commandLine ?? '');
+  return m ? Number(m[1]) : DEFAULT_HUNG_TIMEOUT;
+}
+
 export function hungTasksDetector(ctx: DetectorContext): Finding[] {
   const out: Finding[] = [];
-  // D waits that are normal however long they last (a vfork parent waits for its child to exec or exit),
-  // unless the kernel itself reported the task as hung.
-  const hung = ctx.c.tasks.filter(
-    (t) => t.state === 'D' && (reportedHung(ctx, t) || !isBenignWait(t.stack ?? [])),
-  );
+  const timeout = hungTimeout(ctx);
+  // The runqueue clocks stop with the CPUs when every busy CPU spins with interrupts off: "time since last run" means nothing then.
+  const dumpCpus = ctx.views.cpus.filter((v) => v.from === 'dump' && busyInKernel(v));
+  const clocksStopped = dumpCpus.length > 0 && dumpCpus.every((v) => v.irqsEnabled === false);
+  const seenLive = (t: TaskState) => t.facts.some((f) => f.from.kind === 'live');
+  // A D task is hung when the kernel reported it, or when it has been blocked past the kernel's own threshold.
+  // D waits that are normal however long they last (a vfork parent) count only when the kernel itself reported them.
+  const hung = ctx.c.tasks.filter((t) => {
+    if (t.state !== 'D') return false;
+    if (reportedHung(ctx, t)) return true;
+    if (isBenignWait(t.stack ?? [])) return false;
+    if (seenLive(t)) return true;
+    return !clocksStopped && (t.blockedSeconds ?? 0) >= timeout;
+  });
   if (!hung.length) return out;
 
   // Blocker hints: task -> owner.
@@ -71,24 +86,22 @@ export function hungTasksDetector(ctx: DetectorContext): Finding[] {
     }
   }
 
-  // When every CPU spins with IRQs off the runqueue clocks stop too: a dump's "time since last run" means nothing then.
-  const clocksStopped = ctx.findings.some((f) => f.role === 'root' && (f.kind === 'seqcount-stuck-odd' || f.kind === 'same-spin' || f.kind === 'hard-lockup'));
-
   // Clusters by wait site.
   const clusters = new Map<string, TaskState[]>();
   for (const t of hung) {
-    const ws = waitSite(t.stack ?? []);
-    const key = `${ws.lock ?? 'sleep'}@${ws.site?.function ?? 'unknown'}`;
+    const w = taskWait(t.stack ?? []);
+    const key = `${w.kind}@${w.site?.function ?? 'unknown'}`;
     clusters.set(key, [...(clusters.get(key) ?? []), t]);
   }
-  const clusterFindings: Finding[] = [];
   for (const [key, tasks] of clusters) {
-    const ws = waitSite(tasks[0].stack ?? []);
-    const site = ws.site?.function ?? 'an unknown place (no stack printed)';
-    const lockText = ws.lock ? ` on ${ws.lock === 'rwsem-read' ? 'an rw-semaphore (read)' : ws.lock === 'rwsem-write' ? 'an rw-semaphore (write)' : `a ${ws.lock}`}` : '';
-    const reported = reportedByKernel(ctx, tasks);
+    const w = taskWait(tasks[0].stack ?? []);
+    const site = w.site?.function ?? 'an unknown place (no stack printed)';
+    const lock = isLockWait(w.kind);
+    const lockText = lock ? ` on ${LOCK_TEXT[w.kind]}` : w.kind !== 'event' ? ` on ${w.what}` : '';
+    const reported = tasks.filter((t) => reportedHung(ctx, t)).length;
     const maxSecs = Math.max(...tasks.map((t) => t.blockedSeconds ?? 0));
     const withOwner = tasks.filter((t) => owners.has(t.pid));
+    const ids = tasks.map((t) => taskNode(t.pid));
     const f = finding(
       ctx,
       'hung-task-cluster',
@@ -101,104 +114,48 @@ export function hungTasksDetector(ctx: DetectorContext): Finding[] {
         steps: [
           reported === tasks.length
             ? 'These tasks sleep uninterruptibly and the hung-task detector saw no context switch for them within its timeout.'
-            : `These tasks sleep uninterruptibly (state D)${tasks.some((t) => t.facts.some((f) => f.from.kind === 'live')) ? ' and stayed so across the sampling window' : ''}; ${reported} of ${tasks.length} were reported by the kernel's hung-task detector.`,
-          `They wait at ${site}${ws.sleep.length ? ` (via ${ws.sleep.slice(0, 3).join(' <- ')})` : ''}.`,
+            : `These tasks sleep uninterruptibly (state D)${tasks.some(seenLive) ? ' and stayed so across the sampling window' : ` past the hung-task timeout (${timeout}s)`}; ${reported} of ${tasks.length} were reported by the kernel's hung-task detector.`,
+          `They wait at ${site}${w.sleep.length ? ` (via ${w.sleep.slice(0, 3).join(' <- ')})` : ''}.`,
           withOwner.length
             ? `The kernel named the owner of the lock for ${withOwner.length} of them.`
-            : ws.lock
-              ? `The holder of the ${ws.lock} is not named in the log: it may be a task the hung-task detector does not report (it skips TASK_KILLABLE and idle waits), so look at every D task in a dump.`
-              : 'What they wait for is not in the log.',
+            : lock
+              ? `The holder of the ${w.kind} is not named in the log: it may be a task the hung-task detector does not report (it skips TASK_KILLABLE and idle waits), so look at every D task in a dump.`
+              : `What they wait for (${w.what}) is not in the log.`,
         ],
-        confirm: ['crash> foreach UN bt', ...(ws.lock ? ['crash> bt -f <pid>   # the lock address in the slow-path frame', 'crash> struct rw_semaphore <addr>   # or struct mutex: owner field'] : [])],
-        extra: { waitSite: site, ...(ws.lock ? { lock: ws.lock } : {}), key },
+        confirm: ['crash> foreach UN bt', ...(lock ? ['crash> bt -f <pid>   # the lock address in the slow-path frame', 'crash> struct rw_semaphore <addr>   # or struct mutex: owner field'] : [])],
+        extra: { waitSite: site, wait: w.kind, ...(lock ? { lock: w.kind } : {}), key },
+        nodes: ids,
       },
     );
-    if (clocksStopped && !reported) f.steps.push('How long they have been blocked is unknown: the scheduler clocks stopped with the CPUs (interrupts off), so the dump\'s time since their last run is meaningless.');
-    for (const t of tasks) ctx.graph.node(taskNode(t.pid), 'task', taskLabel(t), f.id);
-    // Waiting for an RCU grace period: it cannot end while a CPU is stuck without passing a quiescent state.
-    if (ws.sleep.some((n) => RCU_WAIT.test(n)) || RCU_WAIT.test(site)) {
-      const stuck = ctx.findings.filter((x) => x.role === 'root' && x.subjects.some((sub) => sub.kind === 'cpu'));
-      for (const r of stuck) {
-        for (const sub of r.subjects) {
-          if (sub.kind !== 'cpu') continue;
-          for (const t of tasks) ctx.graph.edge(taskNode(t.pid), cpuNode(sub.cpu), 'waits-for', f.id, 'RCU grace period');
-        }
-        (f.causedBy ??= []).push(r.id);
+    if (clocksStopped && !reported) f.steps.push("How long they have been blocked is unknown: the scheduler clocks stopped with the CPUs (interrupts off), so the dump's time since their last run is meaningless.");
+    for (const t of tasks) ctx.node(taskNode(t.pid), 'task', taskLabel(t), f.id);
+    if (w.kind === 'rcu') {
+      // Waiting for an RCU grace period: it cannot end while a CPU never passes a quiescent state.
+      ctx.node(RCU_GP, 'rcu-gp', 'the RCU grace period', f.id);
+      for (const t of tasks) ctx.edge(taskNode(t.pid), RCU_GP, 'waits-for', f.id, w.primitive ?? 'synchronize_rcu');
+      if (!ctx.c.events.some((e) => e.kind === 'rcu-stall')) {
+        // No stall report names the CPUs: the ones stuck in the kernel with interrupts off are the likely holders.
+        const stuck = ctx.views.cpus.filter((v) => busyInKernel(v) && v.irqsEnabled === false);
+        for (const v of stuck) ctx.edge(RCU_GP, cpuNode(v.cpu), 'blocked-by', f.id, 'no quiescent state', { observed: false, confidence: 0.8 });
+        if (stuck.length) f.steps.push(`They wait for an RCU grace period, which cannot end while CPU(s) ${stuck.map((v) => v.cpu).join(', ')} spin with interrupts off and never pass a quiescent state.`);
       }
-      if (stuck.length) f.steps.push(`They wait for an RCU grace period, which cannot end while CPU(s) ${[...new Set(stuck.flatMap((r) => r.subjects.flatMap((sub) => (sub.kind === 'cpu' ? [sub.cpu] : []))))].join(', ')} never pass a quiescent state: a consequence of ${stuck[0].kind}.`);
+    } else if (w.kind !== 'userfaultfd') {
+      // What they wait on, as far as the log knows it: one vague object per wait site (a dump names the real one).
+      const objectId = `wait:${key}`;
+      ctx.node(objectId, w.kind === 'io' ? 'device' : lock ? 'lock' : 'object', `${lock ? LOCK_TEXT[w.kind] : w.what} waited on in ${site}`, f.id, true);
+      for (const t of tasks) if (!owners.has(t.pid)) ctx.edge(taskNode(t.pid), objectId, 'waits-for', f.id, w.primitive);
     }
-    if (ws.lock) {
-      const lockId = `lock:${key}`;
-      ctx.graph.node(lockId, 'lock', `${ws.lock} waited on in ${site}`, f.id);
-      for (const t of tasks) if (!owners.has(t.pid)) ctx.graph.edge(taskNode(t.pid), lockId, 'waits-for', f.id);
-    }
-    clusterFindings.push(f);
     out.push(f);
   }
 
-  // Owner chains from blocker hints.
-  const visitedRoots = new Set<number>();
-  for (const [pid] of owners) {
-    const chain: number[] = [pid];
-    let cur = pid;
-    let cycle = false;
-    for (let i = 0; i < 64; i++) {
-      const o = owners.get(cur);
-      if (!o) break;
-      if (chain.includes(o.owner.pid)) {
-        cycle = true;
-        chain.push(o.owner.pid);
-        break;
-      }
-      chain.push(o.owner.pid);
-      cur = o.owner.pid;
-    }
-    const rootPid = chain[chain.length - 1];
-    if (visitedRoots.has(rootPid)) continue;
-    visitedRoots.add(rootPid);
-    const names = chain.map((p) => {
-      const t = ctx.c.tasks.find((x) => x.pid === p);
-      const o = [...owners.values()].find((x) => x.owner.pid === p)?.owner;
-      return t ? taskLabel(t) : o ? taskLabel(o) : String(p);
-    });
-    const hints = chain
-      .slice(0, -1)
-      .map((p) => owners.get(p))
-      .filter((x): x is NonNullable<typeof x> => !!x);
-    const evidence = hints.map((h) => ({ text: `blocked on a ${h.kind} likely owned by ${taskLabel(h.owner)}`, from: { kind: 'log' as const, source: h.source, line: h.line } }));
-    for (let i = 0; i + 1 < chain.length; i++) {
-      ctx.graph.node(taskNode(chain[i]), 'task', names[i]);
-      ctx.graph.node(taskNode(chain[i + 1]), 'task', names[i + 1]);
-    }
-    if (cycle) {
-      const f = finding(ctx, 'mutex-deadlock', 'root', `Deadlock: ${names.join(' -> ')} wait for each other's locks`, {
-        confidence: 0.85,
-        subjects: chain.map((p, i) => ({ kind: 'task' as const, pid: p, comm: names[i].split(':')[0] })),
-        evidence,
-        steps: ['The hung-task report names, for each blocked task, the likely owner of the lock it waits on.', `Following owners gives a cycle: ${names.join(' -> ')}.`, 'A cycle of sleeping lock owners never resolves: ABBA deadlock.'],
-        confirm: chain.map((p) => `crash> bt ${p}`),
-      });
-      for (let i = 0; i + 1 < chain.length; i++) ctx.graph.edge(taskNode(chain[i]), taskNode(chain[i + 1]), 'waits-for', f.id, hints[i]?.kind);
-      out.push(f);
-      continue;
-    }
-    const root = ctx.c.tasks.find((t) => t.pid === rootPid);
-    const rootDoing = root?.stack?.length ? `it is itself in ${waitSite(root.stack).site?.function ?? root.stack[0].function}` : 'what it is doing is not in the log';
-    const f = finding(ctx, 'lock-owner-chain', 'root', `${names[names.length - 1]} holds the lock that ${names.slice(0, -1).join(', ')} wait(s) for (${rootDoing})`, {
-      confidence: root?.state === 'D' ? 0.6 : 0.7,
-      subjects: chain.map((p, i) => ({ kind: 'task' as const, pid: p, comm: names[i].split(':')[0] })),
-      evidence,
-      steps: [
-        'The hung-task report names the likely owner of each lock a blocked task waits on.',
-        `Following owners: ${names.join(' -> ')}.`,
-        `${names[names.length - 1]} is the end of the chain; ${rootDoing}.`,
-      ],
-      confirm: [`crash> bt ${rootPid}`, ...chain.slice(0, -1).map((p) => `crash> bt -f ${p}`)],
-    });
-    for (let i = 0; i + 1 < chain.length; i++) ctx.graph.edge(taskNode(chain[i]), taskNode(chain[i + 1]), 'waits-for', f.id, hints[i]?.kind);
-    for (const c of clusterFindings) if (c.subjects.some((s) => s.kind === 'task' && chain.includes(s.pid))) (c.causedBy ??= []).push(f.id);
-    out.push(f);
+  // Blocker hints: the kernel names the likely owner of the lock a task waits on.
+  for (const [pid, o] of owners) {
+    const lockId = o.address ? `lock:${o.address.replace(/^0x/, '').replace(/^0+/, '')}` : `lock:${o.kind}-owned-by-${o.owner.pid}`;
+    const what = o.kind === 'mutex' ? 'mutex' : o.kind.startsWith('rwsem') ? 'rw-semaphore' : o.kind;
+    ctx.node(lockId, 'lock', `${what}${o.address ? ` ${o.address}` : ''}`);
+    ctx.node(taskNode(o.owner.pid), 'task', taskLabel(o.owner));
+    ctx.edge(taskNode(pid), lockId, 'waits-for', '', what);
+    ctx.edge(lockId, taskNode(o.owner.pid), 'held-by', '', `"likely owned by" (hung-task report, line ${o.line})`, { observed: false, confidence: 0.9 });
   }
-
   return out;
 }

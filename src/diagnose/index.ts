@@ -1,8 +1,9 @@
 /** Runs the detectors in order over a CaseFile and builds the verdict: roots first, then symptoms. */
 import type { CaseFile } from '../model/casefile.ts';
-import type { Finding, FindingKind } from '../model/finding.ts';
+import type { Finding } from '../model/finding.ts';
 import type { WaitForGraph } from '../model/graph.ts';
-import { makeContext, type Detector } from './context.ts';
+import type { KernelObject } from '../model/casefile.ts';
+import { buildGraph, decide, orderRoots, runDetectors, type NamedDetector } from './engine.ts';
 import { applyKnownIssues } from './known/issues.ts';
 import { frozenInstructionDetector } from './frozen-instruction.ts';
 import { hungTasksDetector } from './hung-tasks.ts';
@@ -17,8 +18,8 @@ import { seqcountDetector } from './seqcount.ts';
 import { spinlockDetector } from './spinlock.ts';
 import { uffdNoReaderDetector } from './uffd-no-reader.ts';
 
-/** Order matters: later detectors read earlier findings (an IPI waiter cites the CPU that does not answer). */
-export const DETECTORS: Array<{ name: string; run: Detector }> = [
+/** Every detector. Each is pure (reads the CaseFile, states findings, edges and objects); their order does not matter. */
+export const DETECTORS: NamedDetector[] = [
   { name: 'oops', run: oopsDetector },
   { name: 'seqcount', run: seqcountDetector },
   { name: 'spinlock', run: spinlockDetector },
@@ -48,69 +49,37 @@ export interface Diagnosis {
   verdict: Verdict;
 }
 
-/** How much a root of this kind says about the cause, when several roots compete (higher first). */
-const ROOT_RANK: Partial<Record<FindingKind, number>> = {
-  'spinlock-self-deadlock': 95,
-  'mutex-deadlock': 95,
-  'seqcount-stuck-odd': 95,
-  'uffd-no-reader': 95,
-  'oops-in-irq': 97,
-  'frozen-instruction': 90,
-  'lock-owner-chain': 80,
-  'null-deref': 75,
-  oops: 75,
-  'memory-corruption': 75,
-  bug: 70,
-  'irqs-off-spin': 65,
-  'same-spin': 60,
-  lockdep: 55,
-  'hard-lockup': 40,
-  'soft-lockup': 40,
-  'rcu-stall': 35,
-  'csd-lock': 35,
-  'hung-task-cluster': 30,
-  panic: 20,
-  warning: 10,
-};
-
-function rank(f: Finding): number {
-  return (ROOT_RANK[f.kind] ?? 50) + f.confidence * 10;
+/** Merges kernel objects named by detectors into the CaseFile's list (by id). */
+function mergeObjects(c: CaseFile, objects: readonly KernelObject[]): void {
+  for (const o of objects) {
+    const had = c.objects.find((x) => x.id === o.id);
+    if (!had) {
+      c.objects.push({ ...o, observed: { ...o.observed }, facts: [...o.facts] });
+      continue;
+    }
+    Object.assign(had.observed, o.observed);
+    had.symbol ??= o.symbol;
+    had.address ??= o.address;
+    had.facts.push(...o.facts.filter((f) => !had.facts.some((g) => g.text === f.text)));
+  }
 }
 
-export function diagnose(c: CaseFile, detectors = DETECTORS): Diagnosis {
-  const ctx = makeContext(c);
-  // One detector's bug must not cost the whole verdict: it is reported, and the others still run.
-  const errors: string[] = [];
-  for (const d of detectors) {
-    try {
-      ctx.findings.push(...d.run(ctx));
-    } catch (err) {
-      errors.push(`detector ${d.name} failed: ${err instanceof Error ? err.message : String(err)}`);
-      if (process.env.CORONER_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    }
-  }
-  const findings = ctx.findings;
+/**
+ * Runs every detector, builds the wait-for graph and reads the verdict off it. `order` runs the detectors in another
+ * order (tests use it to prove the order does not matter).
+ */
+export function diagnose(c: CaseFile, detectors: readonly NamedDetector[] = DETECTORS, order?: readonly number[]): Diagnosis {
+  const { outputs, errors, views } = runDetectors(c, detectors, order);
+  mergeObjects(c, outputs.flatMap((o) => o.objects));
+  const graph = buildGraph(c, outputs, views);
+  const findings = decide(c, graph, outputs.flatMap((o) => o.findings), views);
   applyKnownIssues(findings, c);
-  // A finding explained by a root is a symptom; if nothing is a root, the best lead stands in, uncertain.
-  let roots = findings.filter((f) => f.role === 'root');
-  if (!roots.length && findings.length) {
-    // A forced dump's panic is never a lead.
-    const leads = findings.filter((f) => !f.extra?.deliberate);
-    const best = [...leads].sort((a, b) => rank(b) - rank(a))[0];
-    if (best) {
-      best.role = 'root';
-      best.confidence = Math.min(best.confidence, 0.4);
-      best.steps.push('Nothing in the evidence explains it further, so it is the best lead, not a proven cause.');
-      roots = [best];
-    }
-  }
-  roots.sort((a, b) => rank(b) - rank(a));
+  const roots = orderRoots(findings, findings.filter((f) => f.role === 'root'));
   const symptoms = findings.filter((f) => f.role === 'symptom');
-  for (const s of symptoms) if (!s.causedBy?.length) s.causedBy = roots.length ? [roots[0].id] : [];
   const incomplete = errors.length > 0 || c.sources.some((x) => x.incomplete);
   // The CPUs and tasks were seen in a dump: "nothing found" then covers the machine, not only its log.
   const sawMachine = c.cpus.some((x) => x.stackFrom?.kind === 'dump' || x.stackFrom?.kind === 'live');
-  return { findings: [...roots, ...symptoms], graph: ctx.graph, verdict: verdictOf(roots, symptoms, incomplete, sawMachine), errors };
+  return { findings: [...roots, ...symptoms], graph, verdict: verdictOf(roots, symptoms, incomplete, sawMachine), errors };
 }
 
 function verdictOf(roots: Finding[], symptoms: Finding[], incomplete: boolean, sawMachine: boolean): Verdict {

@@ -7,14 +7,13 @@ import type { LogEvent } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
 import { isUnknown, symbolText, type CsdRequest } from '../model/queries.ts';
 import { cpuNode, eventFact, finding, type DetectorContext } from './context.ts';
-import { addObject, dumpFact, hexOf } from './dump-facts.ts';
-import { latestStackEvents } from './irqs-off-spin.ts';
+import { dumpFact, hexOf } from './dump-facts.ts';
+import { busyInKernel, inOops, latestStackEvents, viewLabel, viewPc } from './cpu-view.ts';
 import { callChain, ipiWaitIndex } from './stacks.ts';
 
 /** Reports that show where a CPU spins (a panic's stack is the panic path, reported by the panic finding). */
 const WAIT_EVIDENCE_KINDS = new Set(['soft-lockup', 'hard-lockup', 'nmi-backtrace', 'rcu-stall', 'warning', 'bug']);
 
-const ANSWERING_ROOT_KINDS = new Set(['irqs-off-spin', 'spinlock-self-deadlock', 'oops-in-irq', 'seqcount-stuck-odd', 'same-spin']);
 
 export function ipiWaitDetector(ctx: DetectorContext): Finding[] {
   const out: Finding[] = [];
@@ -36,13 +35,19 @@ export function ipiWaitDetector(ctx: DetectorContext): Finding[] {
   const ipi = q?.ipiState();
   const requests: CsdRequest[] = ipi && !isUnknown(ipi) ? ipi.requests : [];
   const contexts = q?.cpuContexts() ?? [];
-  const answeringRoots = ctx.findings.filter((f) => f.role === 'root' && ANSWERING_ROOT_KINDS.has(f.kind));
+  const views = ctx.views.cpus;
+  // A CPU that cannot answer an IPI: interrupts off outside idle, or dying in the oops path.
+  const deaf = (cpu: number): string | undefined => {
+    const v = views.find((x) => x.cpu === cpu);
+    if (!v || !busyInKernel(v)) return undefined;
+    if (inOops(v)) return `${viewLabel(v)} is in the oops path (${v.chain.slice(0, 3).join(' <- ')})`;
+    if (v.irqsEnabled === false) return `${viewLabel(v)} runs ${viewPc(v)} with interrupts disabled`;
+    return undefined;
+  };
   for (const r of requests) {
     if (waits.has(r.from)) continue;
     // Without a log report, only a wait on a CPU that cannot answer is evidence (a flush in flight is not).
-    const target = contexts.find((x) => x.cpu === r.to);
-    const stuck = target?.registers.irqsEnabled === false || answeringRoots.some((f) => f.subjects.some((s) => s.kind === 'cpu' && s.cpu === r.to));
-    if (stuck) waits.set(r.from, []);
+    if (deaf(r.to)) waits.set(r.from, []);
   }
   const latest = latestStackEvents(events);
   for (const [cpu, evs] of waits) {
@@ -68,30 +73,31 @@ export function ipiWaitDetector(ctx: DetectorContext): Finding[] {
       targets.add(r.to);
       why.set(r.to, `its csd from CPU ${cpu} is still locked${r.queued ? ` and queued on CPU ${r.to}'s call_single_queue` : ''}${r.func ? `, function ${r.func.name}` : ''}`);
     }
-    const causes: string[] = [];
-    for (const f of ctx.findings) {
-      if (!ANSWERING_ROOT_KINDS.has(f.kind)) continue;
-      for (const s of f.subjects) {
-        if (s.kind !== 'cpu' || s.cpu === cpu) continue;
-        // The dump names the exact targets: roots about other CPUs do not explain this wait.
-        if (mine.length && !mine.some((r) => r.to === s.cpu)) continue;
-        targets.add(s.cpu);
-        if (!why.has(s.cpu)) why.set(s.cpu, f.summary);
-        if (!causes.includes(f.id)) causes.push(f.id);
-      }
-    }
+    const inferred = new Set<number>();
     if (targets.size === 0) {
+      // Nothing names the target: the CPUs that cannot answer are the suspects (inferred).
+      for (const v of views) {
+        if (v.cpu === cpu) continue;
+        const why1 = deaf(v.cpu);
+        if (why1) {
+          targets.add(v.cpu);
+          inferred.add(v.cpu);
+          why.set(v.cpu, why1);
+        }
+      }
       for (const e of events) {
         if (e.cpu === cpu) continue;
-        if (e.kind === 'hard-lockup' && e.cpu !== undefined) {
+        if (e.kind === 'hard-lockup' && e.cpu !== undefined && !targets.has(e.cpu)) {
           targets.add(e.cpu);
+          inferred.add(e.cpu);
           why.set(e.cpu, e.title);
         }
         if (e.kind === 'rcu-stall') {
-          for (const s of e.details.stalledCpus ?? []) {
-            if (s === cpu) continue;
-            targets.add(s);
-            if (!why.has(s)) why.set(s, `reported stalling by "${e.title}"`);
+          for (const s2 of e.details.stalledCpus ?? []) {
+            if (s2 === cpu || targets.has(s2)) continue;
+            targets.add(s2);
+            inferred.add(s2);
+            why.set(s2, `reported stalling by "${e.title}"`);
           }
         }
       }
@@ -111,7 +117,7 @@ export function ipiWaitDetector(ctx: DetectorContext): Finding[] {
         dumpSteps.push(
           `In the dump, CPU ${cpu}'s csd for CPU ${r.to} (0x${hexOf(r.csd)}${r.func ? `, ${r.func.name}` : ''}) still has CSD_FLAG_LOCK set${r.queued ? ` and sits on CPU ${r.to}'s call_single_queue: the IPI was sent, CPU ${r.to} never ran its queue` : ''}; CPU ${r.to} ${irq}.`,
         );
-        addObject(ctx.c, {
+        ctx.object({
           id: `csd:${hexOf(r.csd)}`,
           kind: 'csd',
           address: hexOf(r.csd),
@@ -145,17 +151,17 @@ export function ipiWaitDetector(ctx: DetectorContext): Finding[] {
           "crash> p call_single_queue   # a target's non-empty queue = the IPI it never ran",
           'crash> p -x cfd_data   # per-CPU csd flags (CSD_FLAG_LOCK still set)',
         ],
-        causedBy: causes,
         extra: { cpu, targets: targetList, function: waitFn },
+        nodes: [cpuNode(cpu)],
       },
     );
-    ctx.graph.node(cpuNode(cpu), 'cpu', `CPU ${cpu}`, f.id);
+    ctx.node(cpuNode(cpu), 'cpu', `CPU ${cpu}`, f.id);
     const csd = `csd:${cpu}`;
-    ctx.graph.node(csd, 'csd', `IPI from CPU ${cpu}${isTlb ? ' (TLB flush)' : ''}`, f.id);
-    ctx.graph.edge(cpuNode(cpu), csd, 'waits-for', f.id, waitFn);
+    ctx.node(csd, 'csd', `IPI from CPU ${cpu}${isTlb ? ' (TLB flush)' : ''}`, f.id);
+    ctx.edge(cpuNode(cpu), csd, 'waits-for', f.id, waitFn);
     for (const t of targetList) {
-      ctx.graph.node(cpuNode(t), 'cpu', `CPU ${t}`, f.id);
-      ctx.graph.edge(csd, cpuNode(t), 'waits-for', f.id, 'not acknowledged');
+      ctx.node(cpuNode(t), 'cpu', `CPU ${t}`, f.id);
+      ctx.edge(csd, cpuNode(t), 'waits-for', f.id, 'not acknowledged', inferred.has(t) ? { observed: false, confidence: 0.8 } : undefined);
     }
     out.push(f);
   }

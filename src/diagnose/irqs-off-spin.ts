@@ -7,26 +7,15 @@ import type { LogEvent } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
 import { frameText } from '../model/trace.ts';
 import { cpuNode, eventFact, finding, lineFact, type DetectorContext } from './context.ts';
-import { dumpRootsAbout } from './dump-facts.ts';
-import { callChain, hex, inOopsPath, isIdle, kernelRegisters, spinSite } from './stacks.ts';
-
-/** The latest event per CPU that shows its stack (NMI backtraces, lockups, stalls). */
-export function latestStackEvents(events: readonly LogEvent[]): Map<number, LogEvent> {
-  const m = new Map<number, LogEvent>();
-  for (const e of events) {
-    if (e.cpu === undefined || e.kind === 'hung-task') continue;
-    if (e.trace.length === 0 && e.registers.length === 0) continue;
-    m.set(e.cpu, e);
-  }
-  return m;
-}
+import { callChain, hex, inOopsPath, kernelRegisters, spinSite } from './stacks.ts';
 
 export function irqsOffSpinDetector(ctx: DetectorContext): Finding[] {
   const out: Finding[] = [];
-  for (const [cpu, e] of latestStackEvents(ctx.c.events)) {
-    if (isIdle(e)) continue;
-    // The dump already showed what this CPU spins on (read from memory, not inferred from a log line).
-    if (dumpRootsAbout(ctx.findings, cpu).length) continue;
+  // CPUs seen only in the log (a dump's view of a CPU is the spinlock detector's: it reads the lock itself).
+  for (const v of ctx.views.cpus) {
+    if (v.from !== 'log' || !v.event || v.idle) continue;
+    const cpu = v.cpu;
+    const e = v.event;
     const spin = spinSite(e);
     if (!spin) {
       const caught = caughtWithIrqsOff(ctx, e);
@@ -38,7 +27,8 @@ export function irqsOffSpinDetector(ctx: DetectorContext): Finding[] {
     if (!irqsOff && e.kind !== 'hard-lockup') continue;
     const chain = callChain(e);
     const lock = spin.lockAddress;
-    const lockId = lock ? `lock:${lock}` : undefined;
+    const lockAddr = hex(lock);
+    const lockId = lockAddr !== undefined && lockAddr > 0xffff800000000000n ? `lock:${lockAddr.toString(16)}` : undefined;
     const evidence = [eventFact(e, `${e.title}: ${chain.slice(0, 6).join(' <- ')}`)];
     if (regs?.line) evidence.push(lineFact(e, regs.line, `EFLAGS/PSTATE ${regs.values.eflags ?? regs.values.pstate ?? '?'}: interrupts ${irqsOff ? 'disabled' : 'unknown'}`));
     const steps = [
@@ -79,11 +69,13 @@ export function irqsOffSpinDetector(ctx: DetectorContext): Finding[] {
         steps: [...steps, 'A non-recursive spinlock taken twice on one CPU never becomes free: an AA deadlock.'],
         confirm: [`crash> bt -f -c ${cpu}`, `crash> rd ${lock} 1   # locked byte set, no tail`, 'crash> bt -a   # no other CPU inside the lock'],
         extra: { cpu, lockAddress: lock ?? '', function: spin.function },
+        nodes: [cpuNode(cpu), lockId ?? `lock:cpu${cpu}`],
       });
-      ctx.graph.node(cpuNode(cpu), 'cpu', `CPU ${cpu}`, f.id);
-      ctx.graph.node(lockId!, 'lock', `spinlock ${lock}`, f.id);
-      ctx.graph.edge(cpuNode(cpu), lockId!, 'spins-on', f.id);
-      ctx.graph.edge(lockId!, cpuNode(cpu), 'held-by', f.id, 'taken before the fault');
+      const id = lockId ?? `lock:cpu${cpu}`;
+      ctx.node(cpuNode(cpu), 'cpu', `CPU ${cpu}`, f.id);
+      ctx.node(id, 'lock', `spinlock ${lock}`, f.id);
+      ctx.edge(cpuNode(cpu), id, 'spins-on', f.id, 'IRQs off');
+      ctx.edge(id, cpuNode(cpu), 'held-by', f.id, 'taken before the fault', { observed: false, confidence: 0.8 });
       out.push(f);
       continue;
     }
@@ -97,12 +89,12 @@ export function irqsOffSpinDetector(ctx: DetectorContext): Finding[] {
       steps,
       confirm: [`crash> bt -f -c ${cpu}`, ...(lock ? [`crash> rd ${lock} 1`, `crash> search -k ${lock}   # who else references the lock`] : []), 'crash> bt -a'],
       extra: { cpu, function: spin.function, ...(lock ? { lockAddress: lock } : {}) },
+      nodes: [cpuNode(cpu), lockId ?? `lock:spin@cpu${cpu}`],
     });
-    ctx.graph.node(cpuNode(cpu), 'cpu', `CPU ${cpu}`, f.id);
-    if (lockId) {
-      ctx.graph.node(lockId, 'lock', `spinlock ${lock}`, f.id);
-      ctx.graph.edge(cpuNode(cpu), lockId, 'spins-on', f.id);
-    }
+    ctx.node(cpuNode(cpu), 'cpu', `CPU ${cpu}`, f.id);
+    // Without the lock's address, the lock is known only as "what CPU n spins on": a dump's concrete lock replaces it.
+    ctx.node(lockId ?? `lock:spin@cpu${cpu}`, 'lock', lockId ? `spinlock ${lock}` : `the spinlock CPU ${cpu} spins on`, f.id, !lockId);
+    ctx.edge(cpuNode(cpu), lockId ?? `lock:spin@cpu${cpu}`, 'spins-on', f.id, irqsOff ? 'IRQs off' : undefined);
     out.push(f);
   }
   return out;
@@ -141,7 +133,8 @@ function caughtWithIrqsOff(ctx: DetectorContext, e: LogEvent): Finding | undefin
     ],
     confirm: [`crash> dis -r ${regs.values.rip ?? '<RIP>'}`, `crash> bt -c ${cpu}`, 'crash> bt -a   # are the other CPUs in the same loop?'],
     extra: { cpu, function: regs.pcSymbol.function },
+    nodes: [cpuNode(cpu)],
   });
-  ctx.graph.node(cpuNode(cpu), 'cpu', `CPU ${cpu}`, f.id);
+  ctx.node(cpuNode(cpu), 'cpu', `CPU ${cpu}`, f.id);
   return f;
 }

@@ -10,7 +10,7 @@
 import type { Finding } from '../model/finding.ts';
 import { isUnknown, type SleepingLockState, type TaskRefAt, type TaskWait } from '../model/queries.ts';
 import { finding, taskNode, type DetectorContext } from './context.ts';
-import { addObject, dumpFact, hexOf } from './dump-facts.ts';
+import { dumpFact, hexOf } from './dump-facts.ts';
 
 function label(t: { comm: string; pid: number }): string {
   return `${t.comm}:${t.pid}`;
@@ -49,8 +49,6 @@ export function lockChainsDetector(ctx: DetectorContext): Finding[] {
   const out: Finding[] = [];
   const waitOf = new Map<number, TaskWait>(b.waits.map((w) => [w.task.pid, w]));
   const lockAt = new Map<bigint, SleepingLockState>(b.locks.map((l) => [l.address, l]));
-  const uffdRoots = new Map<string, Finding>();
-  for (const f of ctx.findings) if (f.kind === 'uffd-no-reader') for (const s of f.subjects) if (s.kind === 'object') uffdRoots.set(s.id, f);
 
   const lockId = (a: bigint) => `lock:${hexOf(a)}`;
   const reported = new Set<bigint>();
@@ -80,7 +78,7 @@ export function lockChainsDetector(ctx: DetectorContext): Finding[] {
       dumpFact(q, `${lockName(x)}: ${ownerText(x)}; waiters ${x.waiters.map((w) => `${label(w)} (${w.wants})`).join(', ')}; ${Object.entries(x.observed).map(([k, v]) => `${k}=${v}`).join(' ')}`, x.address, x.kind === 'rwsem' ? 'struct rw_semaphore' : 'struct mutex'),
     );
     for (const x of chainLocks) {
-      addObject(ctx.c, {
+      ctx.object({
         id: lockId(x.address),
         kind: x.kind,
         ...(x.symbol ? { symbol: x.symbol.name } : {}),
@@ -95,13 +93,10 @@ export function lockChainsDetector(ctx: DetectorContext): Finding[] {
       steps.push(`${x.waiters.map((w) => `${label(w)} (wants ${w.wants})`).join(', ')} sleep on ${lockName(x)}: their waiter nodes, on their own stacks, are on its wait list.`);
       steps.push(`${lockName(x)} is ${ownerText(x)}.`);
     }
-    const endRoots: Finding[] = [];
     const endTexts: string[] = [];
     for (const e of ends) {
       if (e.wait?.uffd !== undefined) {
-        const root = uffdRoots.get(`uffd:${hexOf(e.wait.uffd)}`);
-        if (root && !endRoots.includes(root)) endRoots.push(root);
-        endTexts.push(`${label(e.holder)} waits in handle_userfault on userfaultfd_ctx 0x${hexOf(e.wait.uffd)}${root ? ' (which nobody serves)' : ''}`);
+        endTexts.push(`${label(e.holder)} waits in handle_userfault on userfaultfd_ctx 0x${hexOf(e.wait.uffd)}`);
       } else {
         const t = ctx.c.tasks.find((x) => x.pid === e.holder.pid);
         endTexts.push(`${label(e.holder)} is ${t?.state === 'D' ? 'blocked elsewhere' : t?.state === 'R' ? 'running' : `in state ${e.holder.state ?? t?.state ?? '?'}`}${t?.stack?.length ? ` in ${t.stack.slice(0, 3).map((f) => f.function).join(' <- ')}` : ''}`);
@@ -120,14 +115,15 @@ export function lockChainsDetector(ctx: DetectorContext): Finding[] {
         steps,
         confirm: [...waiters.slice(0, 4).map((w) => `crash> bt ${w.pid}`), ...cycle.map((x) => `crash> struct ${x.kind === 'rwsem' ? 'rw_semaphore' : 'mutex'} ${hexOf(x.address)}`)],
         extra: { locks: cycle.map((x) => hexOf(x.address)), waiters: waiters.map((w) => w.pid) },
+        nodes: cycle.map((x) => lockId(x.address)),
       });
     } else {
-      const toRoot = endRoots.length > 0 && ends.every((e) => e.wait?.uffd !== undefined);
+      const toRoot = ends.length > 0 && ends.every((e) => e.wait?.uffd !== undefined);
       const holders = [...new Map(ends.map((e) => [e.holder.pid, e.holder])).values()];
-      const summary = `${waiters.map(label).join(', ')} wait for ${lockName(l)}${chainLocks.length > 1 ? ` (through ${chainLocks.length - 1} more lock(s))` : ''}, held by ${holders.length ? holders.map(label).join(', ') : 'an unknown task'}${uniqueEnds.length ? `, ${toRoot ? 'which wait in handle_userfault on a userfaultfd nobody serves' : uniqueEnds.join('; ').replace(/^[^ ]+ /, 'which ')}` : ''}`;
-      if (toRoot) steps.push('The chain ends in the userfaultfd: until a reader resolves its faults, the lock holders never release the lock, and every task that needs it piles up behind them.');
-      f = finding(ctx, 'lock-owner-chain', toRoot ? 'symptom' : 'root', summary, {
-        confidence: toRoot ? 0.9 : holders.length ? 0.6 : 0.4,
+      const summary = `${waiters.map(label).join(', ')} wait for ${lockName(l)}${chainLocks.length > 1 ? ` (through ${chainLocks.length - 1} more lock(s))` : ''}, held by ${holders.length ? holders.map(label).join(', ') : 'an unknown task'}${uniqueEnds.length ? `, ${toRoot ? 'which wait in handle_userfault on a userfaultfd' : uniqueEnds.join('; ').replace(/^[^ ]+ /, 'which ')}` : ''}`;
+      if (toRoot) steps.push('The chain goes on into the userfaultfd: until its faults are resolved, the lock holders never release the lock, and every task that needs it piles up behind them.');
+      f = finding(ctx, 'lock-owner-chain', 'symptom', summary, {
+        confidence: holders.length ? 0.9 : 0.6,
         subjects: [{ kind: 'object', id: lockId(l.address) }, ...waiters.map((w) => ({ kind: 'task' as const, pid: w.pid, comm: w.comm })), ...holders.map((h) => ({ kind: 'task' as const, pid: h.pid, comm: h.comm }))],
         evidence,
         steps,
@@ -136,7 +132,7 @@ export function lockChainsDetector(ctx: DetectorContext): Finding[] {
           `crash> struct ${l.kind === 'rwsem' ? 'rw_semaphore' : 'mutex'} ${hexOf(l.address)}`,
           ...holders.slice(0, 3).map((h) => `crash> bt ${h.pid}`),
         ],
-        causedBy: endRoots.map((r) => r.id),
+        nodes: [lockId(l.address)],
         extra: {
           lock: hexOf(l.address),
           kind: l.kind,
@@ -150,30 +146,16 @@ export function lockChainsDetector(ctx: DetectorContext): Finding[] {
     // Graph: waiter -> lock -> holder -> (uffd | next lock).
     for (const x of chainLocks) {
       const id = lockId(x.address);
-      ctx.graph.node(id, 'lock', lockName(x), f.id);
+      ctx.node(id, 'lock', lockName(x), f.id);
       for (const w of x.waiters) {
-        ctx.graph.node(taskNode(w.pid), 'task', label(w), f.id);
-        // The log-level placeholder ("an rwsem waited on in <site>") is this lock: point its edges here.
-        for (const e of ctx.graph.edges) {
-          if (e.from !== taskNode(w.pid) || !e.to.startsWith('lock:') || !e.to.includes('@')) continue;
-          const placeholder = e.to;
-          e.to = id;
-          if (!ctx.graph.edges.some((g) => g.to === placeholder || g.from === placeholder)) ctx.graph.nodes.delete(placeholder);
-        }
-        ctx.graph.edge(taskNode(w.pid), id, 'waits-for', f.id, `${x.kind} (${w.wants})`);
+        ctx.node(taskNode(w.pid), 'task', label(w), f.id);
+        ctx.edge(taskNode(w.pid), id, 'waits-for', f.id, `${x.kind} (${w.wants})`);
       }
       for (const h of holdersOf(x)) {
-        ctx.graph.node(taskNode(h.pid), 'task', label(h), f.id);
-        ctx.graph.edge(id, taskNode(h.pid), 'held-by', f.id, x.readerOwned ? 'reader' : 'owner');
+        ctx.node(taskNode(h.pid), 'task', label(h), f.id);
+        ctx.edge(id, taskNode(h.pid), 'held-by', f.id, x.readerOwned ? 'reader (its stack references the lock)' : 'owner', x.readerOwned ? { observed: false, confidence: 0.8 } : undefined);
         const w = waitOf.get(h.pid);
-        if (w?.uffd !== undefined) ctx.graph.edge(taskNode(h.pid), `uffd:${hexOf(w.uffd)}`, 'waits-for', f.id, 'page fault');
-      }
-    }
-    // Hung-task reports of these waiters are explained by the chain (and so by its root).
-    for (const prior of ctx.findings) {
-      if (prior.kind !== 'hung-task-cluster') continue;
-      if (prior.subjects.some((s) => s.kind === 'task' && waiters.some((w) => w.pid === s.pid))) {
-        prior.causedBy = [...new Set([...(prior.causedBy ?? []), f.id, ...endRoots.map((r) => r.id)])];
+        if (w?.uffd !== undefined) ctx.edge(taskNode(h.pid), `uffd:${hexOf(w.uffd)}`, 'waits-for', f.id, 'page fault');
       }
     }
     out.push(f);

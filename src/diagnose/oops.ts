@@ -5,7 +5,7 @@
 import type { LogEvent } from '../model/event.ts';
 import type { Finding, FindingKind } from '../model/finding.ts';
 import { frameText } from '../model/trace.ts';
-import { cpuNode, eventFact, finding, lineFact, type DetectorContext } from './context.ts';
+import { cpuNode, eventFact, eventNode, finding, lineFact, type DetectorContext } from './context.ts';
 import { callChain, inInterrupt, kernelRegisters, pcFunction } from './stacks.ts';
 
 const FAILURE_KINDS: Partial<Record<LogEvent['kind'], FindingKind>> = {
@@ -84,13 +84,14 @@ export function oopsDetector(ctx: DetectorContext): Finding[] {
         ...(pcFunction(e)?.module ? { module: pcFunction(e)!.module! } : {}),
         ...(e.details.address ? { address: e.details.address } : {}),
       },
+      nodes: [eventNode(e.id)],
     });
+    ctx.node(eventNode(e.id), 'fault', `${kind} in ${fn}`, f.id);
     if (idx !== firstFailureIdx && firstFailureIdx >= 0 && !isWarning) {
+      // Later oopses are often consequences of the first (a corrupted structure, a lock left held).
       steps.push('An earlier failure was reported first; later oopses are often its consequences.');
-      f.role = 'symptom';
-      f.causedBy = [];
+      ctx.edge(eventNode(e.id), eventNode(events[firstFailureIdx].id), 'caused-by', f.id, 'an earlier failure', { observed: false, confidence: 0.6 });
     }
-    if (e.cpu !== undefined && !isWarning) ctx.graph.node(`event:${e.id}`, 'fault', `${kind} in ${fn}`, f.id);
     out.push(f);
 
     // An oops in interrupt context that never completed, followed by hangs: the CPU died in the oops path with IRQs off.
@@ -118,8 +119,9 @@ export function oopsDetector(ctx: DetectorContext): Finding[] {
       ];
       g.confirm = [`crash> bt -c ${e.cpu}`, `crash> bt -f -c ${e.cpu}   # find the lock taken before the fault`, 'crash> log | tail -200'];
       g.extra = { cpu: e.cpu };
-      ctx.graph.node(cpuNode(e.cpu), 'cpu', `CPU ${e.cpu}`, g.id);
-      ctx.graph.edge(cpuNode(e.cpu), `event:${e.id}`, 'caused-by', g.id, 'stuck in the oops path');
+      g.nodes = [eventNode(e.id)];
+      ctx.node(cpuNode(e.cpu), 'cpu', `CPU ${e.cpu}`, g.id);
+      ctx.edge(cpuNode(e.cpu), eventNode(e.id), 'caused-by', g.id, 'stuck in the oops path');
       out.push(g);
     }
   }

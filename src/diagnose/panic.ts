@@ -5,7 +5,8 @@
  */
 import type { LogEvent } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
-import { eventFact, finding, type DetectorContext } from './context.ts';
+import { cpuNode, eventFact, eventNode, finding, taskNode, type DetectorContext } from './context.ts';
+import { RCU_GP } from './lockups.ts';
 import { isParked } from './known/frames.ts';
 
 interface PanicRule {
@@ -32,6 +33,14 @@ export const PANIC_RULES: PanicRule[] = [
   { re: /Machine check|MCE|Hardware Error/i, cause: 'mce', trigger: ['mce'], meaning: 'a fatal machine check: hardware reported an uncorrectable error' },
 ];
 
+/** The graph node a trigger event is about: the CPU of a lockup, the task of a hung-task report, the grace period of a stall, else the event. */
+function triggerNode(e: LogEvent): string {
+  if ((e.kind === 'soft-lockup' || e.kind === 'hard-lockup') && e.cpu !== undefined) return cpuNode(e.cpu);
+  if (e.kind === 'hung-task' && e.task) return taskNode(e.task.pid);
+  if (e.kind === 'rcu-stall') return RCU_GP;
+  return eventNode(e.id);
+}
+
 export function panicDetector(ctx: DetectorContext): Finding[] {
   const out: Finding[] = [];
   const events = ctx.c.events;
@@ -42,18 +51,8 @@ export function panicDetector(ctx: DetectorContext): Finding[] {
     const idx = events.indexOf(p);
     const before = events.slice(0, idx).reverse();
     const trigger = p.kind !== 'panic' ? p : rule ? before.find((e) => rule.trigger.includes(e.kind)) : undefined;
-    // The findings about the trigger: made from its event, or (hung tasks) about its task.
-    const triggerFindings = trigger
-      ? ctx.findings.filter((f) =>
-          f.subjects.some((s) => (s.kind === 'event' && s.id === trigger.id) || (trigger.kind === 'hung-task' && s.kind === 'task' && s.pid === trigger.task?.pid)),
-        )
-      : [];
-    const rootFindings = ctx.findings.filter((f) => f.role === 'root');
     const cause = rule?.cause ?? p.details.panicCause ?? 'unknown';
     const isDeliberate = cause === 'sysrq' || cause === 'nmi';
-    const hasOtherRoot = rootFindings.length > 0;
-    // A forced dump (operator NMI, sysrq-c) is never the fault: with nothing else found it only says the dump was forced.
-    const role = hasOtherRoot || (trigger && triggerFindings.length) || isDeliberate ? 'symptom' : 'root';
     const summary = `Kernel panic${p.cpu !== undefined ? ` on CPU ${p.cpu}` : ''}: "${reason}" (${cause})${trigger ? `, triggered by ${trigger.title.replace(/\.$/, '')}` : ''}${isDeliberate ? ' — a dump forced from outside; the panic is not the fault' : ''}`;
     const steps = [
       `The kernel panicked: "${reason}".`,
@@ -61,30 +60,31 @@ export function panicDetector(ctx: DetectorContext): Finding[] {
       trigger ? `The event that triggered it: "${trigger.title}" (line ${trigger.line}).` : rule?.trigger.length ? 'Its usual trigger was not found in the log before it.' : '',
     ].filter(Boolean);
     if (isDeliberate) steps.push('A forced dump tells that someone thought the machine was hung; the cause, if any, is in the state of the CPUs and tasks at that time, not in the panic.');
-    if (p.cpu !== undefined && hasOtherRoot && !rootFindings.some((f) => f.subjects.some((s) => s.kind === 'cpu' && s.cpu === p.cpu)))
-      steps.push(`The panicking CPU ${p.cpu} is a victim, not the culprit: the root cause is on another CPU.`);
-    if (!hasOtherRoot && !isDeliberate) steps.push('No other failure in the evidence explains it.');
+    else if (trigger) steps.push('The panic is a consequence of its trigger: what caused the trigger is the cause (the wait-for graph follows it).');
+    else steps.push('No earlier failure in the evidence triggered it.');
     const parked = ctx.c.cpus.filter((x) => x.cpu !== p.cpu && isParked(x.registers?.pcSymbol?.function, (x.stack ?? []).map((f) => f.function)));
     if (parked.length) steps.push(`CPU(s) ${parked.map((x) => x.cpu).join(', ')} were stopped by the panic (${parked[0].registers?.pcSymbol?.function ?? 'stop_this_cpu'}): halted on purpose, not involved.`);
-    const f = finding(ctx, 'panic', role, summary, {
-      confidence: role === 'root' ? 0.6 : 0.95,
+    const node = eventNode(p.id);
+    const f = finding(ctx, 'panic', trigger || isDeliberate ? 'symptom' : 'root', summary, {
+      confidence: trigger || isDeliberate ? 0.95 : 0.6,
       subjects: [{ kind: 'event', id: p.id }, ...(p.cpu !== undefined ? [{ kind: 'cpu' as const, cpu: p.cpu }] : []), ...(trigger ? [{ kind: 'event' as const, id: trigger.id }] : [])],
       evidence: [eventFact(p), ...(trigger ? [eventFact(trigger)] : [])],
       steps,
       confirm: ['crash> sys   # PANIC: line', 'crash> log | tail -100', ...(p.cpu !== undefined ? [`crash> bt -c ${p.cpu}`] : [])],
-      causedBy: role === 'symptom' ? (triggerFindings.length ? triggerFindings : rootFindings).map((f) => f.id) : [],
       extra: { cause, reason, ...(trigger ? { trigger: trigger.id } : {}), ...(isDeliberate ? { deliberate: true } : {}) },
+      nodes: [node],
     });
+    ctx.node(node, 'event', `panic: ${reason}`, f.id);
+    if (trigger && trigger !== p) ctx.edge(node, triggerNode(trigger), 'caused-by', f.id, cause);
     out.push(f);
   }
   // The console shows a kdump capture kernel booting but no panic: the first kernel went into kdump without the
   // console seeing why (printk from NMI context is deferred; an operator NMI or a hard lockup leaves nothing).
   const boot = ctx.c.system.kdumpCaptureBoot;
   if (boot && !events.some((e) => e.kind === 'panic' || e.details.panicReason !== undefined)) {
-    const hasRoot = ctx.findings.some((f) => f.role === 'root');
     out.push(
-      finding(ctx, 'panic', hasRoot ? 'symptom' : 'root', 'The first kernel went into kdump (a capture kernel booted after it), but this log does not say why', {
-        confidence: hasRoot ? 0.8 : 0.3,
+      finding(ctx, 'panic', 'root', 'The first kernel went into kdump (a capture kernel booted after it), but this log does not say why', {
+        confidence: 0.3,
         evidence: [{ text: 'kdump capture kernel boot (elfcorehdr= on its command line)', from: { kind: 'log', source: boot.source, line: boot.line } }],
         steps: [
           `At line ${boot.line} a kernel boots with elfcorehdr= on its command line: the kdump capture kernel, started by crash_kexec after a panic or an NMI.`,
@@ -93,6 +93,7 @@ export function panicDetector(ctx: DetectorContext): Finding[] {
         ],
         confirm: ['coroner analyze /var/crash/<dir>   # the vmcore and vmcore-dmesg.txt', 'crash> sys   # PANIC:', 'crash> bt -a'],
         extra: { cause: 'kdump-capture-boot', line: boot.line },
+        nodes: ['event:kdump-capture-boot'],
       }),
     );
   }

@@ -1,30 +1,33 @@
 /**
- * All-CPUs-same-spin: several CPUs whose lockup or NMI-backtrace stacks stop in the same function
- * are caught in one shared loop (a lock or a seqcount): the loop is the subject, not each CPU.
+ * CPUs seen in the log stuck in one loop: several CPUs whose lockup or NMI-backtrace stacks stop in the same function
+ * are caught in one shared loop (a lock or a seqcount): the loop is the subject, not each CPU. One CPU whose `Code:`
+ * bytes disassemble to a sequence-count read loop (load a global, test bit 0, branch back) waits on that count.
+ * (CPUs a dump shows are the seqcount and spinlock detectors': they read the polled word itself.)
  */
 import type { Finding } from '../model/finding.ts';
-import { cpuNode, eventFact, finding, type DetectorContext } from './context.ts';
-import { dumpRootsAbout } from './dump-facts.ts';
-import { latestStackEvents } from './irqs-off-spin.ts';
-import { ipiWaitIndex, isIdle, kernelRegisters, pcFunction } from './stacks.ts';
+import type { LogEvent } from '../model/event.ts';
+import { cpuNode, eventFact, finding, lineFact, type DetectorContext } from './context.ts';
+import { busyInKernel, inSpinlockSlowpath, waitsForIpi, type CpuView } from './cpu-view.ts';
+import { kernelRegisters, pcFunction } from './stacks.ts';
 
 export function sameSpinDetector(ctx: DetectorContext): Finding[] {
-  const byFn = new Map<string, number[]>();
-  const latest = latestStackEvents(ctx.c.events);
-  for (const [cpu, e] of latest) {
-    if (isIdle(e) || ipiWaitIndex(e) >= 0) continue;
-    const regs = kernelRegisters(e)[0];
-    if (!regs) continue;
-    const pc = pcFunction(e);
-    if (!pc) continue;
-    byFn.set(pc.function, [...(byFn.get(pc.function) ?? []), cpu]);
+  const byFn = new Map<string, CpuView[]>();
+  for (const v of ctx.views.cpus) {
+    if (v.from !== 'log' || !v.event || !busyInKernel(v) || waitsForIpi(v) || inSpinlockSlowpath(v)) continue;
+    if (!kernelRegisters(v.event)[0]) continue;
+    byFn.set(v.pc!.function, [...(byFn.get(v.pc!.function) ?? []), v]);
   }
   const out: Finding[] = [];
-  for (const [fn, cpus] of byFn) {
-    if (cpus.length < 2) continue;
-    // The dump found the loop and the object it polls for these CPUs: nothing left to guess.
-    if (cpus.every((cpu) => dumpRootsAbout(ctx.findings, cpu).length)) continue;
-    const events = cpus.map((c) => latest.get(c)!);
+  for (const [fn, vs] of byFn) {
+    const cpus = vs.map((v) => v.cpu);
+    const events = vs.map((v) => v.event!);
+    const loop = events.map((e) => e.details.codeLoop).find((l) => l);
+    const seqRead = !!loop && loop.readsGlobal && loop.testsBit0;
+    if (cpus.length < 2 && !loop?.testsBit0) continue;
+    if (cpus.length < 2) {
+      out.push(seqRead ? seqcountLoop(ctx, vs[0], fn, loop!) : wordLoop(ctx, vs[0], fn, loop!));
+      continue;
+    }
     const offsets = new Set(events.map((e) => kernelRegisters(e)[0]?.pcSymbol?.offset));
     const irqsOff = events.filter((e) => kernelRegisters(e)[0]?.irqsEnabled === false).length;
     const objectId = `loop:${fn}`;
@@ -38,15 +41,60 @@ export function sameSpinDetector(ctx: DetectorContext): Finding[] {
         'Many CPUs spinning in one function at once points at one object they all poll (a lock word or a sequence count) that never changes.',
         `Disassemble ${fn} around the RIP to find the loop and the address it polls, then read that address in the dump.`,
       ],
-      confirm: [`crash> dis -r <RIP>   # the loop around RIP in ${fn}`, 'crash> bt -a', 'crash> rd <polled address>'],
       extra: { function: fn, cpus },
+      nodes: [objectId],
     });
-    ctx.graph.node(objectId, 'lock', `loop in ${fn}`, f.id);
+    ctx.node(objectId, 'loop', `loop in ${fn}`, f.id);
     for (const cpu of cpus) {
-      ctx.graph.node(cpuNode(cpu), 'cpu', `CPU ${cpu}`, f.id);
-      ctx.graph.edge(cpuNode(cpu), objectId, 'spins-on', f.id);
+      ctx.node(cpuNode(cpu), 'cpu', `CPU ${cpu}`, f.id);
+      ctx.edge(cpuNode(cpu), objectId, 'spins-on', f.id);
     }
     out.push(f);
   }
   return out;
+}
+
+/** One CPU spinning in a sequence-count read loop that its Code: bytes show. */
+function seqcountLoop(ctx: DetectorContext, v: CpuView, fn: string, loop: NonNullable<LogEvent['details']['codeLoop']>): Finding {
+  const e = v.event!;
+  const objectId = `seqcount:read@${fn}`;
+  const f = finding(ctx, 'seqcount-stuck-odd', 'root', `CPU ${v.cpu}${v.task ? ` (${v.task.comm}:${v.task.pid})` : ''} spins in ${fn}, a sequence-count read loop on a global whose count stays odd (its Code: bytes): a writer never finished, or the count is corrupted`, {
+    confidence: 0.55,
+    subjects: [{ kind: 'cpu', cpu: v.cpu }, { kind: 'object', id: objectId }],
+    evidence: [eventFact(e, `${e.title}: ${v.chain.slice(0, 5).join(' <- ')}`), lineFact(e, e.code?.line, `Code: loop ${loop.instructions.join('; ')}`)],
+    steps: [
+      `${e.title}: CPU ${v.cpu} is stuck in ${fn}.`,
+      `Its Code: bytes disassemble to a ${loop.instructions.length}-instruction loop around the PC: ${loop.instructions.join('; ')}.`,
+      'The loop re-reads a global and tests bit 0 until it clears: the read_seqcount_begin retry loop (an odd sequence means a writer is inside).',
+      'A count that stays odd for the whole lockup with no writer running is a stuck or corrupted seqcount; a dump tells which (its value, its writer lock, the other CPUs).',
+    ],
+    confirm: [`crash> dis -r ${v.regs?.values.rip ?? '<RIP>'}`, 'crash> bt -a', 'crash> p jiffies_seq   # or the global the loop reads'],
+    extra: { cpu: v.cpu, function: fn, loop: loop.instructions },
+    nodes: [objectId],
+  });
+  ctx.node(objectId, 'seqcount', `the sequence count ${fn} reads`, f.id);
+  ctx.edge(cpuNode(v.cpu), objectId, 'spins-on', f.id, 'read_seqcount_begin');
+  return f;
+}
+
+/** One CPU polling a word until bit 0 clears (its Code: bytes): a lock or flag that nobody releases. */
+function wordLoop(ctx: DetectorContext, v: CpuView, fn: string, loop: NonNullable<LogEvent['details']['codeLoop']>): Finding {
+  const e = v.event!;
+  const objectId = `loop:${fn}`;
+  const f = finding(ctx, 'same-spin', 'root', `CPU ${v.cpu}${v.task ? ` (${v.task.comm}:${v.task.pid})` : ''} spins in ${fn} polling a word until bit 0 clears (its Code: bytes): a lock or flag that nobody releases`, {
+    confidence: 0.5,
+    subjects: [{ kind: 'cpu', cpu: v.cpu }, { kind: 'object', id: objectId }],
+    evidence: [eventFact(e, `${e.title}: ${v.chain.slice(0, 5).join(' <- ')}`), lineFact(e, e.code?.line, `Code: loop ${loop.instructions.join('; ')}`)],
+    steps: [
+      `${e.title}: CPU ${v.cpu} is stuck in ${fn}.`,
+      `Its Code: bytes disassemble to a ${loop.instructions.length}-instruction loop around the PC: ${loop.instructions.join('; ')}.`,
+      'The loop re-reads a word and waits for bit 0 to clear: a lock bit or a flag another CPU (or a device) should clear. Which word it is, and who should clear it, a dump tells.',
+    ],
+    confirm: [`crash> dis -r ${v.regs?.values.rip ?? '<RIP>'}`, 'crash> bt -a'],
+    extra: { cpu: v.cpu, function: fn, loop: loop.instructions },
+    nodes: [cpuNode(v.cpu), objectId],
+  });
+  ctx.node(objectId, 'loop', `the word polled in ${fn}`, f.id);
+  ctx.edge(cpuNode(v.cpu), objectId, 'spins-on', f.id);
+  return f;
 }

@@ -10,7 +10,7 @@ import type { Finding } from '../model/finding.ts';
 import { isUnknown, loopLines, symbolText, type CpuContext, type KernelQueries, type SpinLoop } from '../model/queries.ts';
 import { cpuNode, finding, type DetectorContext } from './context.ts';
 import { IPI_WAIT_FUNCTIONS, matchesAny, SPINLOCK_SLOWPATH_FUNCTIONS } from './known/frames.ts';
-import { addObject, contextText, cpuLabel, dumpFact, dumpTakenStep, hexOf, isIdleContext, pcText, working } from './dump-facts.ts';
+import { contextText, cpuLabel, dumpFact, dumpTakenStep, hexOf, isIdleContext, pcText, working } from './dump-facts.ts';
 
 const NOT_SEQCOUNT = [...IPI_WAIT_FUNCTIONS, ...SPINLOCK_SLOWPATH_FUNCTIONS, /^osq_lock$/, /^mutex_spin_on_owner$/, /^rwsem_spin_on_owner$/, /bit_spin_lock/];
 
@@ -149,6 +149,7 @@ export function seqcountDetector(ctx: DetectorContext): Finding[] {
     if (lock && lockState) evidence.push(dumpFact(q, `${lockName} = ${lockState.value} (${lockState.locked ? 'locked' : 'unlocked'})`, lock.address, lock.symbol?.name ?? 'writer lock'));
     const summary = `${all ? `All ${cpus.length} CPUs` : `CPUs ${cpus.join(', ')}`} spin${irqsOff.length === cpus.length ? ' with IRQs off' : irqsOff.length ? ` (${irqsOff.length} with IRQs off)` : ''} ${loops.size === 1 ? ` in ${where}` : ''} reading seqcount ${name} (0x${hexOf(addr)})${loops.size > 1 ? ` (${where.replace(/, CPU/g, '; CPU')})` : ''} whose sequence ${sc.sequence} is odd${noWriter ? ` while no writer is inside${lock && lockState ? ` (${lockName} unlocked)` : ''}: a corrupted sequence` : ''}`;
     const f = finding(ctx, 'seqcount-stuck-odd', 'root', summary, {
+      nodes: [objectId],
       confidence: noWriter ? (all ? 0.9 : 0.8) : 0.6,
       subjects: [{ kind: 'object', id: objectId }, ...cpus.map((cpu) => ({ kind: 'cpu' as const, cpu }))],
       evidence,
@@ -174,7 +175,7 @@ export function seqcountDetector(ctx: DetectorContext): Finding[] {
         noWriter,
       },
     });
-    addObject(ctx.c, {
+    ctx.object({
       id: objectId,
       kind: 'seqcount',
       ...(sc.symbol ? { symbol: sc.symbol.name } : {}),
@@ -189,7 +190,7 @@ export function seqcountDetector(ctx: DetectorContext): Finding[] {
       facts: evidence.slice(-2),
     });
     if (lock) {
-      addObject(ctx.c, {
+      ctx.object({
         id: `lock:${hexOf(lock.address)}`,
         kind: 'spinlock',
         ...(lock.symbol ? { symbol: lock.symbol.name } : {}),
@@ -198,10 +199,10 @@ export function seqcountDetector(ctx: DetectorContext): Finding[] {
         facts: lockState ? [evidence[evidence.length - 1]] : [],
       });
     }
-    ctx.graph.node(objectId, 'seqcount', `seqcount ${name} = ${sc.sequence} (odd, no writer)`, f.id);
+    ctx.node(objectId, 'seqcount', `seqcount ${name} = ${sc.sequence} (odd, no writer)`, f.id);
     for (const r of readers) {
-      ctx.graph.node(cpuNode(r.ctx.cpu), 'cpu', `CPU ${r.ctx.cpu}: ${pcText(r.ctx.registers)}`, f.id);
-      ctx.graph.edge(cpuNode(r.ctx.cpu), objectId, 'spins-on', f.id, 'read_seqcount_begin');
+      ctx.node(cpuNode(r.ctx.cpu), 'cpu', `CPU ${r.ctx.cpu}: ${pcText(r.ctx.registers)}`, f.id);
+      ctx.edge(cpuNode(r.ctx.cpu), objectId, 'spins-on', f.id, 'read_seqcount_begin');
     }
     out.push(f);
   }

@@ -1,11 +1,11 @@
 /**
- * A CPU spinning on a spinlock, from the dump (cases/softlockup-tlb-ipi.md): the lock address comes
- * from the loop the CPU polls (its registers + the slow path's code), the lock word from memory.
- * Who holds it: a spinlock holder runs (it cannot sleep), so it is a CPU inside a critical section.
- * If no other CPU can be holding it (user space, idle, waiting on the same lock, or waiting for this
- * CPU's IPI) and one of this CPU's own callers took the lock before calling down, the CPU waits for
- * itself: an AA self-deadlock — the root. Otherwise the spin (IRQs off) is the lead, holder named
- * among the candidates.
+ * A CPU spinning on a spinlock, from the dump (cases/softlockup-tlb-ipi.md): the lock address comes from the loop the
+ * CPU polls (its registers + the slow path's code), the lock word from memory. Who holds it: a spinlock holder runs
+ * (it cannot sleep), so it is a CPU whose own code took the lock and has not released it — proven by disassembling
+ * each frame's function up to its return address and matching the lock call's argument to the lock. The holder can
+ * be the spinning CPU itself (a self-deadlock), another spinning CPU (ABBA), a CPU that waits for this one's IPI
+ * (lock against IPI), or one running inside the critical section. Each becomes an edge of the wait-for graph:
+ * CPU -> lock (spins on), lock -> holder (held by); the graph turns them into a deadlock, a hog or a lost unlock.
  */
 import type { Finding } from '../model/finding.ts';
 import { isUnknown, symbolText, type CpuContext, type Instruction, type KernelQueries, type QSpinlockState, type SymbolRef } from '../model/queries.ts';
@@ -13,10 +13,9 @@ import type { Fact } from '../model/provenance.ts';
 import type { Frame, RegisterSet } from '../model/trace.ts';
 import { frameText } from '../model/trace.ts';
 import { cpuNode, eventFact, finding, type DetectorContext } from './context.ts';
-import { addObject, contextText, cpuLabel, dumpFact, dumpTakenStep, hexOf, isIdleContext, pcText, working } from './dump-facts.ts';
-import { latestStackEvents } from './irqs-off-spin.ts';
+import { contextText, dumpFact, dumpTakenStep, hexOf } from './dump-facts.ts';
+import { busyInKernel, inSpinlockSlowpath, viewLabel, viewPc, type CpuView } from './cpu-view.ts';
 import { matchesAny, OOPS_PATH_FUNCTIONS, SPINLOCK_SLOWPATH_FUNCTIONS } from './known/frames.ts';
-import { kernelRegisters } from './stacks.ts';
 
 const LOCK_CALL = /^(_raw_spin_lock(_irqsave|_irq|_bh|_nested)?|_spin_lock(_irqsave|_irq|_bh)?|do_raw_spin_lock|queued_spin_lock|__raw_spin_lock)$/;
 const UNLOCK_CALL = /^(_raw_spin_unlock(_irqrestore|_irq|_bh)?|_spin_unlock(_irqrestore|_irq|_bh)?|do_raw_spin_unlock|__raw_spin_unlock)$/;
@@ -33,77 +32,84 @@ export interface TakenBy {
   viaOops: boolean;
 }
 
-/** Frames of this CPU's stack, innermost first: the dump's own unwind when there is one, else the latest log backtrace. */
-function stackOf(ctx: DetectorContext, x: CpuContext): { frames: Frame[]; regs: RegisterSet[]; facts: Fact[] } {
-  const cpu = x.cpu;
-  const st = ctx.c.cpus.find((c) => c.cpu === cpu);
-  if (st?.stack?.length && st.stackFrom?.kind === 'dump') {
-    // A kdump NMI (or the panic path) sits on top of the interrupted context: start where the CPU really was.
-    const at = st.stack.findIndex((f) => f.exceptionRip && f.function === x.registers.pcSymbol?.function);
-    const frames = at > 0 ? st.stack.slice(at) : st.stack.filter((f) => f.stack !== 'nmi');
-    return { frames, regs: st.registers ? [st.registers] : [], facts: [{ text: `CPU ${cpu} stack (dump)`, from: st.stackFrom }] };
-  }
-  // A log backtrace of this CPU stopped at the same PC describes the same spin (it never moved since).
-  const e = latestStackEvents(ctx.c.events).get(cpu);
-  const pc = e ? kernelRegisters(e)[0]?.pcSymbol : undefined;
-  if (!e || !pc || pc.function !== x.registers.pcSymbol?.function || (pc.offset !== undefined && pc.offset !== x.registers.pcSymbol?.offset)) return { frames: [], regs: [], facts: [] };
-  return { frames: e.trace.filter((f) => f.reliable), regs: kernelRegisters(e), facts: [eventFact(e, `${e.title}: ${e.trace.filter((f) => f.reliable).slice(0, 6).map((f) => frameText(f)).join(' <- ')}`)] };
-}
-
 /** The lock argument of the call at index `i`: what was loaded into RDI just before. */
-function lockArgument(q: KernelQueries, insns: Instruction[], i: number, lock: bigint, regSets: RegisterSet[]): string | undefined {
+function lockArgument(q: KernelQueries, insns: Instruction[], i: number, lock: bigint, regSets: RegisterSet[]): { proven: string } | { other: true } | undefined {
   for (let j = i - 1; j >= Math.max(0, i - 8); j--) {
     const x = insns[j];
     if (x.writes !== 'rdi') continue;
     const imm = /^mov[q]?\s+\$0x([0-9a-f]+),%rdi$/.exec(x.text);
-    if (imm) return BigInt(`0x${imm[1]}`) === lock ? `rdi = $0x${imm[1]} (${symbolText(q.symbolAt(lock), lock)})` : undefined;
-    if (x.mnemonic === 'lea' && x.memory?.ripRelative !== undefined) return x.memory.ripRelative === lock ? `rdi = &${symbolText(q.symbolAt(lock), lock)}` : undefined;
+    if (imm) return BigInt(`0x${imm[1]}`) === lock ? { proven: `rdi = $0x${imm[1]} (${symbolText(q.symbolAt(lock), lock)})` } : { other: true };
+    if (x.mnemonic === 'lea' && x.memory?.ripRelative !== undefined) return x.memory.ripRelative === lock ? { proven: `rdi = &${symbolText(q.symbolAt(lock), lock)}` } : { other: true };
     const reg = /^mov[q]?\s+%(\w+),%rdi$/.exec(x.text);
     if (reg && CALLEE_SAVED.has(reg[1])) {
       const hit = regSets.find((r) => r.values[reg[1]] && BigInt(`0x${r.values[reg[1]]}`) === lock);
-      return hit ? `rdi = %${reg[1]}, and ${reg[1].toUpperCase()} still holds 0x${hexOf(lock)} (callee-saved)` : undefined;
+      return hit ? { proven: `rdi = %${reg[1]}, and ${reg[1].toUpperCase()} still holds 0x${hexOf(lock)} (callee-saved)` } : undefined;
     }
     return undefined;
   }
   return undefined;
 }
 
-/** The innermost caller below the lock request that called a spin_lock function before its return address and had not unlocked since. */
-export function ownCallerTook(q: KernelQueries, frames: Frame[], lock: bigint, regSets: RegisterSet[]): TakenBy | undefined {
-  // Skip the slow path and the lock function itself, then the function that asked for the lock.
-  let i = 0;
-  while (i < frames.length && (matchesAny(frames[i].function, SPINLOCK_SLOWPATH_FUNCTIONS) || LOCK_CALL.test(frames[i].function))) i++;
-  i++; // the requester
+/** The code addresses of a CPU's stack, innermost first: the PC, then each frame's return address. */
+function codeSites(q: KernelQueries, v: CpuView): Array<{ function: string; module?: string; address: bigint; pc: boolean }> {
+  const out: Array<{ function: string; module?: string; address: bigint; pc: boolean }> = [];
+  const rip = v.regs?.values.rip;
+  if (rip && v.pc) out.push({ function: v.pc.function, ...(v.pc.module ? { module: v.pc.module } : {}), address: BigInt(`0x${rip}`), pc: true });
+  for (const f of v.frames) {
+    if (f.exceptionRip && out.length && f.function === out[0].function) continue;
+    const start = q.addressOf(f.module ? `${f.module}:${f.function}` : f.function) ?? q.addressOf(f.function);
+    const ret = f.address ? BigInt(`0x${f.address}`) : start !== undefined && f.offset !== undefined ? start + BigInt(f.offset) : undefined;
+    if (ret !== undefined) out.push({ function: f.function, ...(f.module ? { module: f.module } : {}), address: ret, pc: !!f.exceptionRip });
+  }
+  return out;
+}
+
+/**
+ * Where this CPU's own code took `lock` and has not released it: the innermost function (the PC's, or a caller's up to
+ * its return address) with a lock call whose argument is the lock. The call a frame is making right now (the lock it
+ * is requesting) does not count. Without a proof, the innermost unreleased lock call of a caller is returned unproven.
+ */
+export function stackTook(q: KernelQueries, v: CpuView, lock: bigint): TakenBy | undefined {
   let viaOops = false;
   let fallback: TakenBy | undefined;
-  for (let n = 0; i < frames.length && n < 16; i++, n++) {
-    const f = frames[i];
-    if (matchesAny(f.function, OOPS_PATH_FUNCTIONS) || /^asm_exc_|^exc_/.test(f.function)) {
+  let n = 0;
+  for (const site of codeSites(q, v)) {
+    if (n++ > 24) break;
+    if (matchesAny(site.function, SPINLOCK_SLOWPATH_FUNCTIONS) || LOCK_CALL.test(site.function)) continue;
+    if (matchesAny(site.function, OOPS_PATH_FUNCTIONS) || /^asm_exc_|^exc_/.test(site.function)) {
       viaOops = true;
       continue;
     }
-    if (/^(asm_|entry_|ret_from_fork|kthread$|do_syscall_64)/.test(f.function)) break;
-    const start = q.addressOf(f.module ? `${f.module}:${f.function}` : f.function) ?? q.addressOf(f.function);
-    const ret = f.address ? BigInt(`0x${f.address}`) : start !== undefined && f.offset !== undefined ? start + BigInt(f.offset) : undefined;
-    if (ret === undefined) continue;
-    const fn = q.functionBounds(ret);
+    if (/^(asm_|entry_|ret_from_fork|kthread$|do_syscall_64)/.test(site.function)) break;
+    const fn = q.functionBounds(site.address);
     if (!fn || fn.offset === 0 || fn.offset > 0x4000) continue;
     const insns = q.disassemble(fn.address, fn.offset);
     if (isUnknown(insns)) continue;
-    let lastLock = -1;
+    const calls: Array<{ k: number; lock: boolean }> = [];
     for (let k = 0; k < insns.length; k++) {
       const x = insns[k];
       if (x.flow !== 'call' || x.target === undefined) continue;
       const t = q.symbolAt(x.target);
       if (!t) continue;
-      if (LOCK_CALL.test(t.name)) lastLock = k;
-      else if (UNLOCK_CALL.test(t.name)) lastLock = -1;
+      if (LOCK_CALL.test(t.name)) calls.push({ k, lock: true });
+      else if (UNLOCK_CALL.test(t.name)) calls.push({ k, lock: false });
     }
-    if (lastLock < 0) continue;
-    const argument = lockArgument(q, insns, lastLock, lock, regSets);
-    const taken: TakenBy = { frame: `${fn.name}+0x${(insns[lastLock].address - fn.address).toString(16)}${fn.module ? ` [${fn.module}]` : ''}`, at: insns[lastLock].address, viaOops, ...(argument ? { argument } : {}) };
-    if (argument) return taken;
-    fallback ??= taken;
+    // The call this frame is in right now (ending at its return address) is the request, not a hold.
+    const last = insns[insns.length - 1];
+    if (!site.pc && calls.length && calls[calls.length - 1].k === insns.length - 1 && calls[calls.length - 1].lock && last.flow === 'call') calls.pop();
+    const regSets = v.regSets;
+    for (let c = calls.length - 1; c >= 0; c--) {
+      if (!calls[c].lock) continue;
+      const arg = lockArgument(q, insns, calls[c].k, lock, regSets);
+      const released = calls.slice(c + 1).some((u) => !u.lock && (() => {
+        const a = lockArgument(q, insns, u.k, lock, regSets);
+        return !!a && 'proven' in a;
+      })());
+      if (released) continue;
+      const taken: TakenBy = { frame: `${fn.name}+0x${(insns[calls[c].k].address - fn.address).toString(16)}${fn.module ? ` [${fn.module}]` : ''}`, at: insns[calls[c].k].address, viaOops, ...(arg && 'proven' in arg ? { argument: arg.proven } : {}) };
+      if (taken.argument) return taken;
+      if (!arg && !fallback && !calls.slice(c + 1).some((u) => !u.lock) && !site.pc) fallback = taken;
+    }
   }
   return fallback;
 }
@@ -146,66 +152,96 @@ export function spinlockDetector(ctx: DetectorContext): Finding[] {
   const q = ctx.c.kernel;
   if (!q) return [];
   const out: Finding[] = [];
-  const contexts = q.cpuContexts();
+  const views = ctx.views.cpus.filter((v) => v.from === 'dump' && v.ctx);
   const ipi = q.ipiState();
   const requests = isUnknown(ipi) ? [] : ipi.requests;
   const hypervisor = q.underHypervisor();
-  for (const x of contexts) {
-    if (!working(x) || x.registers.mode === 'user') continue;
-    const fn = x.registers.pcSymbol?.function;
-    if (!fn || !matchesAny(fn, SPINLOCK_SLOWPATH_FUNCTIONS)) continue;
-    const lock = lockOf(q, x);
+  const locks = new Map<number, ReturnType<typeof lockOf>>();
+  const lockOfView = (v: CpuView): ReturnType<typeof lockOf> => {
+    if (!locks.has(v.cpu)) locks.set(v.cpu, busyInKernel(v) && inSpinlockSlowpath(v) ? lockOf(q, v.ctx!) : undefined);
+    return locks.get(v.cpu);
+  };
+  for (const x of views) {
+    if (!busyInKernel(x) || !matchesAny(x.pc?.function, SPINLOCK_SLOWPATH_FUNCTIONS)) continue;
+    const lock = lockOfView(x);
     if (!lock) continue;
     const sym = q.symbolAt(lock.address);
     const lockName = sym ? `${sym.name}${sym.offset ? `+0x${sym.offset.toString(16)}` : ''}${sym.module ? ` [${sym.module}]` : ''}` : `0x${hexOf(lock.address)}`;
     const cpu = x.cpu;
+    const objectId = `lock:${hexOf(lock.address)}`;
 
-    // Which other CPU could be inside the critical section?
+    // Proven holders: a CPU whose own code took this very lock (the argument of its lock call is the lock).
+    const proven: Array<{ v: CpuView; taken: TakenBy }> = [];
+    for (const o of views) {
+      if (!busyInKernel(o)) continue;
+      const t = stackTook(q, o, lock.address);
+      if (t?.argument) proven.push({ v: o, taken: t });
+    }
+    // Without a proof: who could be inside the critical section?
     const excluded: string[] = [];
-    const candidates: CpuContext[] = [];
-    for (const o of contexts) {
+    const candidates: CpuView[] = [];
+    const ipiWaiters: CpuView[] = [];
+    for (const o of views) {
       if (o.cpu === cpu) continue;
       const waitsForUs = requests.some((r) => r.from === o.cpu && r.to === cpu);
-      if (waitsForUs) excluded.push(`${cpuLabel(o)} waits for CPU ${cpu} to answer its IPI (a holder waiting for us would be an ABBA deadlock; its lock, if any, is not in its registers)`);
-      else if (o.registers.mode === 'user') excluded.push(`${cpuLabel(o)} runs in user space (a spinlock is never held across a return to user space)`);
-      else if (isIdleContext(ctx.c, o)) excluded.push(`${cpuLabel(o)} is idle or parked`);
-      else if (onEntryStack(o)) excluded.push(`${cpuLabel(o)} is in the kernel entry code (${pcText(o.registers)}) on its entry stack, coming from user space`);
-      else if (working(o) && lockOf(q, o)?.address === lock.address) excluded.push(`${cpuLabel(o)} spins on the same lock`);
+      if (o.mode === 'user') excluded.push(`${viewLabel(o)} runs in user space (a spinlock is never held across a return to user space)`);
+      else if (o.idle) excluded.push(`${viewLabel(o)} is idle or parked`);
+      else if (o.unknownContext) excluded.push(`${viewLabel(o)}: where it was working is not readable (its note is on the panic path)`);
+      else if (onEntryStack(o.ctx!)) excluded.push(`${viewLabel(o)} is in the kernel entry code (${viewPc(o)}) on its entry stack, coming from user space`);
+      else if (lockOfView(o)?.address === lock.address) excluded.push(`${viewLabel(o)} spins on the same lock`);
+      else if (waitsForUs) ipiWaiters.push(o);
       else candidates.push(o);
     }
-    const stack = stackOf(ctx, x);
-    const regSets = [x.registers, ...stack.regs];
-    const taken = stack.frames.length ? ownCallerTook(q, stack.frames, lock.address, regSets) : undefined;
-    // A caller of this CPU proven to hold this very lock settles it: a spinlock has one holder.
-    const self = candidates.length === 0 || taken?.argument !== undefined;
-    const irqsOff = x.registers.irqsEnabled === false;
+    const own = proven.length ? undefined : stackTook(q, x, lock.address);
+    type Holder = { cpu: number; how: string; observed: boolean; confidence?: number };
+    const holders: Holder[] = [];
+    for (const p2 of proven) holders.push({ cpu: p2.v.cpu, how: `taken in ${p2.taken.frame} (${p2.taken.argument})`, observed: true });
+    if (!holders.length) {
+      const others = [...candidates, ...ipiWaiters];
+      if (others.length === 0 && (own || !x.frames.length)) {
+        // Nobody else can hold it: its own callers did (one took a lock and kept it), or — its stack unknown — nobody else is left.
+        holders.push({ cpu, how: own ? `a lock taken in ${own.frame} and not released; which lock could not be proven` : 'no other CPU can hold it', observed: false, confidence: own ? 0.8 : 0.7 });
+      } else if (others.length === 1 && !own) {
+        holders.push({ cpu: others[0].cpu, how: `the only CPU that could be inside the critical section${ipiWaiters.length ? " (it waits for this CPU's IPI)" : ''}`, observed: false, confidence: 0.6 });
+      }
+    }
+    // Every CPU ruled out, and its own callers (known) took no lock: nothing holds the lock.
+    const noHolder = !holders.length && candidates.length === 0 && ipiWaiters.length === 0 && !own && x.frames.length > 0;
+    const self = holders.some((h) => h.cpu === cpu);
+    const irqsOff = x.irqsEnabled === false;
+    const taken = proven.find((p2) => p2.v.cpu === cpu)?.taken ?? own;
 
     const evidence: Fact[] = [
-      dumpFact(q, `${contextText(x)}`, BigInt(`0x${x.registers.values.rip}`), `CPU ${cpu} registers (${x.from === 'nmi-frame' ? 'NMI frame' : 'note'})`),
+      dumpFact(q, `${contextText(x.ctx!)}`, BigInt(`0x${x.regs?.values.rip ?? '0'}`), `CPU ${cpu} registers (${x.ctx!.from === 'nmi-frame' ? 'NMI frame' : 'note'})`),
       dumpFact(q, `${lockName} lock word: ${lockWords(lock.state, hypervisor)}`, lock.address, sym?.name ?? 'lock'),
-      ...stack.facts,
+      ...(x.frames.length ? [{ text: `CPU ${cpu} stack: ${x.frames.slice(0, 8).map((f) => frameText(f)).join(' <- ')}`, from: x.fact.from }] : []),
     ];
+    for (const p2 of proven) if (p2.v.cpu !== cpu) evidence.push({ text: `CPU ${p2.v.cpu} took ${lockName} in ${p2.taken.frame}: ${p2.taken.argument}`, from: p2.v.fact.from });
     const steps: string[] = [];
-    steps.push(`${cpuLabel(x)} is in ${pcText(x.registers)} with interrupts ${irqsOff ? 'disabled (RFLAGS.IF clear)' : x.registers.irqsEnabled ? 'enabled' : 'in an unknown state'}: the spinlock slow path.`);
+    steps.push(`${viewLabel(x)} is in ${viewPc(x)} with interrupts ${irqsOff ? 'disabled (RFLAGS.IF clear)' : x.irqsEnabled ? 'enabled' : 'in an unknown state'}: the spinlock slow path.`);
     steps.push(`The lock it spins on is 0x${hexOf(lock.address)}${sym ? ` = ${lockName}` : ''} (${lock.via}); its word reads ${lockWords(lock.state, hypervisor)}.`);
-    if (stack.frames.length) steps.push(`Its callers: ${stack.frames.slice(0, 8).map((f) => frameText(f)).join(' <- ')}.`);
-    steps.push('A spinlock holder never sleeps: it is a CPU running inside the critical section.');
-    if (excluded.length) steps.push(`No other CPU can be that holder: ${excluded.join('; ')}.`);
-    if (candidates.length) steps.push(`CPUs that could hold it: ${candidates.map(contextText).join('; ')}.`);
-    if (taken) {
+    if (x.frames.length) steps.push(`Its callers: ${x.frames.slice(0, 8).map((f) => frameText(f)).join(' <- ')}.`);
+    steps.push('A spinlock holder never sleeps: it is a CPU whose own code took the lock and has not released it.');
+    for (const p2 of proven) {
       steps.push(
-        taken.argument
-          ? `${taken.frame}, one of this CPU's own callers, took this very lock (${taken.argument}) and has not released it before calling down${taken.viaOops ? ' — and the fault/oops path between them asks for it again' : ''}.`
-          : `${taken.frame}, one of this CPU's own callers, took a spinlock before calling down and had not unlocked it${taken.viaOops ? ' (the oops path between them asks for a lock again)' : ''}; which lock it passed could not be proven from the registers.`,
+        p2.v.cpu === cpu
+          ? `${p2.taken.frame}, one of this CPU's own callers, took this very lock (${p2.taken.argument}) and has not released it before calling down${p2.taken.viaOops ? ' — and the fault/oops path between them asks for it again' : ''}.`
+          : `${viewLabel(p2.v)} holds it: ${p2.taken.frame} on its stack took this very lock (${p2.taken.argument}) and has not released it; it is now in ${viewPc(p2.v)}.`,
       );
+    }
+    if (!proven.length) {
+      if (excluded.length) steps.push(`CPUs that cannot be the holder: ${excluded.join('; ')}.`);
+      if (ipiWaiters.length) steps.push(`CPUs that wait for this CPU to answer their IPI and could hold the lock (lock against IPI): ${ipiWaiters.map(viewLabel).join(', ')}.`);
+      if (candidates.length) steps.push(`CPUs that could hold it: ${candidates.map((o) => `${viewLabel(o)} at ${viewPc(o)}`).join('; ')}.`);
+      if (own) steps.push(`${own.frame}, one of this CPU's own callers, took a spinlock before calling down and had not unlocked it${own.viaOops ? ' (the oops path between them asks for a lock again)' : ''}; which lock it passed could not be proven from the registers.`);
+      if (noHolder) steps.push('No CPU can be holding it and none of this CPU\'s callers took a lock: the lock word says "locked" with no holder — a lost unlock or a corrupted lock word.');
     }
     if (self) steps.push('So the holder is this CPU itself: a non-recursive spinlock taken twice on one CPU never becomes free (AA deadlock).');
     if (irqsOff) steps.push('With interrupts off it answers no IPI and runs no timer: every CPU that needs it (TLB flushes, smp_call_function) waits forever behind it.');
     const dumped = dumpTakenStep(q);
     if (dumped) steps.push(dumped);
 
-    const objectId = `lock:${hexOf(lock.address)}`;
-    addObject(ctx.c, {
+    ctx.object({
       id: objectId,
       kind: 'spinlock',
       ...(sym ? { symbol: sym.name } : {}),
@@ -217,17 +253,23 @@ export function spinlockDetector(ctx: DetectorContext): Finding[] {
         ...(lock.state.tailCpu !== undefined ? { tailCpu: lock.state.tailCpu } : {}),
         ...(sym?.module ? { module: sym.module } : {}),
         ...(sym && sym.offset ? { offsetInSymbol: sym.offset } : {}),
-        ...(self ? { heldBy: `CPU ${cpu}` } : {}),
+        ...(holders.length === 1 ? { heldBy: `CPU ${holders[0].cpu}` } : {}),
+        ...(noHolder ? { noHolder: true } : {}),
       },
       facts: [evidence[1]],
     });
     const kind = self ? 'spinlock-self-deadlock' : 'irqs-off-spin';
-    const caller = stack.frames.find((f) => !matchesAny(f.function, SPINLOCK_SLOWPATH_FUNCTIONS) && !LOCK_CALL.test(f.function));
+    const caller = x.frames.find((f) => !matchesAny(f.function, SPINLOCK_SLOWPATH_FUNCTIONS) && !LOCK_CALL.test(f.function));
+    const holderText = holders.length
+      ? `, held by ${holders.map((h) => (h.cpu === cpu ? 'itself' : viewLabel(views.find((v) => v.cpu === h.cpu) ?? { cpu: h.cpu }))).join(', ')}${holders[0].observed && holders[0].cpu !== cpu ? ` (${holders[0].how})` : ''}`
+      : noHolder
+        ? '; no CPU holds it'
+        : `; holder among ${[...ipiWaiters, ...candidates].map((o) => `CPU ${o.cpu}`).join(', ') || 'CPUs the dump could not read'}`;
     const summary = self
       ? `CPU ${cpu}${x.task ? ` (${x.task.comm}:${x.task.pid})` : ''} spins forever${irqsOff ? ' with IRQs off' : ''} on spinlock ${lockName} (0x${hexOf(lock.address)})${caller ? ` in ${frameText({ ...caller, size: undefined })}` : ''} that it already holds${taken ? ` (taken in ${taken.frame})` : ''}: a self-deadlock`
-      : `CPU ${cpu}${x.task ? ` (${x.task.comm}:${x.task.pid})` : ''} spins${irqsOff ? ' with IRQs off' : ''} on spinlock ${lockName} (0x${hexOf(lock.address)})${caller ? ` in ${frameText({ ...caller, size: undefined })}` : ''}; holder among ${candidates.map((o) => `CPU ${o.cpu}`).join(', ')}`;
+      : `CPU ${cpu}${x.task ? ` (${x.task.comm}:${x.task.pid})` : ''} spins${irqsOff ? ' with IRQs off' : ''} on spinlock ${lockName} (0x${hexOf(lock.address)})${caller ? ` in ${frameText({ ...caller, size: undefined })}` : ''}${holderText}`;
     const f = finding(ctx, kind, 'root', summary, {
-      confidence: self ? (taken?.argument ? 0.9 : taken ? 0.85 : 0.75) : 0.6,
+      confidence: self ? (taken?.argument ? 0.9 : 0.8) : holders.length ? 0.85 : 0.6,
       subjects: [{ kind: 'cpu', cpu }, { kind: 'object', id: objectId }],
       evidence,
       steps,
@@ -235,7 +277,8 @@ export function spinlockDetector(ctx: DetectorContext): Finding[] {
         `crash> bt -f -c ${cpu}`,
         `crash> p ${sym && sym.offset === 0 ? sym.name : `*(unsigned int *)0x${hexOf(lock.address)}`}`,
         ...(taken ? [`crash> dis -l ${taken.frame.split(' ')[0].replace(/\+0x[0-9a-f]+$/, '')}   # the lock call at ${hexOf(taken.at)}`] : []),
-        'crash> bt -a   # no other CPU inside the critical section',
+        ...holders.filter((h) => h.cpu !== cpu).map((h) => `crash> bt -f -c ${h.cpu}   # the holder`),
+        'crash> bt -a   # who else is inside the critical section',
       ],
       extra: {
         cpu,
@@ -243,16 +286,19 @@ export function spinlockDetector(ctx: DetectorContext): Finding[] {
         lock: lockName,
         ...(sym ? { symbol: sym.name } : {}),
         lockValue: lock.state.value,
-        function: fn,
+        function: x.pc?.function ?? '',
         ...(caller ? { caller: caller.function } : {}),
         ...(taken ? { takenIn: taken.frame } : {}),
-        ...(candidates.length ? { possibleHolders: candidates.map((o) => o.cpu) } : {}),
+        ...(holders.length ? { holders: holders.map((h) => h.cpu) } : {}),
+        ...(!holders.length && (candidates.length || ipiWaiters.length) ? { possibleHolders: [...ipiWaiters, ...candidates].map((o) => o.cpu) } : {}),
       },
+      // The spin is the end of its chain when the holder is unknown; with a holder (or none possible) the graph goes on.
+      nodes: holders.length || noHolder ? [cpuNode(cpu)] : [cpuNode(cpu), objectId],
     });
-    ctx.graph.node(cpuNode(cpu), 'cpu', `CPU ${cpu}: ${pcText(x.registers)}`, f.id);
-    ctx.graph.node(objectId, 'lock', `spinlock ${lockName}`, f.id);
-    ctx.graph.edge(cpuNode(cpu), objectId, 'spins-on', f.id);
-    if (self) ctx.graph.edge(objectId, cpuNode(cpu), 'held-by', f.id, taken ? `taken in ${taken.frame}` : 'no other CPU can hold it');
+    ctx.node(cpuNode(cpu), 'cpu', `CPU ${cpu}: ${viewPc(x)}`, f.id);
+    ctx.node(objectId, 'lock', `spinlock ${lockName}`, f.id);
+    ctx.edge(cpuNode(cpu), objectId, 'spins-on', f.id, irqsOff ? 'IRQs off' : undefined);
+    for (const h of holders) ctx.edge(objectId, cpuNode(h.cpu), 'held-by', f.id, h.observed ? h.how.replace(/ \(.*$/, '') : h.how, h.observed ? undefined : { observed: false, confidence: h.confidence });
     out.push(f);
   }
   return out;

@@ -35,13 +35,16 @@ function fmtAge(seconds: number): string {
 /**
  * A vmcore answers the same questions as /proc: its userfaultfd contexts (from every process's open
  * files and from the waiters' own stacks) become uffd-ctx objects, and their queues' waiters and
- * readers become `waitsOn` links, so one detector serves both sources.
+ * readers become `waitsOn` links, so one detector serves both sources. Returns a copy of the CaseFile
+ * with them added; the CaseFile itself is not changed.
  */
-export function addUffdFromDump(c: CaseFile): void {
+export function withUffdFromDump(orig: CaseFile): { c: CaseFile; added: KernelObject[] } {
+  const c: CaseFile = { ...orig, objects: [...orig.objects], tasks: orig.tasks.map((t) => ({ ...t, ...(t.waitsOn ? { waitsOn: [...t.waitsOn] } : {}), facts: [...t.facts] })) };
+  const added: KernelObject[] = [];
   const q = c.kernel;
-  if (!q) return;
+  if (!q) return { c, added };
   const ctxs = q.uffdContexts();
-  if (isUnknown(ctxs)) return;
+  if (isUnknown(ctxs)) return { c, added };
   for (const u of ctxs) {
     const id = `uffd:${u.address.toString(16)}`;
     if (c.objects.some((o) => o.id === id)) continue;
@@ -65,7 +68,7 @@ export function addUffdFromDump(c: CaseFile): void {
       facts.push({ text: `references: ${waiters} from waiting faults + ${files} from open file(s) = ${waiters + files} of ${u.refcount}${waiters + files >= u.refcount ? ': nothing else holds it' : ''}`, from });
     }
     for (const n of u.notes) facts.push({ text: n, from });
-    c.objects.push({
+    added.push({
       id,
       kind: 'uffd-ctx',
       address: u.address.toString(16),
@@ -84,13 +87,15 @@ export function addUffdFromDump(c: CaseFile): void {
     for (const t of u.faultPending) link(t, 'fault', 'on its fault_pending_wqh (fault queued, never read)');
     for (const t of u.faultRead) link(t, 'fault', 'on its fault_wqh (fault read, never resolved)');
     for (const t of u.readers) link(t, 'reader', 'waiting on its fd_wqh (read/poll)');
+    c.objects.push(added[added.length - 1]);
   }
+  return { c, added };
 }
 
 export function uffdNoReaderDetector(ctx: DetectorContext): Finding[] {
   const out: Finding[] = [];
-  const c = ctx.c;
-  addUffdFromDump(c);
+  const { c, added } = withUffdFromDump(ctx.c);
+  for (const o of added) ctx.object(o);
   for (const o of c.objects) {
     if (o.kind !== 'uffd-ctx') continue;
     const waiters = c.tasks.filter((t) => t.waitsOn?.some((w) => w.object === o.id && w.as === 'fault'));
@@ -163,6 +168,7 @@ export function uffdNoReaderDetector(ctx: DetectorContext): Finding[] {
       subjects: [{ kind: 'object', id: o.id }, ...stuck.map((t) => ({ kind: 'task' as const, pid: t.pid, comm: t.comm }))],
       evidence,
       steps,
+      nodes: [`uffd:${o.id.replace(/^uffd:/, '')}`],
       confirm: fromDump
         ? [
             `crash> struct userfaultfd_ctx ${o.address ?? '<ctx>'}   # refcount, released, mm`,
@@ -189,15 +195,10 @@ export function uffdNoReaderDetector(ctx: DetectorContext): Finding[] {
       },
     });
     const node = `uffd:${o.id.replace(/^uffd:/, '')}`;
-    ctx.graph.node(node, 'uffd-ctx', `${name}: ${pending} pending, no reader`, f.id);
+    ctx.node(node, 'uffd-ctx', `${name}: ${pending} pending, no reader`, f.id);
     for (const t of stuck) {
-      ctx.graph.node(taskNode(t.pid), 'task', label(t), f.id);
-      ctx.graph.edge(taskNode(t.pid), node, 'waits-for', f.id, 'page fault');
-    }
-    // Hung-task clusters of these waiters are explained by this finding.
-    for (const prior of ctx.findings) {
-      if (prior.kind !== 'hung-task-cluster') continue;
-      if (prior.subjects.some((s) => s.kind === 'task' && stuck.some((t) => t.pid === s.pid))) (prior.causedBy ??= []).push(f.id);
+      ctx.node(taskNode(t.pid), 'task', label(t), f.id);
+      ctx.edge(taskNode(t.pid), node, 'waits-for', f.id, 'page fault');
     }
     out.push(f);
   }

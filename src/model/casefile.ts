@@ -31,6 +31,8 @@ export interface SystemInfo {
   hostname?: string;
   crashTime?: string;
   panic?: string;
+  /** kernel.hung_task_timeout_secs, when the evidence states it (a dump's sysctl, a live host, the command line). */
+  hungTaskTimeout?: number;
   /** Where a log shows a kdump capture kernel booting (`elfcorehdr=` on a later boot's command line): the first kernel went into kdump. */
   kdumpCaptureBoot?: { source: string; line: number };
   facts: Fact[];
@@ -54,6 +56,8 @@ export interface CpuState {
   /** Log events about this CPU (ids). */
   events: string[];
   facts: Fact[];
+  /** The CPU's preempt_count, decoded (dump): nesting of contexts, preemption depth, bottom halves disabled. */
+  preempt?: { raw: number; depth: number; bhDisabled: boolean; contexts: Array<'nmi' | 'irq' | 'softirq'> };
   /** Interrupts taken by this CPU over a sampling window (live /proc/interrupts deltas; two dumps could fill it too). */
   interrupts?: InterruptActivity;
 }

@@ -26,7 +26,25 @@ export type FindingKind =
   | 'warning'
   | 'bug'
   | 'lockdep'
-  | 'csd-lock';
+  | 'csd-lock'
+  // Roots the engine reads off the wait-for graph:
+  /** A cycle in the wait-for graph that is not one of the specific deadlock kinds above (mixed CPUs, locks, IPIs, tasks). */
+  | 'deadlock'
+  /** A chain ends at a CPU that runs its own code (a loop with preemption or interrupts disabled), waiting on nothing. */
+  | 'cpu-hog'
+  /** A chain ends at a task that sleeps on something outside the graph (a completion, an event, a wait queue, I/O). */
+  | 'holder-sleeps'
+  /** A chain ends at an object that nothing holds or whose holder the evidence does not name. */
+  | 'holder-unknown'
+  /** A lock or counter is stuck although nobody holds it: a lost unlock or corrupted memory. */
+  | 'lost-unlock'
+  // Failures that are not hangs, but start them:
+  | 'oom'
+  | 'io-error'
+  | 'fs-error'
+  | 'mce'
+  | 'workqueue-lockup'
+  | 'io-stuck';
 
 export type Role = 'root' | 'symptom';
 
@@ -63,6 +81,11 @@ export interface Finding {
   /** For symptoms: ids of the findings that explain them. */
   causedBy?: string[];
   knownIssue?: KnownIssueMatch;
+  /**
+   * The wait-for graph nodes this finding is about (`cpu:1`, `task:812`, `lock:ffff...`, `event:e3`): the engine follows the
+   * graph from them to decide whether the finding is a root or a symptom, and of what.
+   */
+  nodes?: string[];
   /** Kind-specific extra fields (e.g. frozen-instruction `cause`). */
   extra?: Record<string, string | number | boolean | string[] | number[]>;
 }

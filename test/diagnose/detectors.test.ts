@@ -83,11 +83,16 @@ describe('oops in interrupt context, then stuck in its own oops path', () => {
   ]);
   const d = diagnose(c);
   const byKind = (k: string) => d.findings.filter((f) => f.kind === k);
-  it('finds the oops in IRQ as a root, the NULL dereference and the self-deadlock', () => {
-    assert.equal(byKind('oops-in-irq')[0]?.role, 'root');
-    assert.equal(byKind('null-deref')[0]?.role, 'root');
+  it('makes the oops in IRQ the root; the NULL dereference and the self-deadlock in its oops path follow from it', () => {
+    const root = byKind('oops-in-irq')[0];
+    assert.equal(root?.role, 'root');
+    assert.equal(d.verdict.roots[0], root.id);
+    const nd = byKind('null-deref')[0];
+    assert.equal(nd?.role, 'symptom');
+    assert.ok(nd.causedBy?.includes(root.id));
     const sd = byKind('spinlock-self-deadlock')[0];
-    assert.equal(sd?.role, 'root');
+    assert.equal(sd?.role, 'symptom');
+    assert.ok(sd.causedBy?.includes(root.id));
     assert.equal(sd.extra?.lockAddress, 'ffffffffc05de020');
     assert.ok(d.graph.cycles().some((cy) => cy.includes('cpu:1') && cy.includes('lock:ffffffffc05de020')));
   });
@@ -115,10 +120,12 @@ describe('hung tasks', () => {
     const clusters = d.findings.filter((f) => f.kind === 'hung-task-cluster');
     assert.equal(clusters.length, 2);
     assert.ok(clusters.some((f) => f.subjects.length === 2 && f.extra?.waitSite === 'do_thing' && f.extra?.lock === 'mutex'));
-    const chain = d.findings.find((f) => f.kind === 'lock-owner-chain')!;
-    assert.equal(chain.role, 'root');
-    assert.match(chain.summary, /^b:20 holds the lock/);
-    assert.match(chain.summary, /read_pages/);
+    // The chain ends at the owner b, asleep on a page: it holds the mutex and what it waits for never comes.
+    const root = d.findings.find((f) => f.id === d.verdict.roots[0])!;
+    assert.equal(root.kind, 'holder-sleeps');
+    assert.match(root.summary, /^b:20 .*holds mutex/);
+    assert.match(root.summary, /read_pages/);
+    assert.ok(clusters.every((f) => f.role === 'symptom' && f.causedBy?.includes(root.id)));
   });
   it('reports a cycle of owners as a deadlock', () => {
     const c = caseOf([
@@ -139,8 +146,11 @@ describe('hung tasks', () => {
     ]);
     const d = diagnose(c);
     assert.equal(d.verdict.status, 'inconclusive');
-    assert.equal(d.findings[0].kind, 'hung-task-cluster');
+    // The root is the rw-semaphore whose holder the log does not name; the cluster is its symptom.
+    assert.equal(d.findings[0].kind, 'holder-unknown');
+    assert.match(d.findings[0].summary, /blk-flush:90 .*rw-semaphore \(write\).*ext4_buffered_write_iter/);
     assert.ok(d.findings[0].confidence <= 0.4);
+    assert.equal(d.findings.find((f) => f.kind === 'hung-task-cluster')?.role, 'symptom');
   });
   it('finds the wait site below generic frames', () => {
     const ws = waitSite(frames('__schedule <- schedule <- ? foo <- rwsem_down_read_slowpath <- down_read <- ext4_file_read_iter <- vfs_read'));
@@ -168,7 +178,8 @@ describe('panic context', () => {
     const p = d.findings.find((f) => f.kind === 'panic')!;
     assert.equal(p.role, 'symptom');
     assert.equal(p.extra?.cause, 'softlockup_panic');
-    assert.ok(p.steps.some((s) => /victim/.test(s)));
+    assert.ok(p.causedBy?.includes(d.verdict.roots[0]));
+    assert.deepEqual(d.graph.chainFrom(`event:${p.subjects[0].kind === 'event' ? p.subjects[0].id : ''}`).slice(0, 4), [`event:${(p.subjects[0] as { id: string }).id}`, 'cpu:0', 'csd:0', 'cpu:1']);
     assert.equal(d.findings.find((f) => f.id === d.verdict.roots[0])?.extra?.cpu, 1);
   });
   it('an operator NMI panic alone is inconclusive, never the cause', () => {
@@ -206,8 +217,10 @@ describe('edge cases', () => {
   });
   it('a soft lockup with no registers and no stack still gives a lead', () => {
     const d = diagnose(caseOf([ev('soft-lockup', 'BUG: soft lockup - CPU#3 stuck for 61s! [x:9]', { cpu: 3 })]));
-    assert.equal(d.findings[0].kind, 'soft-lockup');
+    // CPU 3 waits on nothing the log shows: it is the end of the chain, a hog whose loop is unknown.
+    assert.equal(d.findings[0].kind, 'cpu-hog');
     assert.equal(d.findings[0].role, 'root');
+    assert.equal(d.findings.find((f) => f.kind === 'soft-lockup')?.role, 'symptom');
     assert.equal(d.verdict.status, 'inconclusive');
   });
   it('an IPI waiter whose target is unknown says so', () => {
@@ -241,7 +254,8 @@ describe('a failing detector', () => {
     const c = caseOf([ev('soft-lockup', 'watchdog: BUG: soft lockup - CPU#1 stuck for 30s! [x:1]', { cpu: 1 })]);
     const d = diagnose(c, broken);
     assert.deepEqual(d.errors, ['detector broken failed: boom']);
-    assert.equal(d.findings[0].kind, 'soft-lockup');
+    assert.equal(d.findings[0].kind, 'cpu-hog');
+    assert.ok(d.findings.some((f) => f.kind === 'soft-lockup'));
     const healthy = diagnose(caseOf([]), broken);
     assert.equal(healthy.verdict.status, 'inconclusive');
   });
@@ -260,7 +274,10 @@ describe('hung_task_panic', () => {
     const p = d.findings.find((f) => f.kind === 'panic')!;
     assert.equal(p.role, 'symptom');
     assert.equal(p.extra?.cause, 'hung_task_panic');
-    assert.equal(d.findings.find((f) => f.id === d.verdict.roots[0])?.kind, 'hung-task-cluster');
+    const root = d.findings.find((f) => f.id === d.verdict.roots[0])!;
+    assert.equal(root.kind, 'holder-unknown');
+    assert.match(root.summary, /blk-dio\/late:215/);
+    assert.ok(p.causedBy?.includes(root.id));
   });
 });
 
@@ -312,9 +329,12 @@ describe('Code: bytes', () => {
       ]),
     );
     const f = d.findings[0];
-    assert.equal(f.kind, 'soft-lockup');
+    assert.equal(f.kind, 'seqcount-stuck-odd');
     assert.match(f.summary, /sequence-count read loop/);
     assert.ok(f.steps.some((s) => s.includes('pause; mov <global>(%rip),%eax; test $0x1,%al; jne pc-2')), f.steps.join('\n'));
+    const soft = d.findings.find((x) => x.kind === 'soft-lockup')!;
+    assert.equal(soft.role, 'symptom');
+    assert.match(soft.summary, /sequence-count read loop/);
     assert.equal(d.verdict.status, 'problem');
   });
   it('a lock-word spin is not called a seqcount', () => {
@@ -322,6 +342,7 @@ describe('Code: bytes', () => {
     const bytes = code.split(/\s+/);
     const d = diagnose(caseOf([ev('soft-lockup', 'watchdog: BUG: soft lockup - CPU#0 stuck for 45s! [x:1]', { cpu: 0, registers: [regs('busy_fn', { eflags: '00000202' })], code: { bytes: code, markIndex: bytes.findIndex((b) => b.startsWith('<')) } })]));
     assert.doesNotMatch(d.findings[0].summary, /sequence-count/);
-    assert.ok(d.findings[0].steps.some((s) => /polls a word until bit 0 clears/.test(s)));
+    assert.match(d.findings[0].summary, /polling a word until bit 0 clears/);
+    assert.ok(d.findings.find((f) => f.kind === 'soft-lockup')!.steps.some((s) => /polls a word until bit 0 clears/.test(s)));
   });
 });
