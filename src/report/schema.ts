@@ -129,6 +129,29 @@ export const ObjectSchema = Type.Object({
   observed: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
 });
 
+/** Which kernel and boot a source is evidence of (fields it does not tell are absent). */
+export const BootIdentitySchema = Type.Object({
+  release: Type.Optional(Type.String()),
+  bootId: Type.Optional(Type.String({ description: "systemd boot id of a journal's `-- Boot <id> --` marker" })),
+  bootTime: Type.Optional(Type.String({ description: "when the boot began: ISO time (a dump: crash or dump time less its uptime) or the log's own clock text" })),
+  crashTime: Type.Optional(Type.String({ description: 'ISO time, from VMCOREINFO' })),
+  index: Type.Optional(Type.Integer({ description: 'position (1-based) of the boot in a log holding several' })),
+  firstLine: Type.Optional(Type.Integer()),
+  lastLine: Type.Optional(Type.Integer()),
+});
+
+/** One boot of a log holding several. */
+export const BootListingSchema = Type.Object({
+  index: Type.Integer(),
+  firstLine: Type.Integer(),
+  lastLine: Type.Integer(),
+  release: Type.Optional(Type.String()),
+  bootId: Type.Optional(Type.String()),
+  status: Type.Union([Type.Literal('problem'), Type.Literal('healthy'), Type.Literal('inconclusive')], { description: 'verdict of this boot on its own' }),
+  headline: Type.String(),
+  analysed: Type.Boolean({ description: 'the boot the verdict is about' }),
+});
+
 export const ReportSchema = Type.Object(
   {
     schemaVersion: Type.Literal(SCHEMA_VERSION),
@@ -141,6 +164,9 @@ export const ReportSchema = Type.Object(
         lines: Nullable(Type.Integer()),
         notes: Type.Array(Type.String()),
         incomplete: Type.Boolean(),
+        boot: Type.Optional(BootIdentitySchema),
+        boots: Type.Optional(Type.Array(BootListingSchema, { description: 'a log holding several boots: each boot, in order' })),
+        used: Type.Optional(Type.Boolean({ description: 'false: evidence of another kernel or boot, left out of the verdict (its notes say why)' })),
       }),
     ),
     system: Type.Object({
@@ -179,6 +205,16 @@ export const ReportSchema = Type.Object(
       symptoms: Type.Array(Type.String()),
     }),
     incomplete: Type.Boolean(),
+    mixedEvidence: Type.Optional(
+      Type.Object(
+        {
+          releases: Type.Array(Type.String(), { description: 'kernel releases seen across the evidence' }),
+          analysed: Type.Array(Type.String(), { description: 'sources the verdict is about' }),
+          leftOut: Type.Array(Type.Object({ path: Type.String(), release: Nullable(Type.String()), reason: Type.String() })),
+        },
+        { description: 'present when the evidence is of more than one kernel or boot: what the verdict is about and what was left out' },
+      ),
+    ),
     diagnosisErrors: Type.Optional(Type.Array(Type.String({ description: 'detectors that failed; their findings are missing' }))),
   },
   {

@@ -1,17 +1,27 @@
 /**
- * Evidence paths -> one CaseFile. A path may be a kernel log, a vmcore, a directory such as
- * /var/crash/<dir> (its vmcore-dmesg.txt / dmesg.* / console logs and its vmcore), or `-` (stdin).
+ * Evidence paths -> one CaseFile. A path may be a kernel log (plain, or gzip/xz/zstd/bzip2-compressed), a vmcore, a
+ * directory such as /var/crash/<dir> (its vmcore-dmesg.txt / dmesg* / console logs and its vmcore), `-` (stdin), a
+ * pipe or a FIFO.
+ *
+ * Every piece is read first; then incidents.ts decides which pieces (and which boot of a log holding several) are
+ * of the same boot, and which incident the verdict is about. Evidence of other kernels or boots is left out of the
+ * CaseFile's analysis and said so in its source's notes (never mixed in silently).
  */
-import { openSync, readSync, closeSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { emptyCaseFile, type CaseFile, type SourceInfo } from '../model/casefile.ts';
 import { InputError } from '../model/errors.ts';
+import type { BootIdentity, EvidenceSource } from '../model/evidence.ts';
+import type { KernelDump } from './dump/index.ts';
+import { damagedDumpReason, damagedDumpReasonOf } from './dump/format/damaged.ts';
 import { containerKindOf, type ContainerKind } from './dump/format/magic.ts';
+import { chooseIncident, differenceText, groupUnits, listBoots, logIdentity, unitVerdictText, type Choice, type Unit } from './incidents.ts';
+import { openInput, type OpenedInput } from './input.ts';
 import { addParsedLog } from './log-case.ts';
-import { parseLogFile, parseLogStream, parseLogText } from './log/index.ts';
+import { noKernelLinesNote, notKernelLogReason, parseLogFile, parseLogStream, parseLogText, type ParsedLog } from './log/index.ts';
 
-/** Log files picked up from a crash directory. kexec-dmesg.log is the capture kernel's own boot: not evidence. */
-const LOG_NAMES = /^(vmcore-dmesg\.txt|dmesg(\.[\w-]+)?|dmesg\.txt|console(\.[\w-]+)?\.log|serial(\.[\w-]+)?\.log|kern\.log(\.\d+)?)$/;
+/** Log files picked up from a crash directory (also compressed). kexec-dmesg.log is the capture kernel's own boot: not evidence. */
+const LOG_NAMES = /^(vmcore-dmesg\.txt|dmesg(\.[\w-]+)?|dmesg\.txt|console(\.[\w-]+)?\.log|serial(\.[\w-]+)?\.log|kern\.log(\.\d+)?)(\.(gz|xz|zst|bz2))?$/;
 const DUMP_NAMES = /^(vmcore(\.(kdump|elf|flat|\d+))?|.*\.vmcore|dump\.(elf|kdump))$/;
 
 /** Sniffs the first bytes of a file for a dump signature (the same test the dump reader opens it by). */
@@ -32,14 +42,16 @@ export function dumpKindOf(path: string): ContainerKind | undefined {
 export interface CollectOptions {
   systemMap?: string;
   stdin?: NodeJS.ReadableStream;
+  /** Seconds to wait for a writer on a named FIFO (default: CORONER_FIFO_WAIT or 10). */
+  fifoWaitSeconds?: number;
 }
 
-/** Expands directories into the evidence files inside them. */
-export function expandPaths(paths: string[]): Array<{ path: string; role: 'log' | 'dump' | 'stdin' }> {
-  const out: Array<{ path: string; role: 'log' | 'dump' | 'stdin' }> = [];
+/** Expands directories into the evidence files inside them; other paths are kept as given (`-` is stdin). */
+export function expandPaths(paths: string[]): Array<{ path: string; role: 'log' | 'dump' | 'any' }> {
+  const out: Array<{ path: string; role: 'log' | 'dump' | 'any' }> = [];
   for (const p of paths) {
     if (p === '-') {
-      out.push({ path: p, role: 'stdin' });
+      out.push({ path: p, role: 'any' });
       continue;
     }
     let st;
@@ -49,60 +61,244 @@ export function expandPaths(paths: string[]): Array<{ path: string; role: 'log' 
       const code = (err as NodeJS.ErrnoException).code;
       throw new InputError(code === 'ENOENT' ? 'no such file or directory' : `cannot read (${code ?? String(err)})`, p);
     }
-    if (st.isDirectory()) {
-      let names: string[];
-      try {
-        names = readdirSync(p).sort();
-      } catch (err) {
-        throw new InputError(`cannot list directory (${(err as NodeJS.ErrnoException).code ?? String(err)})`, p);
-      }
-      const logs = names.filter((n) => LOG_NAMES.test(n));
-      const dumps = names.filter((n) => DUMP_NAMES.test(n) && dumpKindOf(join(p, n)));
-      if (!logs.length && !dumps.length) {
-        throw new InputError('no kernel log (vmcore-dmesg.txt, dmesg*, console*.log, kern.log) or vmcore found in this directory', p);
-      }
-      for (const n of logs) out.push({ path: join(p, n), role: 'log' });
-      for (const n of dumps) out.push({ path: join(p, n), role: 'dump' });
-    } else {
-      out.push({ path: p, role: dumpKindOf(p) ? 'dump' : 'log' });
+    if (!st.isDirectory()) {
+      out.push({ path: p, role: 'any' });
+      continue;
     }
+    let names: string[];
+    try {
+      names = readdirSync(p).sort();
+    } catch (err) {
+      throw new InputError(`cannot list directory (${(err as NodeJS.ErrnoException).code ?? String(err)})`, p);
+    }
+    const logs = names.filter((n) => LOG_NAMES.test(n));
+    const dumps = names.filter((n) => DUMP_NAMES.test(n) && dumpKindOf(join(p, n)));
+    if (!logs.length && !dumps.length) {
+      throw new InputError('no kernel log (vmcore-dmesg.txt, dmesg*, console*.log, kern.log) or vmcore found in this directory', p);
+    }
+    for (const n of logs) out.push({ path: join(p, n), role: 'log' });
+    for (const n of dumps) out.push({ path: join(p, n), role: 'dump' });
   }
   return out;
 }
 
+interface LogPiece {
+  kind: 'log';
+  label: string;
+  parsed: ParsedLog;
+  units: Unit[];
+}
+
+interface DumpPiece {
+  kind: 'dump';
+  label: string;
+  dump: KernelDump;
+  /** The log in the dump (printk ring), or why it could not be read. */
+  parsed?: ParsedLog;
+  logError?: unknown;
+  units: Unit[];
+}
+
+type Piece = LogPiece | DumpPiece;
+
 /** Reads every piece of evidence into one CaseFile. Throws InputError for unusable input. */
 export async function collectEvidence(paths: string[], opts: CollectOptions = {}): Promise<CaseFile> {
-  const c = emptyCaseFile();
-  for (const item of expandPaths(paths)) {
-    if (item.role === 'stdin') {
-      addParsedLog(c, await parseLogStream(opts.stdin ?? process.stdin, '-'));
-    } else if (item.role === 'log') {
-      addParsedLog(c, await parseLogFile(item.path, item.path));
-    } else {
-      await addDump(c, item.path, opts);
+  const items = expandPaths(paths);
+  const many = items.length > 1;
+  const pieces: Piece[] = [];
+  try {
+    for (const item of items) {
+      const piece = item.role === 'dump' ? await readDump(item.path, opts, many) : await readPiece(item.path, opts, many);
+      const index = pieces.length;
+      pieces.push(piece);
+      if (piece.kind === 'log') {
+        const boots = piece.parsed.boots ?? [piece.parsed];
+        piece.units = boots.map((b) => ({ piece: index, label: piece.label, kind: 'log', log: b, identity: logIdentity(b, boots.length > 1) }));
+      } else {
+        piece.units = [{ piece: index, label: piece.label, kind: 'dump', log: piece.parsed ?? emptyLog(piece.label), identity: dumpIdentity(piece) }];
+      }
     }
+  } catch (e) {
+    for (const p of pieces) if (p.kind === 'dump') p.dump.close();
+    throw e;
+  }
+
+  const units = pieces.flatMap((p) => p.units);
+  const incidents = groupUnits(units);
+  const { incident, why } = chooseIncident(incidents);
+  const chosenOf = (i: number) => incident.units.find((u) => u.piece === i);
+  // The unit others are compared with when saying why they were left out: the dump, else the first.
+  const reference = incident.units.find((u) => u.kind === 'dump') ?? incident.units[0];
+
+  const c = emptyCaseFile();
+  const left: string[] = [];
+  for (const [i, piece] of pieces.entries()) {
+    const unit = chosenOf(i);
+    const multi = piece.units.length > 1;
+    if (unit && piece.kind === 'log') {
+      const fileNotes = piece.parsed.notes.slice(0, piece.parsed.notes.length - (multi ? (piece.parsed.boots!.find((b) => b.boot?.index === piece.parsed.boot?.index)?.notes.length ?? 0) : 0));
+      const log: ParsedLog = multi ? { ...unit.log, notes: [...fileNotes, ...unit.log.notes], lines: piece.parsed.lines } : piece.parsed;
+      addParsedLog(c, log);
+      const src = c.sources[c.sources.length - 1] as EvidenceSource;
+      src.boot = unit.identity;
+      src.used = true;
+      if (multi) {
+        const listed = listBoots(piece.units, unit, choiceText(why, unit, reference));
+        src.notes.push(...listed.notes);
+        src.boots = listed.listing;
+      }
+    } else if (unit && piece.kind === 'dump') {
+      await addDump(c, piece, unit.identity, opts);
+    } else {
+      // Evidence of another boot: listed, with its own verdict, and left out.
+      const rep = piece.units[piece.units.length - 1];
+      const src: EvidenceSource = {
+        kind: piece.kind,
+        path: piece.label,
+        format: piece.kind === 'log' ? piece.parsed.format : (piece.parsed?.format ?? 'vmcore'),
+        notes: [],
+        incomplete: false,
+        used: false,
+        boot: rep.identity,
+      };
+      if (piece.kind === 'log') src.lines = piece.parsed.lines;
+      if (multi) {
+        src.notes.push(`left out of the verdict: none of its boots is the boot of ${reference.label} (${describeIdentity(reference.identity)})`);
+        const listed = listBoots(piece.units, undefined, 'each is another boot or kernel');
+        src.notes.push(...listed.notes.slice(1));
+        src.boots = listed.listing;
+      } else {
+        src.notes.push(`left out of the verdict: ${differenceText(reference, rep)}; on its own${piece.kind === 'dump' ? ' (its log)' : ''}: ${unitVerdictText(rep)}`);
+      }
+      c.sources.push(src);
+      left.push(`${piece.label} (${describeIdentity(rep.identity)})`);
+      if (piece.kind === 'dump') piece.dump.close();
+    }
+  }
+  if (left.length) {
+    const first = c.sources.find((s) => (s as EvidenceSource).used !== false);
+    first?.notes.unshift(`evidence of another kernel or boot was left out of this verdict: ${left.join('; ')} (see its notes)`);
   }
   return c;
 }
 
-/**
- * A vmcore: its log (from the printk ring) feeds the log analysis; the dump reader fills what it can.
- * Opening must succeed (a file that is not a usable dump is an input error); after that, every stage
- * that fails leaves a note and marks the source incomplete, and the others still run.
- */
-async function addDump(c: CaseFile, path: string, opts: CollectOptions): Promise<void> {
-  const kind = dumpKindOf(path)!;
+function choiceText(why: Choice, unit: Unit, reference: Unit): string {
+  if (why === 'vmcore' || (reference !== unit && reference.kind === 'dump')) return `the boot ${reference.label} is of`;
+  if (reference !== unit) return `the boot ${reference.label} is of`;
+  return why === 'last-with-trouble' ? 'the last boot with trouble' : why === 'last' ? 'the last boot (none shows trouble)' : 'the only boot';
+}
+
+function describeIdentity(id: BootIdentity): string {
+  const bits = [id.release ?? 'release unknown'];
+  if (id.index !== undefined) bits.push(`boot ${id.index}, lines ${id.firstLine}-${id.lastLine}`);
+  if (id.bootId) bits.push(`boot id ${id.bootId}`);
+  if (id.bootTime) bits.push(`booted ${id.bootTime}`);
+  return bits.join(', ');
+}
+
+/** A piece given by path or `-`: a dump (a regular file), or a log (plain or compressed, a file or a stream). */
+async function readPiece(label: string, opts: CollectOptions, many: boolean): Promise<Piece> {
+  const input = await openInput(label, { stdin: opts.stdin, fifoWaitSeconds: opts.fifoWaitSeconds });
+  try {
+    if (input.dump) {
+      if (input.seekable) return await readDump(label, opts, many);
+      throw new InputError(
+        input.compression
+          ? `a ${input.compression}-compressed vmcore: decompress it to a file first (a dump is read at random offsets)`
+          : `a vmcore ${input.kind === 'stdin' ? 'on stdin' : `in a ${input.kind === 'device' ? 'device' : 'pipe'}`}: a dump is read at random offsets, so it must be a file: give its path`,
+        label,
+      );
+    }
+    return { kind: 'log', label, parsed: await readLog(input, many), units: [] };
+  } finally {
+    input.close();
+  }
+}
+
+async function readLog(input: OpenedInput, many: boolean): Promise<ParsedLog> {
+  const label = input.label;
+  if (input.empty) throw new InputError(`empty${input.kind === 'file' ? ' file' : ' input'}: no kernel log line in it`, label);
+  let parsed: ParsedLog;
+  try {
+    parsed = input.seekable ? await parseLogFile(label, label, { prints: many }) : await parseLogStream(input.chunks(), label, { prints: many });
+  } catch (e) {
+    if (e instanceof InputError && /binary data/.test(e.message)) {
+      const why = input.seekable ? damagedDumpReason(label) : damagedDumpReasonOf(input.head, basename(label));
+      if (why) throw new InputError(why, label);
+    }
+    throw e;
+  }
+  const why = notKernelLogReason(parsed);
+  if (why) throw new InputError(`${why}${input.compression ? ` (after ${input.compression} decompression)` : ''}`, label);
+  const none = noKernelLinesNote(parsed);
+  if (none) {
+    parsed.notes.push(none);
+    parsed.incomplete = true;
+  }
+  if (input.compression) parsed.format = `${parsed.format}, ${input.compression}-compressed`;
+  if (input.problems.length) {
+    parsed.notes.unshift(...input.problems);
+    parsed.incomplete = true;
+    for (const b of parsed.boots ?? []) if (b.boot?.index === parsed.boot?.index) b.incomplete = true;
+  }
+  return parsed;
+}
+
+/** Opens a vmcore (an input error when it is not a usable dump) and reads the log in it. */
+async function readDump(path: string, opts: CollectOptions, many: boolean): Promise<DumpPiece> {
   // Loaded only when a dump is given: log-only analysis stays fast.
   const { openKernelDump } = await import('./dump/index.ts');
   const dump = openKernelDump(path, { systemMap: opts.systemMap });
-  const source: SourceInfo = { kind: 'dump', path, format: kind, notes: [...dump.incomplete], incomplete: dump.incomplete.length > 0 };
-  c.sources.push(source);
+  const piece: DumpPiece = { kind: 'dump', label: path, dump, units: [] };
+  try {
+    const parsed = parseLogText(dump.log().join('\n'), `${path}#log`, { prints: many });
+    parsed.format = 'dmesg from vmcore';
+    piece.parsed = parsed.boots ? parsed.boots[parsed.boots.length - 1] : parsed;
+    if (parsed.boots) piece.parsed = { ...piece.parsed, lines: parsed.lines, format: parsed.format };
+  } catch (e) {
+    // A System.map the user named that does not fit is their error to fix, not a partial result.
+    if (e instanceof InputError && opts.systemMap && /System\.map/.test(e.message)) {
+      dump.close();
+      throw e;
+    }
+    piece.logError = e;
+  }
+  return piece;
+}
+
+function emptyLog(source: string): ParsedLog {
+  return { source, format: 'dmesg from vmcore', lines: 0, events: [], system: { facts: [] }, notes: [] };
+}
+
+/** Kernel release, crash time and boot time of a dump (boot time: crash or dump time less the last log timestamp). */
+function dumpIdentity(p: DumpPiece): BootIdentity {
+  const id: BootIdentity = {};
+  const d = p.dump;
+  if (d.release) id.release = d.release;
+  const crash = d.vmcoreinfo.crashTime;
+  if (crash !== undefined) id.crashTime = new Date(Number(crash) * 1000).toISOString();
+  const stamp = (d.container as { header?: { timestamp?: bigint } }).header?.timestamp;
+  const at = crash !== undefined ? Number(crash) : stamp ? Number(stamp) : undefined;
+  const up = p.parsed?.system.uptime;
+  if (at !== undefined && up !== undefined && at > up) id.bootTime = new Date((at - up) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+  return id;
+}
+
+/**
+ * A vmcore: its log (from the printk ring) feeds the log analysis; the dump reader fills what it can.
+ * Every stage that fails leaves a note and marks the source incomplete, and the others still run.
+ */
+async function addDump(c: CaseFile, piece: DumpPiece, identity: BootIdentity, opts: CollectOptions): Promise<void> {
+  const dump = piece.dump;
+  const path = piece.label;
+  const kind = dumpKindOf(path) ?? dump.container.format;
+  const source: EvidenceSource = { kind: 'dump', path, format: kind, notes: [...dump.incomplete], incomplete: dump.incomplete.length > 0, boot: identity, used: true };
+  c.sources.push(source as SourceInfo);
   const stage = async (what: string, run: () => unknown): Promise<void> => {
     const before = new Set(dump.incomplete);
     try {
       await run();
     } catch (err) {
-      // A System.map the user named that does not fit is their error to fix, not a partial result.
       if (err instanceof InputError && opts.systemMap && /System\.map/.test(err.message)) throw err;
       source.notes.push(`${what} not read: ${err instanceof InputError ? err.describe() : err instanceof Error ? err.message : String(err)}`);
       source.incomplete = true;
@@ -115,9 +311,9 @@ async function addDump(c: CaseFile, path: string, opts: CollectOptions): Promise
   };
   try {
     await stage('kernel log', () => {
-      const parsed = parseLogText(dump.log().join('\n'), `${path}#log`);
-      parsed.format = 'dmesg from vmcore';
-      addParsedLog(c, parsed, 'log');
+      if (!piece.parsed) throw piece.logError;
+      addParsedLog(c, piece.parsed, 'log');
+      Object.assign(c.sources[c.sources.length - 1], { boot: identity, used: true });
     });
     // CPUs, tasks and their stacks from the dump itself, after the log: the dump's stacks and registers are more direct and win.
     await stage('CPUs and tasks', async () => (await import('./dump/casefile.ts')).fillCaseFromDump(c, dump));

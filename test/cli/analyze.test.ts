@@ -150,13 +150,14 @@ describe('analyze: input handling', () => {
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /blob/);
   });
-  it('an empty file is analysed: nothing found, exit 0', () => {
+  it('an empty file is an input error, never a verdict', () => {
     const dir = mkdtempSync(join(tmpdir(), 'coroner-emptyf-'));
     const f = join(dir, 'dmesg');
     writeFileSync(f, '');
     const r = runCli(['analyze', f]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /HEALTHY/);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, new RegExp(`^coroner: ${f}: empty file`));
   });
   it('--output writes the report to a file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'coroner-out-'));

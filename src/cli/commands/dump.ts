@@ -309,8 +309,14 @@ export function registerDump(program: Command): void {
       const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
       try {
         const lines = d.log();
-        write(lines.length ? lines.join('\n') + '\n' : '');
         const notes = d.printk().notes;
+        if (!lines.length) {
+          // Nothing to print is an answer only when the ring is readable and empty; else say why, and fail.
+          const { InputError } = await import('../../model/errors.ts');
+          const cut = d.incomplete.find((n) => n.startsWith('truncated'));
+          throw new InputError(`no kernel log could be read from the dump${cut ? ` (${cut})` : ''}: ${notes.join('; ') || 'the printk ring buffer holds no record'}`, d.path);
+        }
+        write(lines.join('\n') + '\n');
         for (const n of notes) process.stderr.write(`coroner: ${d.path}: log incomplete: ${n}\n`);
       } finally {
         d.close();

@@ -86,6 +86,7 @@ export interface DumpInfo {
 
 /** Picks the dump file inside a /var/crash/<dir> directory. */
 export function resolveDumpPath(path: string): string {
+  if (path === '-') throw new InputError('a vmcore cannot be read from stdin: a dump is read at random offsets, so it must be a file: give its path', path);
   let st;
   try {
     st = statSync(path);

@@ -1,29 +1,31 @@
 /**
  * Kernel log text -> events with traces and registers.
  *
- * Every entry point splits bytes into lines (lines.ts) and feeds one LogMachine (machine.ts); `scanLogFile` feeds
- * only the lines around trigger substrings (scan.ts) and gets the same events.
+ * Every entry point splits bytes into lines (lines.ts) and feeds them, boot by boot (boots.ts), to LogMachines
+ * (machine.ts); `scanLogFile` feeds only the lines around trigger substrings (scan.ts) and gets the same events.
  */
 import { InputError } from '../../model/errors.ts';
-import { checkBinary, CHUNK, detectFormat, openLogSession, SAMPLE_BYTES, Session, type ParsedLog } from './session.ts';
+import { checkBinary, CHUNK, detectFormat, openLogSession, SAMPLE_BYTES, Session, type ParsedLog, type ParseOptions } from './session.ts';
 
-export type { ParsedLog } from './session.ts';
-export { detectFormat } from './session.ts';
+export type { ParsedLog, ParseOptions } from './session.ts';
+export { detectFormat, noKernelLinesNote, notKernelLogReason } from './session.ts';
+export type { BootInfo, BootPrint } from './boots.ts';
+export { comparePrints } from './boots.ts';
 
 
 /** Parses a whole log held in memory. */
-export function parseLogText(text: string | Buffer, source: string): ParsedLog {
+export function parseLogText(text: string | Buffer, source: string, opts: ParseOptions = {}): ParsedLog {
   const buf = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
   checkBinary(buf.subarray(0, SAMPLE_BYTES), source);
-  const s = new Session(source, detectFormat(buf.subarray(0, SAMPLE_BYTES), source));
+  const s = new Session(source, detectFormat(buf.subarray(0, SAMPLE_BYTES), source), opts);
   for (let off = 0; off < buf.length; off += CHUNK) s.splitter.push(buf.subarray(off, Math.min(buf.length, off + CHUNK)));
   s.splitter.end();
   return s.result(s.splitter.lineNo, s.splitter.stats);
 }
 
 /** Parses a log file, streaming: memory stays constant whatever the size. */
-export async function parseLogFile(path: string, label: string = path): Promise<ParsedLog> {
-  const { fh, session: s } = await openLogSession(path, label);
+export async function parseLogFile(path: string, label: string = path, opts: ParseOptions = {}): Promise<ParsedLog> {
+  const { fh, session: s } = await openLogSession(path, label, opts);
   try {
     const buf = Buffer.alloc(CHUNK);
     let pos = 0;
@@ -43,15 +45,15 @@ export async function parseLogFile(path: string, label: string = path): Promise<
   }
 }
 
-/** Parses a stream (stdin). The first 64 KiB are held back to decide the format; the rest streams. */
-export async function parseLogStream(input: NodeJS.ReadableStream, label: string): Promise<ParsedLog> {
+/** Parses a stream (stdin, a pipe, a decompressor). The first 64 KiB are held back to decide the format; the rest streams. */
+export async function parseLogStream(input: NodeJS.ReadableStream | AsyncIterable<Buffer | string>, label: string, opts: ParseOptions = {}): Promise<ParsedLog> {
   let s: Session | undefined;
   const held: Buffer[] = [];
   let heldLen = 0;
   const start = () => {
     const head = Buffer.concat(held, heldLen);
     checkBinary(head.subarray(0, SAMPLE_BYTES), label);
-    s = new Session(label, detectFormat(head.subarray(0, SAMPLE_BYTES), label));
+    s = new Session(label, detectFormat(head.subarray(0, SAMPLE_BYTES), label), opts);
     s.splitter.push(head);
     held.length = 0;
   };

@@ -17,10 +17,10 @@ const SCAN_CHUNK = 8 * 1024 * 1024;
 /**
  * What the scanner searches: short substrings (Buffer.indexOf is fastest for short needles with a rare first byte)
  * such that every line that can change the idle machine's state contains one — every header row that can start a
- * report, the system-fact lines, `Sending NMI`. The `cut here` / `=====` preambles are not searched: the line before
+ * report, the system-fact lines, `Sending NMI`, the journal's boot markers (boots.ts). The `cut here` / `=====` preambles are not searched: the line before
  * every hit is fed first. Checked against the header samples by a test.
  */
-export const SCAN_NEEDLES = ['BUG', 'MI', 'INFO', 'LOCKUP', 'WARN', 'UBSAN', 'Kernel', '[#', 'CSD', 'Show', 'Hardw', 'Machin', 'Uncorr', 'Out of', '!', 'Linux', 'Comman', 'CPUs', 'Unable', 'failur', 'oom-k'];
+export const SCAN_NEEDLES = ['BUG', 'MI', 'INFO', 'LOCKUP', 'WARN', 'UBSAN', 'Kernel', '[#', 'CSD', 'Show', 'Hardw', 'Machin', 'Uncorr', 'Out of', '!', 'Linux', 'Comman', 'CPUs', 'Unable', 'failur', 'oom-k', '-- Boot ', '-- Reboot'];
 
 export function scanNeedles(): string[] {
   return [...SCAN_NEEDLES];
@@ -40,7 +40,7 @@ function countLF(buf: Buffer, from: number, to: number): number {
 export async function scanLogFile(path: string, label: string = path): Promise<ParsedLog> {
   const { fh, size, session: s } = await openLogSession(path, label);
   try {
-    const m = s.machine;
+    const m = s.boots;
     const stats: DecodeStats = { latin1Lines: 0, longLines: 0 };
     const needles = SCAN_NEEDLES.map((n) => Buffer.from(n, 'latin1'));
 

@@ -4,18 +4,36 @@ import { basename } from 'node:path';
 import { InputError } from '../../model/errors.ts';
 import type { LogEvent } from '../../model/event.ts';
 import type { Fact } from '../../model/provenance.ts';
+import { BootSplitter, type BootInfo, type BootPrint, type FinishedBoot } from './boots.ts';
 import { binaryReason, decodeLine, LineSplitter, MAX_LINE, type DecodeStats } from './lines.ts';
-import { LogMachine, type SystemSummary } from './machine.ts';
+import type { SystemSummary } from './machine.ts';
 import { parsePrefix, type PrefixFormat } from './prefix.ts';
 
 export interface ParsedLog {
   source: string;
   format: string;
+  /** Lines of the log (of the whole file, also when `boots` splits it). */
   lines: number;
   events: LogEvent[];
   system: SystemSummary;
   notes: string[];
   incomplete?: boolean;
+  /** A line a kernel printed (printk timestamp, dmesg -T clock, `kernel:` tag) was seen: see `notKernelLogReason`. */
+  kernelLineSeen?: boolean;
+  /** Which boot of the log the events, system facts and notes are of (lines, release, boot id). */
+  boot?: BootInfo;
+  /** Timestamped lines of that boot, to tell whether another piece of evidence is of the same boot. */
+  print?: BootPrint;
+  /**
+   * A log holding several boots: each boot parsed on its own, in order. The fields above are then those of one of
+   * them (the last boot with an event, else the last boot); callers choose the incident (see sources/incidents.ts).
+   */
+  boots?: ParsedLog[];
+}
+
+export interface ParseOptions {
+  /** Keep each boot's fingerprint (`print`), to compare the log with other evidence. Off by default: it costs time. */
+  prints?: boolean;
 }
 
 /** How much of the start of a log decides its format. */
@@ -59,30 +77,72 @@ export function detectFormat(head: Uint8Array, label: string): string {
   return best;
 }
 
-/** Drives a LogMachine over lines and builds the result. */
+/** Drives the LogMachines of a log's boots over its lines and builds the result. */
 export class Session {
-  readonly machine: LogMachine;
+  readonly boots: BootSplitter;
   readonly splitter: LineSplitter;
 
   constructor(
     readonly label: string,
     readonly format: string,
+    opts: ParseOptions = {},
   ) {
-    this.machine = new LogMachine(label, format !== 'unknown');
-    this.splitter = new LineSplitter({ line: (text, no) => this.machine.feed(text, no) });
+    this.boots = new BootSplitter(label, format !== 'unknown', opts.prints);
+    this.splitter = new LineSplitter({ line: (text, no) => this.boots.feed(text, no) });
   }
 
   result(lines: number, stats: DecodeStats, extraNotes: string[] = []): ParsedLog {
-    const m = this.machine;
+    const fileNotes = [...extraNotes];
+    if (stats.latin1Lines) fileNotes.push(`non-UTF-8 bytes replaced: ${stats.latin1Lines} line(s) decoded as Latin-1, first at line ${stats.firstLatin1Line}`);
+    if (stats.longLines) fileNotes.push(`line ${stats.firstLongLine}: ${stats.longLines} line(s) longer than ${MAX_LINE} bytes, cut`);
+    const boots = this.boots.finish().map((b) => this.bootResult(b));
+    const kernelLineSeen = this.boots.kernelLineSeen;
+    const pick = boots.length === 1 ? boots[0] : ([...boots].reverse().find((b) => b.events.length > 0) ?? boots[boots.length - 1]);
+    const out: ParsedLog = { ...pick, lines, notes: [...fileNotes, ...pick.notes], kernelLineSeen };
+    if (boots.length > 1) out.boots = boots;
+    return out;
+  }
+
+  private bootResult(b: FinishedBoot): ParsedLog {
+    const m = b.machine;
     const events = m.finish();
-    const notes = [...extraNotes];
-    if (stats.latin1Lines) notes.push(`non-UTF-8 bytes replaced: ${stats.latin1Lines} line(s) decoded as Latin-1, first at line ${stats.firstLatin1Line}`);
-    if (stats.longLines) notes.push(`line ${stats.firstLongLine}: ${stats.longLines} line(s) longer than ${MAX_LINE} bytes, cut`);
-    notes.push(...m.notes);
-    const out: ParsedLog = { source: this.label, format: this.format, lines, events, system: m.system, notes };
+    const out: ParsedLog = {
+      source: this.label,
+      format: this.format,
+      lines: b.info.lastLine >= b.info.firstLine ? b.info.lastLine - b.info.firstLine + 1 : 0,
+      events,
+      system: m.system,
+      notes: [...m.notes],
+      boot: b.info,
+    };
+    if (b.print) out.print = b.print;
     if (m.incomplete) out.incomplete = true;
     return out;
   }
+}
+
+/**
+ * Why a parsed log is not a kernel log, or undefined when it is one: empty, or not one line a kernel printed (no
+ * printk timestamp, no `kernel:` tag, no report, no `Linux version`) — /etc/passwd, a program's journal, random text.
+ */
+export function notKernelLogReason(log: ParsedLog): string | undefined {
+  if (log.lines === 0) return 'empty: no kernel log line in it';
+  if (hasKernelLines(log) || SYSTEM_LOG_FORMATS.has(log.format)) return undefined;
+  return `not a kernel log: no kernel log line in ${log.lines} line(s) (expected printk timestamps like "[   12.345678]", a syslog or journal "kernel:" tag, or a kernel report)`;
+}
+
+/** Syslog and journal formats: a system log whose excerpt holds no kernel line is still a log (see `noKernelLinesNote`). */
+const SYSTEM_LOG_FORMATS = new Set(['journalctl short', 'journalctl short-monotonic', 'journalctl short-iso', 'syslog']);
+
+function hasKernelLines(log: ParsedLog): boolean {
+  const any = (l: ParsedLog) => l.events.length > 0 || l.system.release !== undefined;
+  return !!log.kernelLineSeen || any(log) || !!log.boots?.some(any);
+}
+
+/** A system log (syslog, journal) without one kernel line: nothing in it speaks of the kernel, so it is no clean bill of health. */
+export function noKernelLinesNote(log: ParsedLog): string | undefined {
+  if (hasKernelLines(log)) return undefined;
+  return `no kernel line in ${log.lines} line(s) of this ${log.format} log (only other programs' lines): it tells nothing about the kernel`;
 }
 
 export function checkBinary(head: Uint8Array, label: string): void {
@@ -92,14 +152,14 @@ export function checkBinary(head: Uint8Array, label: string): void {
 
 /** Opens a log file for reading, or throws InputError saying why not. */
 /** Opens a log file, checks its first bytes are text, and starts a session in the format they show. */
-export async function openLogSession(path: string, label: string) {
+export async function openLogSession(path: string, label: string, opts: ParseOptions = {}) {
   const { fh, size } = await openLog(path, label);
   try {
     const head = Buffer.alloc(SAMPLE_BYTES);
     const { bytesRead } = await fh.read(head, 0, SAMPLE_BYTES, 0);
     const h = head.subarray(0, bytesRead);
     checkBinary(h, label);
-    return { fh, size, session: new Session(label, detectFormat(h, label)) };
+    return { fh, size, session: new Session(label, detectFormat(h, label), opts) };
   } catch (e) {
     await fh.close();
     throw e;

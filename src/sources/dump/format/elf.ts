@@ -94,6 +94,16 @@ export class ElfContainer implements DumpContainer {
         segments.push({ paddr, vaddr, offset, filesz, memsz: memsz < filesz ? filesz : memsz, present });
       }
     }
+    // The file must hold every segment the program headers describe.
+    let end = 0n;
+    for (let i = 0; i < phnum; i++) {
+      const o = i * phentsize;
+      const pType = ph.readUInt32LE(o);
+      if (pType !== PT_LOAD && pType !== PT_NOTE) continue;
+      const e = ph.readBigUInt64LE(o + 8) + ph.readBigUInt64LE(o + 32);
+      if (e > end) end = e;
+    }
+    if (src.size < end) this.incomplete.unshift(`truncated: ${src.size} of ${end} bytes (the program headers describe ${phnum} segments ending at byte ${end}): memory stored past the cut is missing`);
     // kdump's /proc/vmcore starts with a segment for the kernel text that duplicates RAM: keep RAM first.
     segments.sort((a, b) => (a.paddr < b.paddr ? -1 : a.paddr > b.paddr ? 1 : 0));
     this.segments = segments;

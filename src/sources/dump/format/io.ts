@@ -1,5 +1,5 @@
 /** Positional byte access to a dump file (or to a virtual file such as a flattened stream). */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { InputError } from '../../../model/errors.ts';
 
 /** Random access to the bytes of a (possibly virtual) file. Offsets are BigInt: dumps exceed 2^53 rarely, but offsets in headers are 64-bit. */
@@ -32,6 +32,12 @@ export class FileSource implements ByteSource {
   private fd: number | undefined;
 
   constructor(readonly path: string) {
+    // Checked before opening too: opening a FIFO nobody writes to would block.
+    try {
+      notRegular(statSync(path), path);
+    } catch (e) {
+      if (e instanceof InputError) throw e;
+    }
     try {
       this.fd = openSync(path, 'r');
     } catch (e) {
@@ -39,7 +45,7 @@ export class FileSource implements ByteSource {
     }
     try {
       const st = fstatSync(this.fd, { bigint: true });
-      if (!st.isFile() && !st.isBlockDevice()) throw new InputError('not a regular file', path);
+      notRegular(st, path);
       this.size = st.size;
     } catch (e) {
       closeSync(this.fd);
@@ -67,6 +73,13 @@ export class FileSource implements ByteSource {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
   }
+}
+
+/** Throws the input error for a file a dump cannot be read from (positional reads need a regular file or a block device). */
+function notRegular(st: { isFile(): boolean; isBlockDevice(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isSocket(): boolean }, path: string): void {
+  if (st.isFile() || st.isBlockDevice()) return;
+  const what = st.isFIFO() ? 'a pipe or FIFO' : st.isCharacterDevice() ? 'a character device' : st.isSocket() ? 'a socket' : 'not a regular file';
+  throw new InputError(`${what}: a dump is read at random offsets, so it must be a regular file: give its path`, path);
 }
 
 /** A small LRU map (insertion order of a Map gives recency). */

@@ -223,6 +223,37 @@ export class KdumpContainer implements DumpContainer {
     if (this.vmcoreinfo === undefined) this.incomplete.push('no VMCOREINFO in the dump');
     this.notes = notes;
     this.cpuNotes = cpuNotesFrom(notes, this.incomplete);
+    const cut = this.truncation();
+    if (cut) this.incomplete.unshift(cut);
+  }
+
+  /**
+   * `truncated: N of M bytes` when the file ends before what its header and bitmap describe: the bitmaps, one
+   * descriptor per dumped page, and the data of the last pages (M is "at least" when the descriptors are cut too).
+   */
+  private truncation(): string | undefined {
+    const size = this.src.size;
+    const bitmapEnd = this.bitmapOffset + 2n * this.bitmapHalf;
+    if (size < bitmapEnd) return `truncated: ${size} of at least ${bitmapEnd} bytes (the header puts the page bitmaps at 0x${this.bitmapOffset.toString(16)}..0x${bitmapEnd.toString(16)}): pages and their data are missing`;
+    const bm = this.loadBitmap(2);
+    const h = this.header;
+    const count = h.split && h.startPfn !== undefined && h.endPfn !== undefined ? bm.rank(h.endPfn) - bm.rank(h.startPfn) : bm.count();
+    const descEnd = this.descOffset + BigInt(count) * BigInt(PAGE_DESC_SIZE);
+    const what = `the bitmap lists ${count} dumped pages`;
+    if (size < descEnd) return `truncated: ${size} of at least ${descEnd} bytes (${what}, their descriptors end at byte ${descEnd}, the page data after them): pages past the cut are missing`;
+    // The data of the last pages (written in page order after the descriptors) ends the dump.
+    const last = Math.min(count, DESCS_PER_CHUNK);
+    const buf = this.src.readAt(descEnd - BigInt(last * PAGE_DESC_SIZE), last * PAGE_DESC_SIZE);
+    let dataEnd = descEnd;
+    const maxSize = this.pageSize * 2 + 1024;
+    for (let o = 0; o + PAGE_DESC_SIZE <= buf.length; o += PAGE_DESC_SIZE) {
+      const off = buf.readBigInt64LE(o);
+      const sz = buf.readUInt32LE(o + 8);
+      if (off > 0n && sz > 0 && sz <= maxSize && off + BigInt(sz) > dataEnd) dataEnd = off + BigInt(sz);
+    }
+    if (h.offsetEraseinfo && h.sizeEraseinfo && h.offsetEraseinfo + h.sizeEraseinfo > dataEnd && h.offsetEraseinfo >= descEnd) dataEnd = h.offsetEraseinfo + h.sizeEraseinfo;
+    if (size < dataEnd) return `truncated: ${size} of ${dataEnd} bytes (${what}; the last one's data ends at byte ${dataEnd}): pages stored past the cut are missing`;
+    return undefined;
   }
 
   get path(): string {

@@ -4,6 +4,7 @@ import { ElfContainer } from './elf.ts';
 import { FlattenedSource } from './flattened.ts';
 import { FileSource, type ByteSource } from './io.ts';
 import { KdumpContainer } from './kdump.ts';
+import { damagedDumpReason } from './damaged.ts';
 import { containerKindOf } from './magic.ts';
 import type { DumpContainer } from './types.ts';
 
@@ -20,6 +21,8 @@ export function openContainerOn(src: ByteSource, outer?: string): DumpContainer 
     return c;
   }
   const shown = JSON.stringify(head.toString('latin1', 0, Math.min(head.length, 12)));
+  const damaged = !outer && head.length ? damagedDumpReason(src.path) : undefined;
+  if (damaged) throw new InputError(damaged, src.path, 0);
   throw new InputError(
     head.length === 0
       ? `empty file: expected a vmcore (ELF core, kdump-compressed "KDUMP   ", or makedumpfile flattened)`
