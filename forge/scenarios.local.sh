@@ -8,7 +8,7 @@ case "$S" in
                        KNOBS="${NMI_KNOB:-unknown_nmi_panic}"; NMI_AFTER_RE='detected stalls on CPUs' ;;
   lock-vs-ipi|lock-vs-ipi-many) WAIT_RE='soft lockup - CPU#'; WAIT_N=2; EXTRA_SLEEP=3; TIMEOUT=300; KNOBS="softlockup_panic=1" ;;
   preempt-hog|preempt-hog-syscall) WAIT_RE='soft lockup - CPU#'; WAIT_N=2; EXTRA_SLEEP=3; TIMEOUT=300; KNOBS="softlockup_panic=1" ;;
-  blk-stuck)           WAIT_RE='blocked for more than'; WAIT_N=3; EXTRA_SLEEP=8; KNOBS="hung_task_panic=1" ;;
+  blk-stuck)           WAIT_RE='blocked for more than'; WAIT_N=1; EXTRA_SLEEP=10; KNOBS="hung_task_panic=1" ;;
   blk-stuck-fs)        NEEDS_DISK=1; WAIT_RE='blocked for more than'; WAIT_N=3; EXTRA_SLEEP=8; KNOBS="hung_task_panic=1" ;;
   workqueue-hog)       WAIT_RE='soft lockup - CPU#'; WAIT_N=2; EXTRA_SLEEP=3; TIMEOUT=300; KNOBS="softlockup_panic=1" ;;
   workqueue-blocked)   WAIT_RE='blocked for more than'; WAIT_N=3; EXTRA_SLEEP=5; KNOBS="hung_task_panic=1" ;;

@@ -15,6 +15,8 @@ echo "FORGE: fhole0 stalled=$(cat /sys/module/forge_blkhole/parameters/stalled)"
 /forge/dioread /dev/fhole0 8388608 dbscan &
 dd if=/dev/fhole0 of=/dev/null bs=4k count=1 skip=6000 &
 echo "FORGE: buffered dd pid $!"
+dd if=/dev/zero of=/dev/fhole0 bs=4k count=2 seek=1000 conv=fsync 2>/dev/null &
+echo "FORGE: writer dd (buffered write + fsync) pid $!"
 sleep 3
 forge_states "dbscan|dd"
 cat /sys/block/fhole0/inflight | sed "s/^/FORGE: inflight /"
