@@ -26,6 +26,8 @@ export interface TriageRecord {
   boot?: { index: number; firstLine: number; lastLine: number; of: number } | null;
   /** Kernel release of the boot, when its banner was seen. */
   release?: string | null;
+  /** The verdict on this log (or boot) alone, as `analyze` gives it; absent for an unreadable file. */
+  verdict?: 'problem' | 'healthy' | 'inconclusive';
 }
 
 /** The records of one log: one for a log of one boot; one per boot with trouble for a log of several. */
@@ -35,7 +37,7 @@ export async function triageFile(file: string, opts: { stdin?: NodeJS.ReadableSt
     const boots = log.boots ?? [log];
     const recs = boots.map((b) => record(file, log, b, boots.length));
     if (boots.length === 1) return recs;
-    const trouble = recs.filter((r) => r.signature !== 'clean');
+    const trouble = recs.filter((r) => r.signature !== 'clean' || r.verdict !== 'healthy');
     if (trouble.length) return trouble;
     // No boot with trouble: one clean record for the whole log.
     return [{ ...recs[recs.length - 1], lines: log.lines, boot: null }];
@@ -99,6 +101,7 @@ function record(file: string, log: ParsedLog, boot: ParsedLog, of: number): Tria
     error: null,
     boot: of > 1 && b ? { index: b.index, firstLine: b.firstLine, lastLine: b.lastLine, of } : null,
     release: b?.release ?? boot.system.release ?? null,
+    verdict: d.verdict.status,
   };
 }
 

@@ -28,6 +28,6 @@ export function registerTriage(program: Command): void {
       if (opts.format === 'text') await emit(renderTriageTable(records, useColor(opts.output)), opts.output);
       else if (opts.output) await emit(chunks.join('\n') + '\n', opts.output);
       const readable = records.filter((r) => !r.error);
-      process.exitCode = !readable.length ? EXIT_USAGE : readable.some((r) => r.signature !== 'clean') ? EXIT_PROBLEM : EXIT_OK;
+      process.exitCode = !readable.length ? EXIT_USAGE : readable.some((r) => r.signature !== 'clean' || (r.verdict ?? 'healthy') !== 'healthy') ? EXIT_PROBLEM : EXIT_OK;
     });
 }

@@ -24,8 +24,12 @@ export interface BootInfo {
   bootId?: string;
   /** Wall-clock time of the banner line, as the log prints it (dmesg -T, journal, syslog); absent for printk timestamps. */
   bootTime?: string;
-  /** What starts the boot: its banner, a journal marker, or the start of the log (a log that begins mid-boot). */
-  start: 'banner' | 'journal' | 'log-start';
+  /**
+   * What starts the boot: its banner, a journal marker, the printk clock starting again (lines of the boot's first
+   * instant before its banner, or a boot whose banner is not in the log), or the start of the log (a log that begins
+   * mid-boot).
+   */
+  start: 'banner' | 'journal' | 'timestamps' | 'log-start';
   /** Line of the banner of a kdump capture kernel that booted after this one crashed (its lines are part of this boot). */
   captureKernelLine?: number;
 }
@@ -44,6 +48,13 @@ const LOOKAHEAD_LINES = 2000;
 const RE_BANNER = /^Linux version (\S+) /;
 const RE_JOURNAL_BOOT = /^-- (?:Boot ([0-9a-f]{32}) --|Reboot --)/;
 const RE_CMDLINE = /^(?:Kernel )?[Cc]ommand line: /;
+/** Whole seconds of a printk timestamp at the start of a line. */
+const RE_TS_SECONDS = /^(?:<\d>)?\[\s*(\d+)\.\d+\]/;
+/**
+ * The printk clock back under one second after this many seconds is a new boot. Not any step back: lines printed
+ * from NMI context carry the time they were recorded, tens of seconds before the lines around them.
+ */
+const CLOCK_RESTART = 5;
 /** A line a kernel printed: a printk timestamp, dmesg -T's clock, or a syslog/journal `kernel:` tag. */
 const RE_KERNEL_LINE = /^(?:<\d>)?\[\s*\d+\.\d+\]|^\[(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} |\skernel: /;
 
@@ -132,7 +143,7 @@ export class BootSplitter {
   kernelLineSeen = false;
   private cur: Segment;
   /** Lines held after a banner until its command line says whether it is a capture kernel. */
-  private pending?: { lines: Array<[string, number, boolean]>; line: number; release: string; bootTime?: string };
+  private pending?: { lines: Array<[string, number, boolean]>; line: number; bannerLine?: number; release?: string; bootTime?: string };
 
   /** `prints`: keep each boot's fingerprint (costs time; needed only to compare several pieces of evidence). */
   constructor(
@@ -173,9 +184,16 @@ export class BootSplitter {
       banner = RE_BANNER.exec(p.body.trim());
     }
     if (banner && p) {
-      if (this.pending) this.decide(false);
+      const pend = this.pending;
+      if (pend && pend.release === undefined) {
+        // The banner of the boot whose first lines (clock restarted) are held.
+        Object.assign(pend, { bannerLine: lineNo, release: banner[1], bootTime: p.wallclock });
+        pend.lines.push([raw, lineNo, kernel]);
+        return;
+      }
+      if (pend) this.decide(false);
       if (this.splitsAt(p.ts)) {
-        this.pending = { lines: [[raw, lineNo, kernel]], line: lineNo, release: banner[1], bootTime: p.wallclock };
+        this.pending = { lines: [[raw, lineNo, kernel]], line: lineNo, bannerLine: lineNo, release: banner[1], bootTime: p.wallclock };
         return;
       }
       this.markBanner(banner[1], p.wallclock);
@@ -191,12 +209,23 @@ export class BootSplitter {
       if (lineNo - this.pending.line >= LOOKAHEAD_LINES) this.decide(false);
       return;
     }
+    const c = raw.charCodeAt(0);
+    if (c === 0x5b /* [ */ || c === 0x3c /* < */) {
+      const last = this.cur.machine.lastTs;
+      const m = last !== undefined && last >= CLOCK_RESTART ? RE_TS_SECONDS.exec(raw) : null;
+      if (m && m[1] === '0' && this.hasContent()) {
+        // The clock starts again: a new boot (or a capture kernel) whose banner may follow. Held until its command line.
+        this.pending = { lines: [[raw, lineNo, kernel]], line: lineNo };
+        return;
+      }
+    }
     this.cur.feed(raw, lineNo, kernel);
   }
 
-  /** Ends the log: every boot, in order. */
-  finish(): FinishedBoot[] {
+  /** Ends the log of `lines` lines: every boot, in order (the last one runs to the end of the log). */
+  finish(lines: number): FinishedBoot[] {
     if (this.pending) this.decide(false);
+    this.cur.info.lastLine = Math.max(this.cur.info.lastLine, lines);
     this.finished.push({ info: this.cur.info, machine: this.cur.machine, print: this.cur.print() });
     return this.finished;
   }
@@ -220,10 +249,10 @@ export class BootSplitter {
     const p = this.pending!;
     this.pending = undefined;
     if (capture) {
-      this.cur.info.captureKernelLine ??= p.line;
+      this.cur.info.captureKernelLine ??= p.bannerLine ?? p.line;
     } else {
-      this.startBoot(p.line, 'banner');
-      this.markBanner(p.release, p.bootTime);
+      this.startBoot(p.line, p.bannerLine === p.line ? 'banner' : 'timestamps');
+      if (p.release) this.markBanner(p.release, p.bootTime);
     }
     for (const [raw, no, kernel] of p.lines) this.cur.feed(raw, no, kernel);
   }
@@ -238,6 +267,8 @@ export class BootSplitter {
   }
 
   private startBoot(line: number, start: BootInfo['start']): void {
+    // A boot runs up to the next one (the fast scanner does not feed every line).
+    this.cur.info.lastLine = line - 1;
     this.finished.push({ info: this.cur.info, machine: this.cur.machine, print: this.cur.print() });
     this.cur = new Segment(this.source, this.prefixed, { index: this.finished.length + 1, firstLine: line, lastLine: line - 1, start }, this.prints);
   }

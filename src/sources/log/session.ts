@@ -95,7 +95,7 @@ export class Session {
     const fileNotes = [...extraNotes];
     if (stats.latin1Lines) fileNotes.push(`non-UTF-8 bytes replaced: ${stats.latin1Lines} line(s) decoded as Latin-1, first at line ${stats.firstLatin1Line}`);
     if (stats.longLines) fileNotes.push(`line ${stats.firstLongLine}: ${stats.longLines} line(s) longer than ${MAX_LINE} bytes, cut`);
-    const boots = this.boots.finish().map((b) => this.bootResult(b));
+    const boots = this.boots.finish(lines).map((b) => this.bootResult(b));
     const kernelLineSeen = this.boots.kernelLineSeen;
     const pick = boots.length === 1 ? boots[0] : ([...boots].reverse().find((b) => b.events.length > 0) ?? boots[boots.length - 1]);
     const out: ParsedLog = { ...pick, lines, notes: [...fileNotes, ...pick.notes], kernelLineSeen };

@@ -75,6 +75,8 @@ describe('ELF cores', { skip: fixture ? false : 'no fixtures' }, () => {
     const c = openDumpContainer(cut) as ElfContainer;
     try {
       assert.ok(c.incomplete.some((s) => /truncated/.test(s)), c.incomplete.join('; '));
+      // The first note says how much is there of how much the program headers describe.
+      assert.equal(c.incomplete[0], `truncated: ${Math.floor(statSync(file).size * 0.6)} of ${statSync(file).size} bytes (the program headers describe ${c.segments.length + 1} segments ending at byte ${statSync(file).size}): memory stored past the cut is missing`);
       assert.ok(c.readPhys(only[0] * 4096n, 8).equals(src.readPhys(only[0] * 4096n, 8)));
       assert.throws(() => c.readPhys(only[99] * 4096n, 8), MissingPageError);
       assert.equal(c.hasPage(only[99]), false);
