@@ -26,7 +26,7 @@ import { addParsedLog } from '../log-case.ts';
 import { parseLogText } from '../log/index.ts';
 import { codeAtPc } from './code.ts';
 import { perfInfo, perfRecord, perfStat, type PerfStatCounts } from './perf.ts';
-import { kmsgRecordToLine, parseInterrupts, parsePressure, parseSched, parseUptime, type InterruptTable, type ProcStat } from './proc.ts';
+import { kmsgRecordToLine, parseInterrupts, parsePressure, parseSched, parseSyscall, parseUptime, type InterruptTable, type ProcStat } from './proc.ts';
 import { waitedFds } from './readers.ts';
 import {
   listPids,
@@ -64,6 +64,8 @@ const UFFD_TARGET = 'anon_inode:[userfaultfd]';
  */
 const BUSY_SHARE = 0.3;
 const MAX_PERF_THREADS = 16;
+/** How often the kernel stacks of busy threads are read between samples (ms). */
+const STACK_LOOK_MS = 20;
 
 interface ThreadSample {
   stat: ProcStat;
@@ -155,6 +157,8 @@ export async function collectLive(opts: LiveOptions): Promise<CaseFile> {
   const irqStart = readText('/proc/interrupts');
   const samples: Sample[] = [];
   const uffds = new Map<string, UffdSeen>();
+  /** uffd key -> threads seen blocked reading or polling it, at any sample. */
+  const readersSeen = new Map<string, Map<number, { call: string; fd: number }>>();
   const switchesAtStart = new Map<number, { vol: number; inv: number; starttime: number }>();
   const excluded = (ppidOf: Map<number, number>, tgid: number): boolean => {
     if (tgid === self) return true;
@@ -216,6 +220,21 @@ export async function collectLive(opts: LiveOptions): Promise<CaseFile> {
         break;
       }
     }
+    // Readers of each uffd, at every sample: a server that polls is sometimes running (serving a fault, or waiting for
+    // a CPU on a loaded host) at any one look; it is a reader if it was seen blocked on the descriptor at any.
+    for (const u of uffds.values()) {
+      for (const [pid, f] of u.holders) {
+        for (const [tid, tg] of s.tgid) {
+          if (tg !== pid) continue;
+          const raw = readText(`${taskDir(pid, tid)}/syscall`);
+          const w = raw ? waitedFds(pid, parseSyscall(raw), arch) : undefined;
+          if (!w?.fds.includes(f.fd)) continue;
+          const seen = readersSeen.get(u.key) ?? new Map<number, { call: string; fd: number }>();
+          seen.set(tid, { call: w.call, fd: f.fd });
+          readersSeen.set(u.key, seen);
+        }
+      }
+    }
     samples.push(s);
     return s;
   };
@@ -225,7 +244,8 @@ export async function collectLive(opts: LiveOptions): Promise<CaseFile> {
   // A short first interval picks the busy threads that perf will sample for the rest of the window.
   await sleep(interval);
   const second = take(false);
-  const busy = busyThreads(first, second, hz).filter((tid) => !scope || scope.has(second.tgid.get(tid) ?? -1));
+  // With --pid, every thread of those processes that stayed runnable is sampled, however little CPU a loaded host gave it.
+  const busy = busyThreads(first, second, hz, !!scope).filter((tid) => !scope || scope.has(second.tgid.get(tid) ?? -1));
   const perfTargets = busy.slice(0, MAX_PERF_THREADS);
   const remaining = Math.max(0.5, (windowMs - (performance.now() - start)) / 1000);
 
@@ -254,9 +274,24 @@ export async function collectLive(opts: LiveOptions): Promise<CaseFile> {
     );
   }
 
+  // Between samples, the kernel stacks of the busy threads are read often: a thread on a CPU shows an empty stack,
+  // so how it enters the kernel (faults, timer interrupts, system calls) needs many looks, more so on an idle host.
+  const busyStacks = new Map<number, Frame[][]>();
+  const lookAtBusy = () => {
+    for (const tid of perfTargets.length ? perfTargets : busy.slice(0, MAX_PERF_THREADS)) {
+      const tgid = second.tgid.get(tid);
+      if (tgid === undefined) continue;
+      const st = readStack(tgid, tid);
+      if (st.stack) busyStacks.set(tid, [...(busyStacks.get(tid) ?? []), st.stack]);
+    }
+  };
   while (performance.now() - start < windowMs) {
     progress(Math.min(0.95, (performance.now() - start) / windowMs), 'sampling tasks');
-    await sleep(Math.min(interval, Math.max(10, windowMs - (performance.now() - start))));
+    const until = performance.now() + Math.min(interval, Math.max(10, windowMs - (performance.now() - start)));
+    while (performance.now() < until) {
+      await sleep(Math.min(STACK_LOOK_MS, Math.max(1, until - performance.now())));
+      if (busy.length) lookAtBusy();
+    }
     take(false);
   }
   progress(0.95, 'waiting for perf');
@@ -363,7 +398,7 @@ export async function collectLive(opts: LiveOptions): Promise<CaseFile> {
       t.blockedSeconds = Math.round(Math.max(window, sinceRun ?? 0));
       if (ts.stack?.length) t.facts.push({ text: `kernel stack: ${ts.stack.slice(0, 4).map((f) => f.function).join(' <- ')}`, from: { kind: 'live', path: `${dir}/stack` } });
     }
-    t.activity = activityOf(tid, samples, hz, window, dir);
+    t.activity = activityOf(tid, samples, hz, window, dir, busyStacks.get(tid));
     const sw0 = switchesAtStart.get(tid);
     if (d && sw0 && sw0.starttime === ts.stat.starttime) {
       const vol = Number(d.status.get('voluntary_ctxt_switches'));
@@ -403,7 +438,7 @@ export async function collectLive(opts: LiveOptions): Promise<CaseFile> {
   }
 
   // --- userfaultfd contexts
-  addUffds(c, uffds, finalHolders, relevantUffds, samples, include, arch);
+  addUffds(c, uffds, finalHolders, relevantUffds, samples, include, arch, readersSeen);
 
   // --- CPUs: interrupts over the window
   if (irqStart && irqEnd) addInterrupts(c, parseInterrupts(irqStart), parseInterrupts(irqEnd), window);
@@ -432,20 +467,20 @@ function isKernelThread(pid: number): boolean {
  * Threads that used at least BUSY_SHARE of a CPU between two samples, or were runnable at both
  * (on a crowded CPU a thread that never sleeps may get less), busiest first.
  */
-function busyThreads(a: Sample, b: Sample, hz: number): number[] {
+function busyThreads(a: Sample, b: Sample, hz: number, anyRunnable = false): number[] {
   const dt = b.t - a.t;
   const out: Array<[number, number]> = [];
   for (const [tid, tb] of b.threads) {
     const ta = a.threads.get(tid);
     if (!ta || ta.stat.starttime !== tb.stat.starttime) continue;
     const share = (tb.stat.utime + tb.stat.stime - ta.stat.utime - ta.stat.stime) / hz / dt;
-    const runnable = ta.stat.state === 'R' && tb.stat.state === 'R' && share > 0;
+    const runnable = ta.stat.state === 'R' && tb.stat.state === 'R' && (share > 0 || anyRunnable);
     if (share >= BUSY_SHARE || runnable) out.push([tid, share]);
   }
   return out.sort((x, y) => y[1] - x[1]).map(([tid]) => tid);
 }
 
-function activityOf(tid: number, samples: Sample[], hz: number, window: number, dir: string): TaskActivity {
+function activityOf(tid: number, samples: Sample[], hz: number, window: number, dir: string, extraStacks: Frame[][] = []): TaskActivity {
   const seen = samples.filter((s) => s.threads.has(tid));
   const a = seen[0].threads.get(tid)!.stat;
   const b = seen[seen.length - 1].threads.get(tid)!.stat;
@@ -458,7 +493,7 @@ function activityOf(tid: number, samples: Sample[], hz: number, window: number, 
     states: seen.map((s) => s.threads.get(tid)!.stat.state),
     from: { kind: 'live', path: `${dir}/stat` },
   };
-  const entries = seen.map((s) => s.threads.get(tid)!.stack).filter((x): x is Frame[] => !!x);
+  const entries = [...seen.map((s) => s.threads.get(tid)!.stack).filter((x): x is Frame[] => !!x), ...extraStacks];
   if (entries.length) act.kernelEntries = entries.map(kernelEntry);
   return act;
 }
@@ -576,6 +611,7 @@ function addUffds(
   samples: Sample[],
   include: Set<number>,
   arch: Arch,
+  readersSeen: Map<string, Map<number, { call: string; fd: number }>>,
 ): void {
   const last = samples[samples.length - 1];
   const objects = new Map<string, KernelObject>();
@@ -626,8 +662,10 @@ function addUffds(
       for (const [tid, tgid] of last.tgid) {
         if (tgid !== h.pid) continue;
         const d = threadDetails(tgid, tid);
-        const w = waitedFds(tgid, d?.syscall, arch);
-        if (!w || !w.fds.includes(h.fd!)) continue;
+        const now = waitedFds(tgid, d?.syscall, arch);
+        const earlier = readersSeen.get(obj.id)?.get(tid);
+        const w = now?.fds.includes(h.fd!) ? now : earlier && earlier.fd === h.fd ? { call: earlier.call, fds: [earlier.fd] } : undefined;
+        if (!w) continue;
         obj.observed.readers = Number(obj.observed.readers) + 1;
         const t = c.tasks.find((x) => x.pid === tid) ?? (include.has(tid) ? undefined : taskOf(c, tid, last.threads.get(tid)?.stat.comm ?? '?'));
         const path = `${taskDir(tgid, tid)}/syscall`;
