@@ -5,6 +5,11 @@ import type { WaitForGraph } from '../model/graph.ts';
 import type { KernelObject } from '../model/casefile.ts';
 import { buildGraph, decide, orderRoots, runDetectors, type NamedDetector } from './engine.ts';
 import { applyKnownIssues } from './known/issues.ts';
+import { cpuHogDetector } from './cpu-hog.ts';
+import { spinlockDebugDetector } from './spinlock-debug.ts';
+import { storageDetector } from './storage.ts';
+import { mceDetector, oomDetector } from './failures.ts';
+import { workqueueDetector } from './workqueue.ts';
 import { frozenInstructionDetector } from './frozen-instruction.ts';
 import { hungTasksDetector } from './hung-tasks.ts';
 import { ipiWaitDetector } from './ipi-wait.ts';
@@ -32,6 +37,12 @@ export const DETECTORS: NamedDetector[] = [
   { name: 'lock-chains', run: lockChainsDetector },
   { name: 'frozen-instruction', run: frozenInstructionDetector },
   { name: 'panic', run: panicDetector },
+  { name: 'cpu-hog', run: cpuHogDetector },
+  { name: 'spinlock-debug', run: spinlockDebugDetector },
+  { name: 'storage', run: storageDetector },
+  { name: 'oom', run: oomDetector },
+  { name: 'mce', run: mceDetector },
+  { name: 'workqueue', run: workqueueDetector },
 ];
 
 export interface Verdict {

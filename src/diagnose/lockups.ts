@@ -102,8 +102,30 @@ export function lockupsDetector(ctx: DetectorContext): Finding[] {
     ctx.node(RCU_GP, 'rcu-gp', 'the RCU grace period', f.id);
     for (const cpu of cpus) ctx.edge(RCU_GP, cpuNode(cpu), 'blocked-by', f.id, 'no quiescent state');
     for (const pid of tasks) ctx.edge(RCU_GP, taskNode(pid), 'blocked-by', f.id, 'in an RCU read-side section');
-    // Starved with no CPU or task named: the grace-period kthread itself cannot run.
     out.push(f);
+    // The grace-period kthread itself did not run: grace periods cannot end whatever the CPUs do.
+    const starved = stalls.map((e) => e.details.starvedKthread ? { e, k: e.details.starvedKthread } : undefined).find((x) => x);
+    if (starved) {
+      const { e, k } = starved;
+      const node = 'rcu:kthread';
+      const timer = /timer wakeup didn't happen/.test(ctx.c.events.map((x) => x.title).join('\n'));
+      const g = finding(ctx, 'rcu-kthread-starved', 'root', `The RCU grace-period kthread (${k.name}) has not run for ${k.jiffies ?? '?'} jiffies${k.state ? ` (->state ${k.state}${k.cpu !== undefined ? `, last on CPU ${k.cpu}` : ''})` : ''}${timer ? ": its timer wakeup didn't happen" : ''}: no grace period can end, so every RCU waiter and stall report follows`, {
+        confidence: 0.75,
+        subjects: [{ kind: 'event', id: e.id }],
+        evidence: [eventFact(e)],
+        steps: [
+          `"${e.title}": the ${k.name} drives grace periods; it has not been scheduled for ${k.jiffies ?? 'many'} jiffies.`,
+          k.state === '0x402' || k.state === '0x2' ? 'Its state is TASK_UNINTERRUPTIBLE|TASK_NOLOAD/TASK_IDLE: it sleeps, waiting for a timer (RCU_GP_WAIT_FQS) that did not wake it.' : 'A runnable kthread that does not run means its CPU is taken by something else (a hog, interrupts, a hypervisor not scheduling the vCPU).',
+          timer ? "The kernel says the kthread's timer wakeup did not happen: timer handling on its CPU is broken (a stopped tick, lost timer interrupts, a hypervisor timer problem)." : 'Find why it does not run: its CPU, that CPU\'s timer and what runs there.',
+        ],
+        confirm: ['crash> bt <rcu_preempt pid>', 'crash> timer -r', ...(k.cpu !== undefined ? [`crash> bt -c ${k.cpu}`] : [])],
+        extra: { kthread: k.name, ...(k.jiffies !== undefined ? { jiffies: k.jiffies } : {}), ...(k.cpu !== undefined ? { cpu: k.cpu } : {}) },
+        nodes: [node],
+      });
+      ctx.node(node, 'task', k.name, g.id);
+      ctx.edge(RCU_GP, node, 'blocked-by', g.id, 'the grace-period kthread does not run');
+      out.push(g);
+    }
   }
   return out;
 }

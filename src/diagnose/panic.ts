@@ -50,7 +50,10 @@ export function panicDetector(ctx: DetectorContext): Finding[] {
     const rule = PANIC_RULES.find((r) => r.re.test(reason));
     const idx = events.indexOf(p);
     const before = events.slice(0, idx).reverse();
-    const trigger = p.kind !== 'panic' ? p : rule ? before.find((e) => rule.trigger.includes(e.kind)) : undefined;
+    let trigger = p.kind !== 'panic' ? p : rule ? before.find((e) => rule.trigger.includes(e.kind)) : undefined;
+    // Old kernels print the lockup report as the panic itself (`Kernel panic - not syncing: Hard LOCKUP` with the CPU's stack).
+    const selfReport = !trigger && p.cpu !== undefined && (rule?.cause === 'hardlockup_panic' || rule?.cause === 'softlockup_panic');
+    if (selfReport) trigger = p;
     const cause = rule?.cause ?? p.details.panicCause ?? 'unknown';
     const isDeliberate = cause === 'sysrq' || cause === 'nmi';
     const summary = `Kernel panic${p.cpu !== undefined ? ` on CPU ${p.cpu}` : ''}: "${reason}" (${cause})${trigger ? `, triggered by ${trigger.title.replace(/\.$/, '')}` : ''}${isDeliberate ? ' — a dump forced from outside; the panic is not the fault' : ''}`;
@@ -76,6 +79,7 @@ export function panicDetector(ctx: DetectorContext): Finding[] {
     });
     ctx.node(node, 'event', `panic: ${reason}`, f.id);
     if (trigger && trigger !== p) ctx.edge(node, triggerNode(trigger), 'caused-by', f.id, cause);
+    if (selfReport) ctx.edge(node, cpuNode(p.cpu!), 'caused-by', f.id, `${cause}: the report of CPU ${p.cpu}`);
     out.push(f);
   }
   // The console shows a kdump capture kernel booting but no panic: the first kernel went into kdump without the

@@ -24,6 +24,9 @@ export const EVENT_KINDS = [
   'mce',
   'oom',
   'unknown-nmi',
+  'io-error',
+  'fs-error',
+  'workqueue-lockup',
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
@@ -109,6 +112,25 @@ export interface EventDetails {
   nmiReason?: string;
   /** The tight loop the PC is in, from the `Code:` bytes (x86_64). */
   codeLoop?: CodeLoopFact;
+  /** Spinlock debugging (`BUG: spinlock recursion/lockup suspected/wrong owner/already unlocked on CPU#n`) and its ` lock:` line. */
+  spinlockDebug?: { what: string; lock?: string; owner?: TaskRef; ownerCpu?: number };
+  /** I/O errors and timeouts: the device named (`sda`, `nvme0n1`, `nvme0`, `0:0:0:0`), and how many such lines the event holds. */
+  device?: string;
+  /** Every device name as printed (`nvme0n1p56`, `dm-1-8`). */
+  devices?: string[];
+  count?: number;
+  /** Filesystem errors: the filesystem type (`ext4`, `xfs`, `btrfs`) and what happened (`aborted journal`, `read-only`, `shutdown`). */
+  fsType?: string;
+  fsAction?: string;
+  /** Workqueue lockup: the stuck pool's CPUs, and the work items in flight (`pid:function`) and pending. */
+  pool?: string;
+  inFlight?: Array<{ pid: number; func: string }>;
+  pending?: string[];
+  /** RCU stall: the grace-period kthread named as starved, how long, and its state. */
+  starvedKthread?: { name: string; jiffies?: number; state?: string; cpu?: number };
+  /** oom: the process killed, and the constraint (`CONSTRAINT_NONE`, `CONSTRAINT_MEMCG`, ...) when printed. */
+  oomVictim?: TaskRef;
+  oomConstraint?: string;
   /** sysrq dumps: tasks listed. */
   tasks?: Array<{ comm: string; pid: number; state: string; line: number; trace: Frame[] }>;
 }

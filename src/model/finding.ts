@@ -44,7 +44,9 @@ export type FindingKind =
   | 'fs-error'
   | 'mce'
   | 'workqueue-lockup'
-  | 'io-stuck';
+  | 'io-stuck'
+  /** The RCU grace-period kthread does not get to run: no grace period can end. */
+  | 'rcu-kthread-starved';
 
 export type Role = 'root' | 'symptom';
 

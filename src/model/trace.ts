@@ -26,7 +26,7 @@ export interface Frame {
   sp?: string;
 }
 
-export type Arch = 'x86_64' | 'arm64' | 'x86' | 'ppc64' | 's390x' | 'arm' | 'unknown';
+export type Arch = 'x86_64' | 'arm64' | 'x86' | 'ppc64' | 's390x' | 'arm' | 'riscv64' | 'parisc' | 'unknown';
 
 export interface RegisterSet {
   arch: Arch;

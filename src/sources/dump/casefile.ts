@@ -124,6 +124,7 @@ export function fillCaseFromDump(c: CaseFile, dump: KernelDump): void {
     for (const f of frames) if (f.stack === 'nmi' || f.stack === 'irq') contexts.add(f.stack);
     st.contexts = (['softirq', 'irq', 'nmi'] as const).filter((x) => contexts.has(x));
     if (pre) {
+      st.preempt = { raw: pre.raw >>> 0, depth: pre.preemptDepth ?? 0, bhDisabled: !!pre.bhDisabled, contexts: [...pre.contexts] };
       st.facts.push({
         text: `CPU ${cpu} preempt_count 0x${(pre.raw >>> 0).toString(16)}: ${pre.contexts.length ? `in ${pre.contexts.join(' < ')}` : 'task context'}${pre.preemptDepth ? `, preemption disabled (depth ${pre.preemptDepth})` : ''}${pre.bhDisabled ? ', bottom halves disabled' : ''}`,
         from: prov(`per_cpu preempt_count of CPU ${cpu}`),

@@ -30,7 +30,8 @@ const stripDot = (f: string) => (f.startsWith('.') && f.length > 1 ? f.slice(1) 
 export function parseFrame(s: string, strict: boolean): ParsedFrame | null {
   let m = RE_FRAME_NEW.exec(s);
   if (m) {
-    if (strict && !/^\s/.test(s)) return null;
+    // Outside a trace section only an indented frame, or one with offset and size (a paste that lost its indentation), counts.
+    if (strict && !/^\s/.test(s) && (m[3] === undefined || m[4] === undefined)) return null;
     return { frame: { function: m[2], offset: int(m[3]), size: int(m[4]), module: m[5], reliable: !m[1], stack: 'unknown' } };
   }
   if (s.indexOf('[<') >= 0) {
@@ -204,6 +205,17 @@ export function parseRegisterLine(s: string): RegLine | null {
     }
   }
   if (/^(Krnl|User) GPRS: /.test(t)) return { arch: 's390x', values: {} };
+  // riscv: `epc : func+0x42/0x44`, ` ra : func+...`, `epc : ffffffff809f9d24 ra : ffffffff800f93e0 sp : ...`, `status: ... cause: ...`
+  if (/^(epc|ra) : /.test(t)) {
+    const values = pairs(/\b(epc|ra|sp|gp|tp|t\d|s\d{1,2}|a\d)\s*:\s*([0-9a-f]{16})\b/g, t);
+    const sym = /^epc : [^0-9\s]/.test(t) || /^epc : [0-9a-f]+[^0-9a-f\s]/.test(t) ? parseSymbol(t.slice(6)) : undefined;
+    return { arch: 'riscv64', values, ...(sym ? { pcSymbol: sym, starts: true, mode: 'kernel' as const } : {}) };
+  }
+  if (/^(gp|t1|s1|a2|a5|s2|s5|s8|s11|t5) : [0-9a-f]{16}/.test(t)) return { arch: 'riscv64', values: pairs(/\b(sp|gp|tp|t\d|s\d{1,2}|a\d)\s*:\s*([0-9a-f]{16})\b/g, t) };
+  if (/^status: [0-9a-f]{16} badaddr: /.test(t)) return { arch: 'riscv64', values: pairs(/\b(status|badaddr|cause)\s*:\s*([0-9a-f]{16})\b/g, t) };
+  // parisc: `IAOQ[0]: func+0x30/0x80` is the PC; `PSW:`, `r00-03`, `sr00-03`, `IASQ:`, `IIR:`, `RP(r2):` belong to the register dump
+  if (t.startsWith('IAOQ[0]: ')) return { arch: 'parisc', values: {}, starts: true, pcSymbol: parseSymbol(t.slice(9)), mode: 'kernel' };
+  if (/^(IAOQ\[1\]|RP\(r2\)|PSW|IASQ|IIR|ORIG_R28|CPU:\s+\d+\s+CR30)[: ]/.test(t) || /^s?r\d\d-\d\d\s+[0-9a-f]{8}/.test(t) || /^fr\d\d-\d\d\s/.test(t) || /^[A-Za-z]{32}$/.test(t)) return { arch: 'parisc', values: {} };
   if (/^R:\d T:\d IO:\d/.test(t)) return { arch: 's390x', values: {} };
   return null;
 }

@@ -194,9 +194,15 @@ export const HEADERS: HeaderRow[] = [
     needle: 'starved',
     mode: 'attach-or-start',
     attachTo: ['rcu-stall'],
-    re: /^(?:rcu: )?(\w+) kthread starved for (\d+) jiffies!/,
+    re: /^(?:rcu: )?(\w+) kthread (?:timer wakeup didn't happen|starved) for (\d+) jiffies!(?:.*?->state=(0x[0-9a-f]+))?(?:.*?->cpu=(\d+))?/,
     sample: 'rcu: rcu_preempt kthread starved for 5255 jiffies! g-307 f0x0 RCU_GP_WAIT_FQS(5) ->state=0x0 ->cpu=0',
-    build: (m) => ({ details: { rcuFlavor: m[1], kthreadStarved: true } }),
+    build: (m) => ({
+      details: {
+        rcuFlavor: m[1],
+        kthreadStarved: true,
+        starvedKthread: { name: `${m[1]} kthread`, jiffies: Number(m[2]), ...(m[3] ? { state: m[3] } : {}), ...(m[4] !== undefined ? { cpu: Number(m[4]) } : {}) },
+      },
+    }),
   },
   // --- CSD lock ------------------------------------------------------------------------------
   {
@@ -375,9 +381,9 @@ export const HEADERS: HeaderRow[] = [
     id: 'bug-spinlock',
     kind: 'bug',
     needle: 'BUG',
-    re: /^BUG: (?:spinlock|rwlock) [\w ]+? on CPU#(\d+), (.+?)\/(\d+)/,
+    re: /^BUG: ((?:spinlock|rwlock) [\w ]+?) on CPU#(\d+), (.+)\/(\d+)/,
     sample: 'BUG: spinlock recursion on CPU#0, swapper/0/1',
-    build: (m) => ({ cpu: Number(m[1]), task: task(m[2], m[3]), details: {} }),
+    build: (m) => ({ cpu: Number(m[2]), task: task(m[3], m[4]), details: { spinlockDebug: { what: m[1] } } }),
   },
   {
     id: 'bug-slub',
@@ -386,6 +392,17 @@ export const HEADERS: HeaderRow[] = [
     re: /^BUG ([\w-]+)(?: \((?:Not tainted|Tainted: [^)]*)\))?: (.+)$/,
     sample: 'BUG kmalloc-64 (Not tainted): Poison overwritten',
     build: () => ({ details: {} }),
+  },
+  {
+    id: 'workqueue-lockup',
+    kind: 'workqueue-lockup',
+    needle: 'workqueue lockup',
+    re: /^BUG: workqueue lockup - pool (cpus=[\d,-]+(?: node=\d+)?(?: flags=0x[0-9a-f]+)?(?: nice=-?\d+)?) stuck for (\d+)s!/,
+    sample: 'BUG: workqueue lockup - pool cpus=70 node=0 flags=0x0 nice=0 stuck for 3720s!',
+    build: (m) => {
+      const c = /cpus=(\d+)(?:[,\s]|$)/.exec(m[1]);
+      return { cpu: c ? Number(c[1]) : undefined, details: { pool: m[1], seconds: Number(m[2]) } };
+    },
   },
   {
     id: 'bug-generic',
@@ -526,9 +543,169 @@ export const HEADERS: HeaderRow[] = [
     attachTo: ['oom'],
     re: /^(?:Memory cgroup )?Out of memory(?: \(oom_kill_allocating_task\))?: (?:Killed|Kill) process (\d+) \((.+?)\)/,
     sample: 'Out of memory: Killed process 1234 (stress) total-vm:1056000kB, anon-rss:240000kB, file-rss:4kB, shmem-rss:0kB, UID:0 pgtables:520kB oom_score_adj:0',
-    build: () => ({ details: {} }),
+    build: (m) => ({ details: { oomVictim: { comm: m[2], pid: Number(m[1]) }, ...(/^Memory cgroup/.test(m[0]) ? { oomConstraint: 'CONSTRAINT_MEMCG' } : {}) } }),
+  },
+  // --- storage: I/O errors, command timeouts, controller resets; filesystems giving up ------------------------------
+  {
+    id: 'io-blk',
+    kind: 'io-error',
+    needle: 'I/O error, dev ',
+    mode: 'attach-or-start',
+    attachTo: ['io-error', 'fs-error'],
+    re: /^(?:(?:blk_update_request|print_req_error|end_request|blk_print_req_error): )?(?:[\w ]+ )?I\/O error,? dev (\S+?),? sector (\d+)/,
+    sample: 'blk_update_request: I/O error, dev sda, sector 2048 op 0x1:(WRITE) flags 0x800 phys_seg 1 prio class 0',
+    build: (m) => io(m[1]),
+  },
+  {
+    id: 'io-buffer',
+    kind: 'io-error',
+    needle: 'Buffer I/O error',
+    mode: 'attach-or-start',
+    attachTo: ['io-error', 'fs-error'],
+    re: /^Buffer I\/O error on dev(?:ice)? (\S+?),/,
+    sample: 'Buffer I/O error on dev dm-1, logical block 0, lost sync page write',
+    build: (m) => io(m[1]),
+  },
+  {
+    id: 'io-scsi',
+    kind: 'io-error',
+    needle: ['timing out command', 'FAILED Result', 'rejecting I/O', 'Medium Error', 'Unrecovered read error', 'task abort', 'Device offlined', 'hostbyte=DID_'],
+    mode: 'attach-or-start',
+    attachTo: ['io-error', 'fs-error'],
+    re: /^(?:sd|scsi|sr|st) (\d+:\d+:\d+:\d+): (?:\[(\w+)\] )?(?:tag#\d+ )?(.*(?:timing out command|FAILED Result|rejecting I\/O|Medium Error|Unrecovered read error|task abort|Device offlined|hostbyte=DID_(?!OK)).*)$/,
+    sample: 'sd 0:0:0:0: [sda] tag#12 timing out command, waited 180s',
+    build: (m) => io(m[2] ?? m[1]),
+  },
+  {
+    id: 'io-nvme',
+    kind: 'io-error',
+    needle: 'nvme nvme',
+    mode: 'attach-or-start',
+    attachTo: ['io-error', 'fs-error'],
+    re: /^nvme (nvme\d+): (.*(?:timeout|failed|error|controller is down|Removing|not ready|abort|reset|Reconnecting|Disabling).*)$/,
+    sample: 'nvme nvme0: I/O 17 QID 1 timeout, aborting',
+    build: (m) => io(m[1]),
+  },
+  {
+    id: 'io-block',
+    kind: 'io-error',
+    needle: 'block ',
+    mode: 'attach-or-start',
+    attachTo: ['io-error', 'fs-error'],
+    re: /^block (\S+?): (.*(?:no usable path|error|timeout|failed).*)$/,
+    sample: 'block nvme2n2: no usable path - requeuing I/O',
+    build: (m) => io(m[1]),
+  },
+  {
+    id: 'io-ata',
+    kind: 'io-error',
+    needle: ['failed command', 'exception Emask', 'COMRESET failed', 'hard resetting link', 'DRDY ERR'],
+    mode: 'attach-or-start',
+    attachTo: ['io-error', 'fs-error'],
+    re: /^(ata\d+)(?:\.\d+)?: (.*(?:failed command|exception Emask|COMRESET failed|hard resetting link|DRDY ERR).*)$/,
+    sample: 'ata1.00: exception Emask 0x0 SAct 0x0 SErr 0x0 action 0x6 frozen',
+    build: (m) => io(m[1]),
+  },
+  {
+    id: 'io-md',
+    kind: 'io-error',
+    needle: 'Disk failure on',
+    mode: 'attach-or-start',
+    attachTo: ['io-error', 'fs-error'],
+    re: /^md\/raid\d*:(md\d+): Disk failure on (\S+?), disabling device/,
+    sample: 'md/raid1:md0: Disk failure on sdb1, disabling device.',
+    build: (m) => io(m[2]),
+  },
+  {
+    id: 'io-hba',
+    kind: 'io-error',
+    needle: ['reset', 'SCSI hang', 'timeout', 'timed out', 'fault', 'offline'],
+    mode: 'attach-or-start',
+    attachTo: ['io-error', 'fs-error'],
+    re: /^(aacraid|megaraid_sas|mpt[23]sas_cm\d+|mpi3mr\d*|hpsa|smartpqi|qla2xxx|lpfc|mptbase|be2iscsi|bnx2fc|ibmvscsi|ibmvfc|virtio_blk|xen-blkfront|mmc\d+)(?: (\S+?))?: (.*(?:reset request|SCSI hang|timeout|timed out|firmware fault|FW fault|controller (?:is )?(?:dead|offline|fault)|adapter (?:is )?(?:dead|offline)).*)$/,
+    sample: 'aacraid: Host bus reset request. SCSI hang ?',
+    build: (m) => io(m[2] ? `${m[1]} ${m[2]}` : m[1]),
+  },
+  {
+    id: 'io-bcache',
+    kind: 'io-error',
+    needle: 'bcache: ',
+    mode: 'attach-or-start',
+    attachTo: ['io-error', 'fs-error'],
+    re: /^bcache: \w+\(\) (\S+?): (IO error.*|error.*)$/,
+    sample: 'bcache: bch_count_io_errors() nvme0n1p56: IO error on writing btree.',
+    build: (m) => io(m[1]),
+  },
+  {
+    id: 'fs-ext4-error',
+    kind: 'fs-error',
+    needle: 'EXT4-fs',
+    mode: 'attach-or-start',
+    attachTo: ['fs-error', 'io-error'],
+    re: /^EXT4-fs (?:error|critical) \(device (\S+?)\): (.*)$/,
+    sample: 'EXT4-fs error (device dm-1): ext4_journal_check_start:61: Detected aborted journal',
+    build: (m) => fs('ext4', m[1], /aborted journal/.test(m[2]) ? 'journal aborted' : 'error'),
+  },
+  {
+    id: 'fs-ext4-ro',
+    kind: 'fs-error',
+    needle: 'EXT4-fs',
+    mode: 'attach-or-start',
+    attachTo: ['fs-error', 'io-error'],
+    re: /^EXT4-fs \((\S+?)\): (Remounting filesystem read-only|I\/O error while writing superblock|.*aborted.*)/,
+    sample: 'EXT4-fs (dm-1): Remounting filesystem read-only',
+    build: (m) => fs('ext4', m[1], /read-only/.test(m[2]) ? 'remounted read-only' : 'error'),
+  },
+  {
+    id: 'fs-jbd2',
+    kind: 'fs-error',
+    needle: ['Aborting journal', 'JBD2: '],
+    mode: 'attach-or-start',
+    attachTo: ['fs-error', 'io-error'],
+    re: /^(?:Aborting journal on device (\S+?)(?:-\d+)?\.|JBD2: (?:Error -?\d+ detected when updating journal superblock for|.*(?:[Ee]rror|IO errors).*? on) (\S+?)(?:-\d+)?\.?)$/,
+    sample: 'Aborting journal on device dm-1-8.',
+    build: (m) => fs('jbd2', m[1] ?? m[2], 'journal aborted'),
+  },
+  {
+    id: 'fs-xfs',
+    kind: 'fs-error',
+    needle: 'XFS (',
+    mode: 'attach-or-start',
+    attachTo: ['fs-error', 'io-error'],
+    re: /^XFS \((\S+?)\): (.*(?:[Ss]hutting down|Log I\/O [Ee]rror|metadata I\/O error|[Cc]orruption|log error|has been shut down|Internal error|xfs_do_force_shutdown).*)$/,
+    sample: 'XFS (sda1): Log I/O Error Detected. Shutting down filesystem',
+    build: (m) => fs('xfs', m[1], /shut/i.test(m[2]) ? 'shut down' : 'error'),
+  },
+  {
+    id: 'fs-btrfs',
+    kind: 'fs-error',
+    needle: 'BTRFS',
+    mode: 'attach-or-start',
+    attachTo: ['fs-error', 'io-error'],
+    re: /^BTRFS(?: (?:error|critical|warning|info))?:? \(device (\S+?)(?:: state \S+)?\)[:]? (.*(?:forced readonly|errno=-?\d+|IO failure|corrupt|error).*)$/,
+    sample: 'BTRFS error (device sda): bdev /dev/sda errs: wr 1, rd 0, flush 0, corrupt 0, gen 0',
+    build: (m) => fs('btrfs', m[1], /readonly/.test(m[2]) ? 'forced read-only' : 'error'),
   },
 ];
+
+/** The disk a device name belongs to: `sda1` -> `sda`, `nvme0n1p2` -> `nvme0n1`, `mmcblk0p1` -> `mmcblk0`, `dm-1-8` -> `dm-1`. */
+export function diskOf(dev: string): string {
+  const d = dev.replace(/^\/dev\//, '').replace(/[,:]$/, '');
+  let m: RegExpExecArray | null;
+  if ((m = /^(nvme\d+n\d+)(?:p\d+)?$/.exec(d))) return m[1];
+  if ((m = /^(mmcblk\d+)(?:p\d+)?$/.exec(d))) return m[1];
+  if ((m = /^(dm-\d+)(?:-\d+)?$/.exec(d))) return m[1];
+  if ((m = /^((?:sd|vd|xvd|hd)[a-z]+)\d*$/.exec(d))) return m[1];
+  return d;
+}
+
+function io(device: string): HeaderInfo {
+  return { details: { device: diskOf(device), devices: [device], count: 1 } };
+}
+
+function fs(fsType: string, device: string, action: string): HeaderInfo {
+  return { details: { fsType, fsAction: action, device: diskOf(device), devices: [device], count: 1 } };
+}
 
 /** Every needle the fast scanner must look for: one per header row, plus preambles and system facts. */
 export const EXTRA_NEEDLES = ['NMI: ', 'cut here', '=====', 'Linux version ', 'Command line: ', 'command line: ', 'DMI: ', 'Machine model: ', 'Brought up ', 'Sending NMI', 'sending NMI'];

@@ -188,6 +188,8 @@ export class LogMachine {
   private seq = 0;
   private preamble?: { route: string; line: number };
   private pendingNmi?: PendingNmi;
+  /** The last line that carried a header's words but matched no header: the next line may be its wrapped rest. */
+  private pendingHead?: { t: string; line: number; last: number; ts?: number; wallclock?: string; route: string };
   private lastLine = 0;
   lastTs?: number;
   readonly notes: string[] = [];
@@ -230,6 +232,20 @@ export class LogMachine {
     if (preamble && preamble.route === route) this.preamble = undefined;
     if (t === '') return;
 
+    // A header wrapped over two lines by a mail client or a bug tracker: the rest comes on a line of its own, without a prefix.
+    const head = this.pendingHead;
+    this.pendingHead = undefined;
+    if (head && head.route === route && p.ts === undefined && p.wallclock === undefined && lineNo === head.last + 1) {
+      // A quoted-printable soft break (`=` at the end) joins without a space and leaves `=20`-style escapes to decode.
+      const joined = head.t.endsWith('=') ? `${head.t.slice(0, -1)}${body.trimEnd()}`.replace(/=([0-9A-F]{2})/g, (_x, h: string) => String.fromCharCode(parseInt(h, 16))) : `${head.t} ${t}`;
+      const hit = matchHeader(joined);
+      if (hit && this.header(hit.row, hit.m, this.open.get(route), route, head.line, head.ts, head.wallclock, joined, preamble)) {
+        this.notes.push(`line ${head.line}: a report header wrapped over ${lineNo - head.line + 1} lines was read as one`);
+        return;
+      }
+      if (lineNo - head.line < 3 && joined.length < 400) this.pendingHead = { ...head, t: joined, last: lineNo };
+    }
+
     let needle = false;
     for (const n of NEEDLES) {
       if (t.includes(n)) {
@@ -258,6 +274,10 @@ export class LogMachine {
       }
       const hit = matchHeader(t);
       if (hit && this.header(hit.row, hit.m, open, route, lineNo, p.ts, p.wallclock, t, preamble)) return;
+      if (!hit && !this.pendingHead) this.pendingHead = { t, line: lineNo, last: lineNo, ts: p.ts, wallclock: p.wallclock, route };
+    } else if (!this.pendingHead && t.endsWith('=') && (p.ts !== undefined || p.wallclock !== undefined)) {
+      // A mail's quoted-printable soft break: the line goes on below.
+      this.pendingHead = { t, line: lineNo, last: lineNo, ts: p.ts, wallclock: p.wallclock, route };
     }
     if (!open) return;
     const wasModules = open.modules;
@@ -498,6 +518,18 @@ export class LogMachine {
     }
     if (row.kind === 'oom') {
       o.oomKilled = true;
+      d.oomVictim ??= info.details.oomVictim;
+      d.oomConstraint ??= info.details.oomConstraint;
+      return;
+    }
+    if (row.kind === 'io-error' || row.kind === 'fs-error') {
+      d.count = (d.count ?? 1) + 1;
+      for (const dev of info.details.devices ?? []) if (!(d.devices ??= []).includes(dev) && d.devices.length < 32) d.devices.push(dev);
+      d.device ??= info.details.device;
+      if (info.details.fsType) {
+        d.fsType ??= info.details.fsType;
+        if (!d.fsAction || /read-only|shut down|journal aborted/.test(info.details.fsAction ?? '')) d.fsAction = info.details.fsAction;
+      }
       return;
     }
     if (row.id === 'kasan-range') {
@@ -592,6 +624,26 @@ export class LogMachine {
       return true;
     }
     let m: RegExpExecArray | null;
+    // A workqueue lockup lists the busy pools' work items: `in-flight: 1234:func, 5678:func2`, `pending: f1, f2`.
+    if (kind === 'workqueue-lockup') {
+      if ((m = /^in-flight: (.*)$/.exec(t))) {
+        for (const x of m[1].matchAll(/(\d+):([\w.]+)/g)) (ev.details.inFlight ??= []).push({ pid: Number(x[1]), func: x[2] });
+        return true;
+      }
+      if ((m = /^(?:pending|delayed|inactive): (.*)$/.exec(t))) {
+        for (const x of m[1].split(/,\s*/)) if (x && (ev.details.pending ??= []).length < 64) ev.details.pending.push(x.replace(/\s.*$/, ''));
+        return true;
+      }
+      if (/^(Showing busy workqueues|workqueue \S+: flags=|pwq \d+: cpus=|pool \d+: cpus=|Showing backtraces of running workers)/.test(t)) return true;
+    }
+    // Spinlock debugging names the lock and its owner: ` lock: 0xffff..., .magic: dead4ead, .owner: comm/pid, .owner_cpu: n`.
+    if (ev.details.spinlockDebug && (m = /^lock: (?:0x)?([0-9a-f]+),? \.magic: [0-9a-f]+, \.owner: (.+)\/(-?\d+), \.owner_cpu: (-?\d+)/.exec(t))) {
+      const d = ev.details.spinlockDebug;
+      d.lock = m[1].replace(/^0+(?=.)/, '');
+      if (Number(m[3]) >= 0 && m[2] !== '<none>') d.owner = { comm: m[2], pid: Number(m[3]) };
+      if (Number(m[4]) >= 0) d.ownerCpu = Number(m[4]);
+      return true;
+    }
     if ((m = RE_CPU_LINE.exec(t))) {
       this.cpuLine(o, Number(m[1]), { comm: m[3], pid: Number(m[2]) }, m[5], m[6]);
       return true;
@@ -681,6 +733,8 @@ export class LogMachine {
     }
     if (kind === 'oom') {
       if (!o.oomKilled) return true; // memory and task tables until the kill line
+      const k = /^oom-kill:constraint=(\w+)/.exec(t);
+      if (k) o.ev.details.oomConstraint ??= k[1];
       return /^(oom_reaper: |Killed process |oom-kill:|Memory cgroup stats)/.test(t);
     }
     if (kind === 'lockdep' && (o.section === 'lockdep-chains' || o.main.state === 'none')) return true;
@@ -721,7 +775,8 @@ export class LogMachine {
     const tg = o.cur;
     if (tg.state === 'none') {
       // kfence prints its stack straight after the header, no "Call Trace:".
-      if (o.ev.kind === 'kfence' || (o.section === 'task' && tg !== o.main) || pf.frame.address !== undefined) tg.state = 'active';
+      // A pasted trace may have lost its "Call Trace:" line: a frame with offset and size cannot be anything else.
+      if (o.ev.kind === 'kfence' || (o.section === 'task' && tg !== o.main) || pf.frame.address !== undefined || (pf.frame.offset !== undefined && pf.frame.size !== undefined)) tg.state = 'active';
       else return true;
     }
     if (tg.state === 'closed') return true;
@@ -887,7 +942,7 @@ function archOfRelease(t: string): string | undefined {
   return undefined;
 }
 
-const NO_CULPRIT: EventKind[] = ['oom', 'sysrq-blocked', 'sysrq-tasks', 'mce', 'unknown-nmi'];
+const NO_CULPRIT: EventKind[] = ['oom', 'sysrq-blocked', 'sysrq-tasks', 'mce', 'unknown-nmi', 'io-error', 'fs-error'];
 
 /** The most specific function to blame: first frame, in print order, that is neither generic nor unreliable. */
 export function culpritOf(

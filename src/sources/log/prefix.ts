@@ -17,6 +17,8 @@ export interface Prefixed {
   format?: PrefixFormat;
   /** false for lines of a syslog/journal that come from another program than the kernel. */
   kernel: boolean;
+  /** The line was quoted (mail `> `, ticket `| `): its prefix was removed. */
+  quoted?: boolean;
 }
 
 export type PrefixFormat =
@@ -41,8 +43,41 @@ const RE_MONO = /^\[\s*(\d+\.\d+)\] (\S+) ([^:\s]+?)(?:\[\d+\])?: ?/;
 /** short-iso / rsyslog RFC3339: `2026-11-21T22:54:13+0000 host kernel: `. */
 const RE_ISO = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) (\S+) ([^:\s]+?)(?:\[\d+\])?: ?/;
 
+/** Mail quoting (`> `, `>> `, `> | `) and a bug tracker's `| ` before a pasted log line. */
+const RE_QUOTE = /^(?:[ \t]{0,2}[>|](?=[ \t>|]|$)[ \t]?)+/;
+/** A syslog line whose host field is missing: `May 25 05:27:59 kernel: `. */
+const RE_SHORT_NOHOST = new RegExp(`^(${MON} +\\d+ \\d\\d:\\d\\d:\\d\\d) +(kernel): ?`);
+
 /** Parses the prefix of one line. Cheap for the common case (first character decides). */
 export function parsePrefix(line: string): Prefixed {
+  const q = line.charCodeAt(0);
+  // Quoted in a mail or a ticket: the quote marks come before everything else.
+  if (q === 0x3e /* > */ || ((q === 0x7c /* | */ || q === 0x20) && RE_QUOTE.test(line))) {
+    const m = RE_QUOTE.exec(line);
+    if (m && m[0].length) {
+      const p = parseLine(line.slice(m[0].length));
+      return { ...p, quoted: true };
+    }
+  }
+  return parseLine(line);
+}
+
+/** A printk timestamp glued behind console noise (a login prompt, a serial-console banner): `host login: [  562.3] BUG: ...`. */
+const RE_GLUED = /\S\s*(\[\s*\d+\.\d{6}\] )/;
+
+function parseLine(line: string): Prefixed {
+  const p = parsePlain(line);
+  if (p.format !== undefined || line.length < 16) return p;
+  const g = RE_GLUED.exec(line);
+  if (g && g.index < 120) {
+    const at = g.index + g[0].length - g[1].length;
+    const q = parsePlain(line.slice(at));
+    if (q.format === 'dmesg') return q;
+  }
+  return p;
+}
+
+function parsePlain(line: string): Prefixed {
   const c = line.charCodeAt(0);
   if (c === 0x5b /* [ */ || c === 0x3c /* < */) {
     // short-monotonic has a host and `kernel:` after the timestamp; plain dmesg does not.
@@ -61,6 +96,8 @@ export function parsePrefix(line: string): Prefixed {
     return { body: line, kernel: true };
   }
   if (c >= 0x41 && c <= 0x5a) {
+    const n = RE_SHORT_NOHOST.exec(line);
+    if (n) return tagged(line.slice(n[0].length), 'kernel', { wallclock: n[1], format: 'syslog' });
     const m = RE_SHORT.exec(line);
     if (m && isTag(m[3])) {
       return tagged(line.slice(m[0].length), m[3], { wallclock: m[1], host: m[2], format: 'journalctl short' });

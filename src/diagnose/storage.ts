@@ -1,0 +1,94 @@
+/**
+ * Storage failures: I/O errors and command timeouts on a device, filesystems that give up after them (journal
+ * aborted, remounted read-only, shut down), and tasks that hang waiting for I/O. The device is a node of the
+ * wait-for graph: a filesystem's errors are caused by errors on the device below it, a stacked device's (dm, md,
+ * bcache) by the one physical device that failed, and tasks blocked in I/O wait for it.
+ */
+import type { LogEvent } from '../model/event.ts';
+import type { Finding } from '../model/finding.ts';
+import { eventFact, eventNode, finding, taskNode, type DetectorContext } from './context.ts';
+import { taskWait } from './waits.ts';
+
+/** Devices built on others: their errors usually come from the device below. */
+const STACKED = /^(dm-\d+|md\d+|bcache\d+|loop\d+|nbd\d+|drbd\d+|rbd\d+|zram\d+)$/;
+/** Functions of a task blocked on a filesystem's I/O (journal commits, buffer and page writeback). */
+const IO_PATH = /^(jbd2_|__jbd2_|ext4_|xfs_|btrfs_|wait_on_buffer|__wait_on_buffer|sync_dirty_buffer|submit_bio_wait|blkdev_issue_flush|folio_wait_writeback|wait_on_page_writeback|filemap_fdatawait|__filemap_fdatawait|io_schedule|blk_mq_get_tag|nvme_|scsi_)/;
+
+function devNode(disk: string): string {
+  return `dev:${disk}`;
+}
+
+export function storageDetector(ctx: DetectorContext): Finding[] {
+  const out: Finding[] = [];
+  const io = ctx.c.events.filter((e) => e.kind === 'io-error');
+  const fsEvents = ctx.c.events.filter((e) => e.kind === 'fs-error' || (e.kind === 'io-error' && e.details.fsType));
+  if (!io.length && !fsEvents.length) return out;
+
+  // Devices with I/O errors, and the events that name them.
+  const byDisk = new Map<string, LogEvent[]>();
+  for (const e of io) {
+    const disk = e.details.device ?? 'an unknown device';
+    byDisk.set(disk, [...(byDisk.get(disk) ?? []), e]);
+  }
+  const physical = [...byDisk.keys()].filter((d) => !STACKED.test(d));
+  for (const [disk, evs] of byDisk) {
+    const lines = evs.reduce((n, e) => n + (e.details.count ?? 1), 0);
+    const printed = [...new Set(evs.flatMap((e) => e.details.devices ?? []))].filter((d) => d !== disk).slice(0, 6);
+    const timeouts = evs.some((e) => /tim(?:ing|ed)? ?out|timeout|no usable path|reset|hang/i.test(e.title));
+    const f = finding(ctx, 'io-error', 'root', `${timeouts ? 'I/O errors and timeouts' : 'I/O errors'} on ${disk}${printed.length ? ` (${printed.join(', ')})` : ''}: ${lines} line(s) from line ${evs[0].line}, first "${evs[0].title}"`, {
+      confidence: 0.85,
+      subjects: evs.map((e) => ({ kind: 'event' as const, id: e.id })),
+      evidence: evs.slice(0, 5).map((e) => eventFact(e)),
+      steps: [
+        `The kernel reported ${timeouts ? 'failed or timed-out commands' : 'failed I/O'} on ${disk}: ${evs.slice(0, 3).map((e) => `"${e.title}"`).join(', ')}.`,
+        'A device that fails or stops completing commands takes down everything above it: filesystems abort their journals or go read-only, and tasks waiting for its I/O hang.',
+        STACKED.test(disk) ? `${disk} is a stacked device (device-mapper, md, bcache...): its errors come from a device below it.` : 'Check the device itself: its SMART/health log, the controller and its firmware, cabling or the fabric path.',
+      ],
+      confirm: [`dmesg | grep -E '${disk}|I/O error|timeout'`, `smartctl -a /dev/${disk}   # or nvme smart-log`, 'lsblk -s   # which devices are stacked on which'],
+      extra: { device: disk, devices: [...new Set(evs.flatMap((e) => e.details.devices ?? []))], lines },
+      nodes: [devNode(disk)],
+    });
+    ctx.node(devNode(disk), 'device', `device ${disk}`, f.id);
+    out.push(f);
+    // A stacked device's errors come from the one physical device that failed, when there is one.
+    if (STACKED.test(disk) && physical.length === 1) ctx.edge(devNode(disk), devNode(physical[0]), 'caused-by', f.id, `${disk} is stacked on failing storage`, { observed: false, confidence: 0.75 });
+  }
+
+  // Filesystems that gave up: caused by errors on their device (or, when it had none, on the one failing device).
+  for (const e of fsEvents) {
+    const disk = e.details.device;
+    const fsType = e.details.fsType ?? 'a filesystem';
+    const action = e.details.fsAction ?? 'error';
+    const f = finding(ctx, 'fs-error', 'root', `${fsType} on ${disk ?? 'an unknown device'}: ${action} ("${e.title}")`, {
+      confidence: 0.8,
+      subjects: [{ kind: 'event', id: e.id }],
+      evidence: [eventFact(e)],
+      steps: [
+        `"${e.title}": the filesystem ${action === 'error' ? 'reported an error' : `${action}`}.`,
+        'A filesystem aborts its journal or goes read-only to protect itself from failing writes: what failed below it is the cause.',
+      ],
+      confirm: [`dmesg | grep -E '${disk ?? 'EXT4|XFS|BTRFS'}'`, `fsck -n /dev/${disk ?? '<dev>'}   # after the device is healthy again`],
+      extra: { fsType, action, ...(disk ? { device: disk } : {}) },
+      nodes: [eventNode(e.id)],
+    });
+    out.push(f);
+    if (disk && byDisk.has(disk)) ctx.edge(eventNode(e.id), devNode(disk), 'caused-by', f.id, `errors on ${disk}`);
+    else if (byDisk.size === 1) ctx.edge(eventNode(e.id), devNode([...byDisk.keys()][0]), 'caused-by', f.id, 'the only device with errors', { observed: false, confidence: 0.7 });
+    else if (physical.length === 1) ctx.edge(eventNode(e.id), devNode(physical[0]), 'caused-by', f.id, 'the only physical device with errors', { observed: false, confidence: 0.65 });
+  }
+
+  // Tasks blocked in I/O wait for the failing device (when there is only one, the link is an inference).
+  if (byDisk.size >= 1) {
+    const target = physical.length === 1 ? physical[0] : byDisk.size === 1 ? [...byDisk.keys()][0] : undefined;
+    if (target) {
+      for (const t of ctx.c.tasks) {
+        if (t.state !== 'D' || !t.stack?.length) continue;
+        const w = taskWait(t.stack);
+        if (w.kind !== 'io' && w.kind !== 'folio' && w.kind !== 'bit' && !t.stack.some((f) => f.reliable && IO_PATH.test(f.function))) continue;
+        ctx.node(taskNode(t.pid), 'task', `${t.comm}:${t.pid}`);
+        ctx.edge(taskNode(t.pid), devNode(target), 'waits-for', '', `I/O (${w.site?.function ?? w.primitive ?? 'I/O wait'})`, { observed: false, confidence: 0.7 });
+      }
+    }
+  }
+  return out;
+}
