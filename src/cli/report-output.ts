@@ -39,7 +39,10 @@ export async function writeReport(c: CaseFile, format: ReportFormat, output: str
   if (format === 'json') text = JSON.stringify(report, null, 2) + '\n';
   else if (format === 'html') {
     const { readLogsForHtml, renderHtml } = await import('../report/html/index.ts');
-    text = renderHtml(report, { logs: readLogsForHtml(report) });
+    const logs = readLogsForHtml(report);
+    // A compressed log's file holds no lines to show: its events stand in for the text.
+    for (const s of report.sources) if (/-compressed$/.test(s.format)) delete logs[s.path];
+    text = renderHtml(report, { logs });
   } else text = (await import('../report/text.ts')).renderText(report, { color: useColor(output) });
   await emit(text, output);
   process.exitCode = d.verdict.status === 'healthy' ? EXIT_OK : EXIT_PROBLEM;

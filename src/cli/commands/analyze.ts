@@ -5,8 +5,8 @@ import { writeReport } from '../report-output.ts';
 export function registerAnalyze(program: Command): void {
   program
     .command('analyze')
-    .description('analyse the evidence of one incident (kernel logs, vmcore-dmesg.txt, a /var/crash/<dir>, a vmcore, or - for stdin) and print the verdict')
-    .argument('<paths...>', 'log files, crash directories, vmcores, or - for stdin')
+    .description('analyse the evidence of one incident (kernel logs, vmcore-dmesg.txt, a /var/crash/<dir>, a vmcore, or - for stdin) and print the verdict; a log of several boots gives the verdict of the last boot with trouble (or the one the vmcore is of) and lists the others; evidence of another kernel or boot is left out and said so')
+    .argument('<paths...>', 'log files (also .gz, .xz, .zst, .bz2; pipes and FIFOs), crash directories, vmcores, or - for stdin')
     .addOption(new Option('-f, --format <format>', 'report format').choices(['text', 'json', 'html'] as const).default('text' as const))
     .option('-o, --output <file>', 'write the report to a file instead of stdout')
     .option('--system-map <file>', 'System.map for a vmcore whose VMCOREINFO lacks kallsyms')
