@@ -12,7 +12,7 @@ TOOL=${FORGE_TOOL:-/var/tmp/coroner-forge-tool}
 export FIXROOT=${FIXROOT:-/var/tmp/coroner-forge}
 export WORK=${WORK:-/var/tmp/forge/work}     # lib/mkscenario.sh reads /var/tmp/forge/work/<k>/<s>/accel
 mode=plain
-case "${1:-}" in --kdump) mode=kdump; shift;; --oracle) mode=oracle; shift;; --sync) mode=sync; shift;; esac
+case "${1:-}" in --kdump) mode=kdump; shift;; --oracle) mode=oracle; shift;; --oracle2) mode=oracle2; shift;; --sync) mode=sync; shift;; esac
 
 sync_tool() {
   rm -rf "$TOOL.new"; mkdir -p "$TOOL.new"
@@ -44,6 +44,12 @@ case $mode in
   oracle) FIXK=${FIXK:-$K}
           if [ "$FIXK" = "$K" ]; then "$TOOL/oracle.sh" "$K" "$S" && "$TOOL/lib/mkscenario.sh" "$K" "$S"
           else FIXK=$FIXK VMCORE_NAME=vmcore "$TOOL/oracle.sh" "$K" "$S" && "$TOOL/lib/mkscenario-kdump.sh" "$K" "$S"; fi ;;
+  oracle2) FIXK=${FIXK:-$K}   # only our second pass (oracle.d/<s>.sh) + expect.json, on an existing fixture
+          ( export FIX=$FIXROOT/$FIXK/$S VMLINUX=/usr/lib/debug/boot/vmlinux-$(awk -v k="$K" '$1==k{print $2}' "$TOOL/kernels.conf")
+            export VMCORE=$FIX/${VMCORE_NAME:-vmcore.kdump} CRASH=${CRASH:-/var/tmp/forge/crashsrc/crash-8.0.6/crash}
+            [ "$FIXK" = "$K" ] || VMCORE=$FIX/${VMCORE_NAME:-vmcore}
+            crash_run() { { cat "$1"; echo quit; } | "$CRASH" -s "$VMLINUX" "$VMCORE" 2>&1; }
+            cd "$FIX" && . "$TOOL/oracle.d/$S.sh" ) ;;
 esac
 if [ -f "$HERE/expect/$S.json" ] && [ -f "$FIXROOT/$FIXK/$S/crash.ps.txt" ]; then
   python3 "$HERE/lib/mkexpect.py" "$HERE/expect/$S.json" "$FIXROOT/$FIXK/$S" "$FIXK" > "$FIXROOT/$FIXK/$S/expect.json"

@@ -1,4 +1,4 @@
-OBJS="forge_lock_left forge_lock_right forge_abba_holding"
+OBJS="forge_lock_left:spinlock forge_lock_right:spinlock forge_abba_holding:-"
 EXTRA="dis -l native_queued_spin_lock_slowpath > crash.dis-native_queued_spin_lock_slowpath.txt
 dis -l forge_abba_take_left > crash.dis-forge_abba.txt
 dis -l forge_abba_take_right >> crash.dis-forge_abba.txt"

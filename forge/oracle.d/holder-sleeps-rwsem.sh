@@ -1,4 +1,4 @@
 # second pass: the rwsem, its waiters, the completion the holder sleeps on
-OBJS="forge_cfg_sem forge_cfg_peer_ack forge_cfg_locked"
+OBJS="forge_cfg_sem:rw_semaphore forge_cfg_peer_ack:completion forge_cfg_locked:completion"
 WAITLISTS="rwsem:forge_cfg_sem swait:forge_cfg_peer_ack"
 . "$(dirname "${BASH_SOURCE[0]}")/_coroner.sh"
