@@ -68,5 +68,5 @@ for wl in ${WAITLISTS:-}; do
   echo "!echo '== $k $e (list head/root at $a): $cmd' >> crash.waiters.txt" >> "$c"
   echo "$cmd >> crash.waiters.txt" >> "$c"
 done
-crash_run "$c" >> crash.session2.txt
+[ -n "${WAITLISTS:-}" ] && crash_run "$c" >> crash.session2.txt
 rm -f "$c" crash.tmp.wl.* crash.tmp.wl2.*

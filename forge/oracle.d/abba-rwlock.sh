@@ -1,4 +1,4 @@
 OBJS="forge_route_lock:rwlock_t forge_neigh_lock:rwlock_t forge_rw_inside:-"
-EXTRA="dis -l queued_write_lock_slowpath > crash.dis-rwlock-slowpath.txt
-dis -l queued_read_lock_slowpath >> crash.dis-rwlock-slowpath.txt"
+EXTRA="dis queued_write_lock_slowpath > crash.dis-rwlock-slowpath.txt
+dis queued_read_lock_slowpath >> crash.dis-rwlock-slowpath.txt"
 . "$(dirname "${BASH_SOURCE[0]}")/_coroner.sh"

@@ -1,5 +1,5 @@
 OBJS="forge_stats_lock:spinlock forge_stats_sync_holding:- forge_stats_collect_spinning:-"
-EXTRA="dis -l smp_call_function_single > crash.dis-smp_call_function_single.txt
+EXTRA="dis smp_call_function_single > crash.dis-smp_call_function_single.txt
 p call_single_queue:a > crash.p-call_single_queue.txt
 p csd_data:a > crash.p-csd_data.txt
 irq -s > crash.irq-s.txt"

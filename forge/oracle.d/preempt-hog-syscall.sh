@@ -1,3 +1,3 @@
 OBJS="forge_crc_rounds:- forge_crc_state:-"
-EXTRA="dis -l forge_crc_fold_table > crash.dis-forge_crc_fold_table.txt"
+EXTRA="dis forge_crc_fold_table > crash.dis-forge_crc_fold_table.txt"
 . "$(dirname "${BASH_SOURCE[0]}")/_coroner.sh"

@@ -1,3 +1,3 @@
 OBJS="forge_scrub_passes:- forge_scrub_sum:-"
-EXTRA="dis -l forge_scrub_region > crash.dis-forge_scrub_region.txt"
+EXTRA="dis forge_scrub_region > crash.dis-forge_scrub_region.txt"
 . "$(dirname "${BASH_SOURCE[0]}")/_coroner.sh"
