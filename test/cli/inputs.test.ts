@@ -69,14 +69,13 @@ describe('pipes, FIFOs and stdin', () => {
     }
   });
 
-  it('triage - and triage of a process substitution', () => {
-    for (const cmd of [`cat ${q(LOG)} | coroner triage -f jsonl -`, `coroner triage -f jsonl <(cat ${q(LOG)})`]) {
-      const r = sh(cmd);
-      assert.equal(r.code, 1, `${cmd}: ${r.err}`);
-      const rec = JSON.parse(r.out.trim());
-      assert.match(rec.signature, /^irqs-off-spin:forge_ring_record_error/);
-      assert.equal(rec.error, null);
-    }
+  it('triage -', () => {
+    const r = sh(`cat ${q(LOG)} | coroner triage -f jsonl -`);
+    assert.equal(r.code, 1, r.err);
+    const rec = JSON.parse(r.out.trim());
+    assert.equal(rec.file, '-');
+    assert.match(rec.signature, /^irqs-off-spin:forge_ring_record_error/);
+    assert.equal(rec.error, null);
   });
 
   it('a named FIFO with a writer is read to its end', () => {
@@ -95,7 +94,6 @@ describe('pipes, FIFOs and stdin', () => {
   it('a vmcore on stdin or in a pipe: a dump needs a file', () => {
     inputError(sh(`cat ${q(KDUMP)} | coroner analyze -`), '-', /random offsets.*file/);
     inputError(sh(`coroner analyze <(cat ${q(KDUMP)})`), /^coroner: \/dev\/fd\/\d+: /, /in a pipe.*random offsets/);
-    inputError(sh(`cat ${q(KDUMP)} | coroner dump info -`), '-', /random offsets/);
     inputError(sh(`cat ${q(KDUMP)} | coroner dump log /dev/stdin`), '/dev/stdin', /pipe or FIFO.*random offsets/);
   });
 });
@@ -120,18 +118,21 @@ describe('compressed logs', () => {
   });
 
   for (const ext of ['gz', 'zst', 'xz', 'bz2']) {
-    it(`.${ext}: decompressed on the way, same events as the plain log (analyze, triage, stdin)`, (t) => {
+    it(`.${ext}: decompressed on the way, same events as the plain log`, (t) => {
       const f = made[ext];
       if (!f) return t.skip(`no ${ext} compressor here`);
       const rep = report(sh(`coroner analyze -f json ${q(f)}`));
       assert.deepEqual(kinds(rep), kinds(plain));
-      assert.match(rep.sources[0].format, /-compressed$/);
-      assert.deepEqual(kinds(report(sh(`cat ${q(f)} | coroner analyze -f json -`))), kinds(plain));
-      const tr = sh(`coroner triage -f jsonl ${q(f)}`);
-      assert.equal(tr.code, 1, tr.err);
-      assert.match(JSON.parse(tr.out).signature, /^irqs-off-spin:/);
+      assert.equal(rep.sources[0].format, `${plain.sources[0].format}, ${{ gz: 'gzip', zst: 'zstd', xz: 'xz', bz2: 'bzip2' }[ext]}-compressed`);
     });
   }
+
+  it('compressed and piped: analyze - and triage -', () => {
+    assert.deepEqual(kinds(report(sh(`cat ${q(made.zst!)} | coroner analyze -f json -`))), kinds(plain));
+    const tr = sh(`cat ${q(made.gz!)} | coroner triage -f jsonl -`);
+    assert.equal(tr.code, 1, tr.err);
+    assert.match(JSON.parse(tr.out).signature, /^irqs-off-spin:/);
+  });
 
   it('a /var/crash directory with dmesg.<date>.gz: picked up and read', () => {
     const dir = join(tmp, 'crash-202611212344');
