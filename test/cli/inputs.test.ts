@@ -127,6 +127,11 @@ describe('compressed logs', () => {
     });
   }
 
+  it('xz without the xz command: exit 2, one line saying what to install', (t) => {
+    if (!made.xz) return t.skip('no xz compressor here');
+    inputError(sh(`PATH=/nonexistent coroner analyze ${q(made.xz)}`), made.xz, /xz-compressed: the `xz` command \(Debian: xz-utils\) is needed to decompress it and is not installed/);
+  });
+
   it('compressed and piped: analyze - and triage -', () => {
     assert.deepEqual(kinds(report(sh(`cat ${q(made.zst!)} | coroner analyze -f json -`))), kinds(plain));
     const tr = sh(`cat ${q(made.gz!)} | coroner triage -f jsonl -`);
