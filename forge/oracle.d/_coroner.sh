@@ -60,7 +60,7 @@ for wl in ${WAITLISTS:-}; do
     rwsem)   cmd="list -H $a -o rwsem_waiter.list -s rwsem_waiter.task,type" ;;
     mutex)   cmd="list -H $a -o mutex_waiter.list -s mutex_waiter.task" ;;
     swait)   cmd="list -H $a -o swait_queue.task_list -s swait_queue.task" ;;
-    rtmutex-*) cmd="tree -t rbtree -o rt_mutex_waiter.tree_entry -s rt_mutex_waiter.task,prio,lock $a" ;;
+    rtmutex-*) cmd="tree -t rbtree -o 0 -s rt_mutex_waiter.task,lock,tree $a" ;;  # rb_node at offset 0 (tree_entry, or tree.entry since the rt_waiter_node backport)
     waitq)   cmd="waitq $a" ;;
     *) continue ;;
   esac
