@@ -290,6 +290,14 @@ function dumpIdentity(p: DumpPiece): BootIdentity {
   const at = crash !== undefined ? Number(crash) : stamp ? Number(stamp) : undefined;
   const up = p.parsed?.system.uptime;
   if (at !== undefined && up !== undefined && at > up) id.bootTime = new Date((at - up) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+  // The boot id (/proc/sys/kernel/random/boot_id, the journal's boot id) once something read it: all zeros until then.
+  try {
+    const at = d.symbols.core.address('sysctl_bootid');
+    const raw = at !== undefined ? d.memory.read(at, 16) : undefined;
+    if (raw && raw.some((b) => b !== 0)) id.bootId = raw.toString('hex');
+  } catch {
+    // No symbols or the page is not in the dump: the boot id stays unknown.
+  }
   return id;
 }
 
