@@ -63,4 +63,17 @@ try:
         out['object_addrs'] = {o: addrs[o] for o in tpl['root'].get('objects', []) if o in addrs}
 except FileNotFoundError:
     pass
+# how the dump was made
+import os
+cmd = ''
+try:
+    cmd = open(fix + '/qemu-kernel-cmdline.txt').read()
+except FileNotFoundError:
+    pass
+if os.path.exists(fix + '/vmcore-dmesg.txt'):
+    knobs = [w for w in cmd.split() if w.split('=')[0] in ('hung_task_panic', 'softlockup_panic', 'unknown_nmi_panic', 'panic_on_oops')]
+    out['capture'] = {'kind': 'kdump', 'file': 'vmcore', 'panic_knobs': knobs,
+                      'makedumpfile': open(fix + '/makedumpfile.version.txt').read().strip() if os.path.exists(fix + '/makedumpfile.version.txt') else ''}
+else:
+    out['capture'] = {'kind': 'qemu-dump-guest-memory', 'file': 'vmcore.kdump'}
 print(json.dumps(out, indent=2))
