@@ -25,7 +25,8 @@ const BIG_LOG_BYTES = 64 * 1024 * 1024;
 
 /** Log files picked up from a crash directory (also compressed). kexec-dmesg.log is the capture kernel's own boot: not evidence. */
 const LOG_NAMES = /^(vmcore-dmesg\.txt|dmesg(\.[\w-]+)?|dmesg\.txt|console(\.[\w-]+)?\.log|serial(\.[\w-]+)?\.log|kern\.log(\.\d+)?)(\.(gz|xz|zst|bz2))?$/;
-const DUMP_NAMES = /^(vmcore(\.(kdump|elf|flat|\d+))?|.*\.vmcore|dump\.(elf|kdump))$/;
+/** Dump files of a crash directory (Debian's kdump-tools writes `dump.<date>`, others `vmcore`), confirmed by their signature. */
+const DUMP_NAMES = /^(vmcore(\.(kdump|elf|flat|\d+))?|.*\.vmcore|.*\.kdump|dump\.(elf|kdump|\d+))$/;
 
 /** Sniffs the first bytes of a file for a dump signature (the same test the dump reader opens it by). */
 export function dumpKindOf(path: string): ContainerKind | undefined {

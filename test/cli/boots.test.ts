@@ -34,7 +34,7 @@ const ROUND: Array<[string, boolean]> = [
   ['deb12-6.1.0-56-kdump/softlockup-ipi/console.log', true], // with its capture kernel: one boot
   ['deb12-6.1.0-56/hardlockup-seqcount/console.log', false],
 ];
-const ROUNDS = 12;
+const ROUNDS = 6;
 
 describe('a console capture of many boots', () => {
   const file = join(tmp, 'console-many-boots.log');

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, symlinkSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -139,12 +139,24 @@ describe('compressed logs', () => {
     assert.match(JSON.parse(tr.out).signature, /^irqs-off-spin:/);
   });
 
-  it('a /var/crash directory with dmesg.<date>.gz: picked up and read', () => {
-    const dir = join(tmp, 'crash-202611212344');
+  it("a /var/crash/<date> directory as Debian's kdump-tools leaves it (dmesg.<date>.gz, dump.<date>): both read, one boot", () => {
+    const dir = join(tmp, '202611212344');
     mkdirSync(dir);
-    writeFileSync(join(dir, 'dmesg.202611212344.gz'), gzipSync(text));
+    const kdump = fx('deb12-6.1.0-56-kdump/softlockup-ipi');
+    writeFileSync(join(dir, 'dmesg.202611212344.gz'), gzipSync(readFileSync(join(kdump, 'vmcore-dmesg.txt'))));
+    symlinkSync(join(kdump, 'vmcore'), join(dir, 'dump.202611212344'));
     const rep = report(sh(`coroner analyze -f json ${q(dir)}`));
-    assert.deepEqual(kinds(rep), kinds(plain));
+    assert.deepEqual(
+      rep.sources.map((s) => [s.path.slice(dir.length + 1), s.kind, s.used]),
+      [
+        ['dmesg.202611212344.gz', 'log', true],
+        ['dump.202611212344', 'dump', true],
+        ['dump.202611212344#log', 'log', true],
+      ],
+    );
+    assert.equal(rep.mixedEvidence, undefined);
+    assert.ok(rep.events.some((e) => e.kind === 'soft-lockup' && e.source.endsWith('.gz')));
+    assert.ok(rep.cpus.length >= 4);
   });
 
   it('a gzip stream cut short: what was read is analysed, the source is incomplete and says so', () => {
