@@ -10,17 +10,21 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Report } from '../../src/report/schema.ts';
+import { Value } from 'typebox/value';
+import { ReportSchema, type Report } from '../../src/report/schema.ts';
 import { fixturesRoot, runCli } from '../helpers.ts';
 
 const fx = (p: string) => join(fixturesRoot, p);
 const tmp = mkdtempSync(join(tmpdir(), 'coroner-boots-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
+/** `analyze -f json`, the report checked against the published schema (the new fields included). */
 function analyze(...args: string[]): { code: number | null; report: Report; stderr: string } {
   const r = runCli(['analyze', '-f', 'json', ...args]);
   assert.equal(r.stderr, '', r.stderr);
-  return { code: r.code, report: JSON.parse(r.stdout) as Report, stderr: r.stderr };
+  const report = JSON.parse(r.stdout) as Report;
+  assert.deepEqual([...Value.Errors(ReportSchema, report)].slice(0, 5), [], 'the report must validate against the published schema');
+  return { code: r.code, report, stderr: r.stderr };
 }
 
 /** One round of boots: which console, and whether its boot shows trouble on its own. */
