@@ -11,14 +11,16 @@ import { frameText } from '../model/trace.ts';
 import { cpuNode, eventFact, finding, type DetectorContext } from './context.ts';
 import { busyInKernel, inOops, inOtherSpin, inSpinlockSlowpath, viewLabel, viewPc, waitsForIpi, type CpuView } from './cpu-view.ts';
 import { matchesAny, SLEEP_FUNCTIONS } from './known/frames.ts';
+import { skipRowOf } from '../sources/log/skip.ts';
 
 /** Frames that are machinery around the code that runs: interrupt entry, the watchdog, stack dumping. */
 const GENERIC = /^(asm_|sysvec_|__sysvec_|irq_exit|__irq_exit|handle_softirqs|__do_softirq|do_softirq|run_ksoftirqd|smpboot_thread_fn|kthread$|ret_from_fork|entry_|do_syscall_64|__x64_sys_|x64_sys_call|el0_|el1_|el1h_|el0t_|invoke_syscall|gic_handle_irq|call_on_irq_stack|do_interrupt_handler|_raw_spin_unlock|__raw_spin_unlock|_raw_spin_lock|__cond_resched|cond_resched|preempt_schedule|rcu_|watchdog|lockup_detector|dump_stack|show_stack|__warn|report_bug)/;
 
 /** Where a stuck CPU runs its own code: the innermost frame that is not machinery. */
 export function runningFunction(v: CpuView): { function: string; module?: string; offset?: number } | undefined {
-  if (v.pc && !GENERIC.test(v.pc.function)) return v.pc;
-  const f = v.frames.find((x) => !GENERIC.test(x.function) && !matchesAny(x.function, SLEEP_FUNCTIONS));
+  const generic = (fn: string) => GENERIC.test(fn) || (!!skipRowOf(fn) && skipRowOf(fn)!.family !== 'idle');
+  if (v.pc && !generic(v.pc.function)) return v.pc;
+  const f = v.frames.find((x) => !generic(x.function) && !matchesAny(x.function, SLEEP_FUNCTIONS));
   return f ? { function: f.function, ...(f.module ? { module: f.module } : {}), ...(f.offset !== undefined ? { offset: f.offset } : {}) } : v.pc;
 }
 

@@ -132,6 +132,13 @@ export function cpuViews(c: CaseFile): CpuView[] {
     out.set(x.cpu, dumpView(c, x, same));
   }
   for (const [cpu, e] of latest) if (!out.has(cpu)) out.set(cpu, logView(e));
+  // An RCU stall's "Task dump for CPU n": the task CPU n runs, with its stack (no registers).
+  for (const e of c.events) {
+    for (const t of e.details.tasks ?? []) {
+      if (t.cpu === undefined || out.has(t.cpu) || !t.trace.length) continue;
+      out.set(t.cpu, logView({ ...e, cpu: t.cpu, task: { comm: t.comm, pid: t.pid }, registers: [], trace: t.trace, line: t.line }));
+    }
+  }
   return [...out.values()].sort((a, b) => a.cpu - b.cpu);
 }
 

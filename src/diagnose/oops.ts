@@ -23,9 +23,17 @@ const FAILURE_KINDS: Partial<Record<LogEvent['kind'], FindingKind>> = {
 
 const LATER_HANG_KINDS = new Set(['soft-lockup', 'hard-lockup', 'rcu-stall', 'csd-lock', 'hung-task']);
 
+/** The function to blame: the log's culprit (generic helpers, sanitizer and report machinery skipped), else the PC's function. */
+function blamed(e: LogEvent): { function: string; module?: string } | undefined {
+  return e.culprit ?? pcFunction(e);
+}
+
+/** `in culprit`, and where it faulted when that is a helper it called (`memcpy_fromio`, `kasan_report`). */
 function where(e: LogEvent): string {
+  const b = blamed(e);
   const pc = pcFunction(e);
-  return pc ? frameText(pc) : e.culprit ? frameText(e.culprit) : 'an unknown function';
+  if (!b) return 'an unknown function';
+  return pc && pc.function !== b.function ? `${frameText(b)} (faulting in ${frameText(pc)})` : frameText(b);
 }
 
 function confirmFor(e: LogEvent): string[] {
@@ -80,8 +88,9 @@ export function oopsDetector(ctx: DetectorContext): Finding[] {
       steps,
       confirm: confirmFor(e),
       extra: {
-        function: pcFunction(e)?.function ?? '',
-        ...(pcFunction(e)?.module ? { module: pcFunction(e)!.module! } : {}),
+        function: blamed(e)?.function ?? '',
+        ...(blamed(e)?.module ? { module: blamed(e)!.module! } : {}),
+        ...(pcFunction(e) && pcFunction(e)!.function !== blamed(e)?.function ? { pc: pcFunction(e)!.function } : {}),
         ...(e.details.address ? { address: e.details.address } : {}),
       },
       nodes: [eventNode(e.id)],

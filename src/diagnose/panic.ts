@@ -7,6 +7,7 @@ import type { LogEvent } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
 import { cpuNode, eventFact, eventNode, finding, taskNode, type DetectorContext } from './context.ts';
 import { RCU_GP } from './lockups.ts';
+import { FRAGMENT_TITLE } from '../sources/log/machine.ts';
 import { isParked } from './known/frames.ts';
 
 interface PanicRule {
@@ -51,6 +52,9 @@ export function panicDetector(ctx: DetectorContext): Finding[] {
     const idx = events.indexOf(p);
     const before = events.slice(0, idx).reverse();
     let trigger = p.kind !== 'panic' ? p : rule ? before.find((e) => rule.trigger.includes(e.kind)) : undefined;
+    // A report whose header is not in the log, just before the panic, is what it panics about.
+    const fragment = before[0] && before[0].title.startsWith(FRAGMENT_TITLE) && p.line - before[0].endLine <= 3 ? before[0] : undefined;
+    if (!trigger && fragment) trigger = fragment;
     // Old kernels print the lockup report as the panic itself (`Kernel panic - not syncing: Hard LOCKUP` with the CPU's stack).
     const selfReport = !trigger && p.cpu !== undefined && (rule?.cause === 'hardlockup_panic' || rule?.cause === 'softlockup_panic');
     if (selfReport) trigger = p;

@@ -26,7 +26,8 @@ export function spinlockDebugDetector(ctx: DetectorContext): Finding[] {
     const self = recursion || owner === cpu;
     const lockId = d.lock ? `lock:${d.lock}` : `lock:spin@cpu${cpu}`;
     const callers = culprits(e);
-    const where = callers.length ? callers.slice(0, 3).map((f) => frameText({ ...f, size: undefined })).join(' <- ') : undefined;
+    const reentry = reentered(e);
+    const where = callers.length ? `${callers.slice(0, 3).map((f) => frameText({ ...f, size: undefined })).join(' <- ')}${reentry ? `, ${reentry}` : ''}` : undefined;
     const label = `CPU ${cpu}${e.task ? ` (${e.task.comm}:${e.task.pid})` : ''}`;
     const lockName = d.lock ? `spinlock 0x${d.lock}` : 'a spinlock';
     const evidence = [eventFact(e, `${e.title}${where ? `: ${where}` : ''}`)];
@@ -64,4 +65,20 @@ export function spinlockDebugDetector(ctx: DetectorContext): Finding[] {
 /** The code that asked for the lock: reliable frames below the debugging and locking machinery. */
 function culprits(e: LogEvent): Array<{ function: string; offset?: number; module?: string }> {
   return e.trace.filter((f) => f.reliable && !MACHINERY.test(f.function) && !matchesAny(f.function, SPINLOCK_SLOWPATH_FUNCTIONS));
+}
+
+/** Code that runs softirqs synchronously when it re-enables them: a lock held across it is taken again by the softirq. */
+const BH_ENABLE = /^(__local_bh_enable_ip|local_bh_enable|_raw_spin_unlock_bh|__raw_spin_unlock_bh|spin_unlock_bh|_raw_read_unlock_bh|_raw_write_unlock_bh|rcu_read_unlock_bh|irq_exit|irq_exit_rcu|__irq_exit_rcu)$/;
+const SOFTIRQ = /^(do_softirq|__do_softirq|handle_softirqs|do_softirq_own_stack|____do_softirq|call_on_irq_stack|invoke_softirq|run_ksoftirqd)$/;
+
+/** `re-entered in softirq through __local_bh_enable_ip from fpsimd_save_and_flush_cpu_state`, when the trace shows it. */
+function reentered(e: LogEvent): string | undefined {
+  const fs = e.trace.filter((f) => f.reliable).map((f) => f.function);
+  const s = fs.findIndex((n) => SOFTIRQ.test(n));
+  if (s < 0) return undefined;
+  let i = s;
+  while (i < fs.length && SOFTIRQ.test(fs[i])) i++;
+  if (i >= fs.length || !BH_ENABLE.test(fs[i])) return undefined;
+  const from = fs[i + 1];
+  return `re-entered in softirq through ${fs[i]}${from ? ` from ${from}` : ''} (softirqs run when it re-enables them, with the lock still held below)`;
 }

@@ -11,6 +11,8 @@ import { taskWait } from './waits.ts';
 
 /** Devices built on others: their errors usually come from the device below. */
 const STACKED = /^(dm-\d+|md\d+|bcache\d+|loop\d+|nbd\d+|drbd\d+|rbd\d+|zram\d+)$/;
+/** Network interfaces (their errors take down network storage above them). */
+const NETDEV = /^(eth\d+|en[a-z0-9]+|wl[a-z0-9]+|ib[a-z0-9]+|bond\d+|br\d+)$/;
 /** Functions of a task blocked on a filesystem's I/O (journal commits, buffer and page writeback). */
 const IO_PATH = /^(jbd2_|__jbd2_|ext4_|xfs_|btrfs_|wait_on_buffer|__wait_on_buffer|sync_dirty_buffer|submit_bio_wait|blkdev_issue_flush|folio_wait_writeback|wait_on_page_writeback|filemap_fdatawait|__filemap_fdatawait|io_schedule|blk_mq_get_tag|nvme_|scsi_)/;
 
@@ -30,7 +32,8 @@ export function storageDetector(ctx: DetectorContext): Finding[] {
     const disk = e.details.device ?? 'an unknown device';
     byDisk.set(disk, [...(byDisk.get(disk) ?? []), e]);
   }
-  const physical = [...byDisk.keys()].filter((d) => !STACKED.test(d));
+  const physical = [...byDisk.keys()].filter((d) => !STACKED.test(d) && !d.startsWith('nfs:'));
+  const netdevs = physical.filter((d) => NETDEV.test(d));
   for (const [disk, evs] of byDisk) {
     const lines = evs.reduce((n, e) => n + (e.details.count ?? 1), 0);
     const printed = [...new Set(evs.flatMap((e) => e.details.devices ?? []))].filter((d) => d !== disk).slice(0, 6);
@@ -52,6 +55,8 @@ export function storageDetector(ctx: DetectorContext): Finding[] {
     out.push(f);
     // A stacked device's errors come from the one physical device that failed, when there is one.
     if (STACKED.test(disk) && physical.length === 1) ctx.edge(devNode(disk), devNode(physical[0]), 'caused-by', f.id, `${disk} is stacked on failing storage`, { observed: false, confidence: 0.75 });
+    // A network filesystem's server stops answering when the network device below it fails.
+    if (disk.startsWith('nfs:') && netdevs.length === 1) ctx.edge(devNode(disk), devNode(netdevs[0]), 'caused-by', f.id, `the NFS traffic goes through ${netdevs[0]}`, { observed: false, confidence: 0.7 });
   }
 
   // Filesystems that gave up: caused by errors on their device (or, when it had none, on the one failing device).

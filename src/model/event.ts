@@ -132,7 +132,7 @@ export interface EventDetails {
   oomVictim?: TaskRef;
   oomConstraint?: string;
   /** sysrq dumps: tasks listed. */
-  tasks?: Array<{ comm: string; pid: number; state: string; line: number; trace: Frame[] }>;
+  tasks?: Array<{ comm: string; pid: number; state: string; line: number; trace: Frame[]; /** `Task dump for CPU n:`: the task CPU n runs. */ cpu?: number }>;
 }
 
 export interface LogEvent {

@@ -56,6 +56,14 @@ const RE_TS_SECONDS = /^(?:<\d>)?\[\s*(\d+)\.\d+\]/;
  */
 const CLOCK_RESTART = 5;
 /** A line a kernel printed: a printk timestamp, dmesg -T's clock, or a syslog/journal `kernel:` tag. */
+/** A kernel line behind mail quotes or console noise: the prefix parser finds its timestamp or `kernel:` tag. */
+function isPrefixedKernelLine(raw: string): boolean {
+  const c = raw.charCodeAt(0);
+  if (c !== 0x3e /* > */ && c !== 0x7c /* | */ && c !== 0x20 && !/\S\s*\[\s*\d+\.\d{6}\] /.test(raw)) return false;
+  const p = parsePrefix(raw);
+  return p.kernel && (p.ts !== undefined || p.wallclock !== undefined);
+}
+
 const RE_KERNEL_LINE = /^(?:<\d>)?\[\s*\d+\.\d+\]|^\[(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} |\skernel: /;
 
 /** The substrings (for the fast scanner) of every line that can start a boot. */
@@ -166,7 +174,7 @@ export class BootSplitter {
 
   feed(raw: string, lineNo: number): void {
     // Only whether a segment has any kernel line matters: stop testing once it has one.
-    const kernel = this.cur.kernelLines === 0 || this.pending !== undefined ? RE_KERNEL_LINE.test(raw) : false;
+    const kernel = this.cur.kernelLines === 0 || this.pending !== undefined ? RE_KERNEL_LINE.test(raw) || isPrefixedKernelLine(raw) : false;
     if (kernel) this.kernelLineSeen = true;
     let journal: RegExpExecArray | null = null;
     if (raw.charCodeAt(0) === 0x2d /* - */ && (journal = RE_JOURNAL_BOOT.exec(raw))) {

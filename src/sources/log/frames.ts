@@ -9,6 +9,7 @@ const RE_SYM = new RegExp(SYM);
 /** New x86_64 / arm64 frame: ` ? func+0x10/0x40 [mod]` (arm64 6.14+ adds ` (P)` / ` (L)`). */
 const RE_FRAME_NEW = new RegExp(String.raw`^\s*(\? )?${SYM}(?: \([PL]\))?(?: [\w./-]+:\d+(?::\d+)?(?: \[inline\])?)?\s*$`);
 /** Old x86 / s390 / arm64 4.x: ` [<ffffffff81234567>] ? func+0x10/0x40 [mod]`, s390 `([<...>] func...)`. */
+const RE_FRAME_CRASH = /^\s*(?:#\d+\s+\[[0-9a-f]+\]\s+)?([A-Za-z_][\w.]*) at ([0-9a-f]{8,16})(?: \[([\w-]+)\])?\s*$/;
 const RE_FRAME_ADDR = new RegExp(String.raw`^\s*(\()?\[<([0-9a-f]+)>\] (\? )?(?:${SYM}|(0x[0-9a-f]+))\)?\s*$`);
 /** arm32: `[<c0014318>] (dump_backtrace+0x0/0x10c) from [<c001457c>] (show_stack+0x24/0x2c)`. */
 const RE_FRAME_ARM = /^\s*\[<([0-9a-f]+)>\] \(([^()\s+]+)(?:\+0x([0-9a-f]+)\/0x([0-9a-f]+))?(?: \[([\w-]+)\])?\) from \[<([0-9a-f]+)>\] \(([^()\s+]+)(?:\+0x([0-9a-f]+)\/0x([0-9a-f]+))?(?: \[([\w-]+)\])?\)/;
@@ -55,6 +56,11 @@ export function parseFrame(s: string, strict: boolean): ParsedFrame | null {
     if (m) {
       return { frame: { function: stripDot(m[3]), offset: int(m[4]), size: int(m[5]), module: m[6], address: m[2], reliable: !m[7], stack: 'unknown' } };
     }
+  }
+  // crash's bt: `#3 [ffffb3a4c0003e10] lpfc_cmf_timer at ffffffffc0abbc67 [lpfc]`, or without the frame number and stack address.
+  if (s.indexOf(' at ') > 0) {
+    m = RE_FRAME_CRASH.exec(s);
+    if (m) return { frame: { function: m[1], address: m[2], module: m[3], reliable: true, stack: 'unknown' } };
   }
   m = RE_FRAME_HEX.exec(s);
   if (m) return { frame: { function: `0x${m[2]}`, address: m[2], reliable: !m[1], stack: 'unknown' } };
@@ -205,6 +211,9 @@ export function parseRegisterLine(s: string): RegLine | null {
     }
   }
   if (/^(Krnl|User) GPRS: /.test(t)) return { arch: 's390x', values: {} };
+  // crash's bt: `[exception RIP: native_queued_spin_lock_slowpath+91]` (decimal offset) and the register block after it
+  const ex = /^\[?exception RIP: ([A-Za-z_][\w.]*)(?:\+(\d+))?\]?$/.exec(t);
+  if (ex) return { arch: 'x86_64', values: {}, starts: true, pcSymbol: { function: ex[1], ...(ex[2] ? { offset: Number(ex[2]) } : {}) }, mode: 'kernel' };
   // riscv: `epc : func+0x42/0x44`, ` ra : func+...`, `epc : ffffffff809f9d24 ra : ffffffff800f93e0 sp : ...`, `status: ... cause: ...`
   if (/^(epc|ra) : /.test(t)) {
     const values = pairs(/\b(epc|ra|sp|gp|tp|t\d|s\d{1,2}|a\d)\s*:\s*([0-9a-f]{16})\b/g, t);

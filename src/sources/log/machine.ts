@@ -54,7 +54,7 @@ class Target {
   }
 }
 
-type TaskEntry = { comm: string; pid: number; state: string; line: number; trace: Frame[]; target: Target };
+type TaskEntry = { comm: string; pid: number; state: string; line: number; trace: Frame[]; target: Target; cpu?: number };
 
 interface Open {
   ev: LogEvent;
@@ -79,6 +79,8 @@ interface Open {
   unknownRun: number;
   lastWasFrame?: boolean;
   closing?: boolean;
+  /** `Task dump for CPU n:` was just read: the next task line is what CPU n runs. */
+  dumpCpu?: number;
 }
 
 interface PendingNmi {
@@ -95,11 +97,24 @@ export function triggerNeedles(): string[] {
   return [...NEEDLES];
 }
 
+/** Reports whose trace a paste may have cut from its "Call Trace:" line (lockups and stalls print nothing else with frames). */
+const PASTED_TRACE_KINDS = new Set<EventKind>(['soft-lockup', 'hard-lockup', 'rcu-stall', 'nmi-backtrace', 'panic', 'hung-task', 'csd-lock', 'workqueue-lockup']);
+
+/** A report whose header is not in the log. */
+export const FRAGMENT_TITLE = 'a kernel report whose first line is not in the log';
+const FRAGMENT_ROW: HeaderRow = { id: 'fragment', kind: 'oops', needle: [], re: /$^/, sample: '', build: () => ({ details: {} }) };
+
+/** A register line that gives the PC (`RIP: 0010:func`, `pc : func`, `epc : func`, `NIP:`, `PC is at`). */
+function isPcLine(body: string): boolean {
+  const r = parseRegisterLine(body);
+  return !!r?.starts && (!!r.pcSymbol || !!r.values.rip || !!r.values.pc || !!r.values.epc || !!r.values.NIP);
+}
+
 const RE_CUT = /^-{3,}\[ ?cut here ?\]-{3,}$/;
 const RE_RULE = /^={5,}$/;
 const RE_TASK_NEW = /^task:(.+?)\s+state:(\S)\s*(?:running task\s+)?stack:\s*(\d+)\s+pid:\s*(\d+)\s+(?:tgid:\s*(\d+)\s+)?ppid:\s*(\d+)\s+(?:task_flags:\S+\s+)?flags:(0x[0-9a-f]+)/;
 const RE_TASK_OLD = /^(\S.*?)\s+([RSDTtZXIPWK])(?:\+)?\s+(?:running task\s+|running\s+|\?\s+|[0-9a-f]{8,16}\s+)?(\d+)\s+(\d+)\s+(\d+)\s+(0x[0-9a-f]+)\s*$/;
-const RE_CPU_LINE = /^CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (.*?) (?:Kdump: loaded )?(Not tainted|Tainted: (.*?))\s+(\S+) #\S+/;
+const RE_CPU_LINE = /^CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (.*?)(?: Kdump: loaded)?(?: (Not tainted|Tainted: (.*?))(?:\s+(\S+) #\S+.*|\s*)|\s*)$/;
 const RE_CPU_ARM_OLD = /^CPU: (\d+)\s+(Not tainted|Tainted: (.*?))\s+\((\S+) #/;
 const RE_PID_OLD = /^Pid: (\d+), comm: (.*?)\s+(Not tainted|Tainted: (.*?))\s+\(?(\S+) #\S+/;
 const RE_TRACE_HDR = /^(?:Call Trace|Call trace|Backtrace|Stack trace|Call Trace \(from [^)]*\))\s*:?\s*(.*)$/;
@@ -279,6 +294,12 @@ export class LogMachine {
       // A mail's quoted-printable soft break: the line goes on below.
       this.pendingHead = { t, line: lineNo, last: lineNo, ts: p.ts, wallclock: p.wallclock, route };
     }
+    const justClosed = this.lastClosed && this.lastClosed.route === route && lineNo - this.lastClosed.ev.endLine <= 10;
+    if (!open && !justClosed && (RE_CPU_LINE.test(t) || (RE_TRACE_HDR.test(t) && !/^Backtrace for cpu/.test(t)) || isPcLine(body))) {
+      // A report whose header was cut (a paste that starts at the CPU line, the registers or the trace): a report of its own.
+      this.header(FRAGMENT_ROW, [t] as unknown as RegExpExecArray, undefined, route, lineNo, p.ts, p.wallclock, `${FRAGMENT_TITLE}: ${t}`, preamble);
+      open = this.open.get(route);
+    }
     if (!open) return;
     const wasModules = open.modules;
     open.modules = false;
@@ -315,7 +336,13 @@ export class LogMachine {
       this.system.hardware = this.hardwareFromEvent.text;
       this.fact(`hardware ${this.hardwareFromEvent.text}`, this.hardwareFromEvent.line);
     }
-    const sorted = this.events.map((e) => e.open).sort((a, b) => a.ev.line - b.ev.line || a.seq - b.seq);
+    // A bare call trace with no report around it (no CPU line, no registers) counts only when a panic follows it at once.
+    const all = this.events.map((e) => e.open).sort((a, b) => a.ev.line - b.ev.line || a.seq - b.seq);
+    const sorted = all.filter((o, i) => {
+      if (!o.ev.title.startsWith(`${FRAGMENT_TITLE}: `) || o.ev.cpu !== undefined || o.ev.registers.length) return true;
+      const next = all[i + 1];
+      return !!next && next.ev.kind === 'panic' && next.ev.line - o.ev.endLine <= 3;
+    });
     const ids = new Map<Open, string>();
     sorted.forEach((o, i) => {
       o.ev.id = `e${i + 1}`;
@@ -712,16 +739,18 @@ export class LogMachine {
       }
       this.closeTrace(o);
       const target = new Target();
-      const entry: TaskEntry = { comm: tl.comm, pid: tl.pid, state: tl.state, line, trace: target.frames, target };
+      const entry: TaskEntry = { comm: tl.comm, pid: tl.pid, state: tl.state, line, trace: target.frames, target, ...(o.dumpCpu !== undefined ? { cpu: o.dumpCpu } : {}) };
+      o.dumpCpu = undefined;
       o.tasks.push(entry);
       o.task = entry;
       o.cur = target;
       o.section = 'task';
       return true;
     }
-    if (/^Task dump for CPU \d+:/.test(t)) {
+    if ((m = /^Task dump for CPU (\d+):/.exec(t))) {
       this.closeTrace(o);
       o.section = 'task';
+      o.dumpCpu = Number(m[1]);
       return true;
     }
     // Kind-specific text.
@@ -776,7 +805,7 @@ export class LogMachine {
     if (tg.state === 'none') {
       // kfence prints its stack straight after the header, no "Call Trace:".
       // A pasted trace may have lost its "Call Trace:" line: a frame with offset and size cannot be anything else.
-      if (o.ev.kind === 'kfence' || (o.section === 'task' && tg !== o.main) || pf.frame.address !== undefined || (pf.frame.offset !== undefined && pf.frame.size !== undefined)) tg.state = 'active';
+      if (o.ev.kind === 'kfence' || (o.section === 'task' && tg !== o.main) || pf.frame.address !== undefined || (pf.frame.offset !== undefined && pf.frame.size !== undefined && PASTED_TRACE_KINDS.has(o.ev.kind))) tg.state = 'active';
       else return true;
     }
     if (tg.state === 'closed') return true;
@@ -876,6 +905,15 @@ export class LogMachine {
       d.kthreadStarved = true;
       return true;
     }
+    // Older kernels: every quiescent state is in, yet the grace-period kthread has not run for a long time.
+    if ((m = /^All QSes seen, last (\w+) kthread activity (\d+)/.exec(s))) {
+      const ago = Number(m[2]);
+      if (ago > 1000) {
+        d.kthreadStarved = true;
+        d.starvedKthread ??= { name: `${m[1]} kthread`, jiffies: ago };
+      }
+      return true;
+    }
     if (/^rcu: /.test(t) || /^(blocking rcu_node|All QSes seen|Possible timer handling|Unless \w+ kthread|RCU grace-period kthread stack dump|Stack dump where RCU|INFO: Stall ended|\{)/.test(s)) return true;
     return false;
   }
@@ -897,7 +935,7 @@ export class LogMachine {
       delete r.frameIndex;
     }
     if (o.tasks.length) {
-      ev.details.tasks = o.tasks.map((tk) => ({ comm: tk.comm, pid: tk.pid, state: tk.state, line: tk.line, trace: tk.target.frames }));
+      ev.details.tasks = o.tasks.map((tk) => ({ comm: tk.comm, pid: tk.pid, state: tk.state, line: tk.line, trace: tk.target.frames, ...(tk.cpu !== undefined ? { cpu: tk.cpu } : {}) }));
     } else if (ev.kind === 'sysrq-blocked' || ev.kind === 'sysrq-tasks') ev.details.tasks = [];
     // In interrupt context: an IRQ/softirq frame comes before the first task frame (NMI frames of the reporting
     // mechanism do not count).

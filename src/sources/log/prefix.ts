@@ -65,7 +65,9 @@ export function parsePrefix(line: string): Prefixed {
 /** A printk timestamp glued behind console noise (a login prompt, a serial-console banner): `host login: [  562.3] BUG: ...`. */
 const RE_GLUED = /\S\s*(\[\s*\d+\.\d{6}\] )/;
 
-function parseLine(line: string): Prefixed {
+function parseLine(raw: string): Prefixed {
+  // Some archives print a tab as the four characters `\x09`.
+  const line = raw.includes('\\x09') ? raw.replace(/\\x09/g, '\t') : raw;
   const p = parsePlain(line);
   if (p.format !== undefined || line.length < 16) return p;
   const g = RE_GLUED.exec(line);

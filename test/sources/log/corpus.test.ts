@@ -62,7 +62,7 @@ const TABLE: Array<[string, string, string | undefined, string | undefined, numb
   ['satyr-kerneloopses/rhbz-1518943', 'null-deref', undefined, 'amdgpu_vm_sdma_commit', 18],
   ['satyr-kerneloopses/rhbz-827868', 'warning', '3.3.7-1.fc16.x86_64', '__alloc_pages_nodemask', 32],
   ['satyr-kerneloopses/rhbz-827868-modified', 'warning', '3.3.7-1.fc16.x86_64', '__alloc_pages_nodemask', 32],
-  ['satyr-kerneloopses/rhbz-836206', 'bug bug', '3.3.0-0.15.el7.x86_64', 'put_cmsg', 14],
+  ['satyr-kerneloopses/rhbz-836206', 'bug bug', '3.3.0-0.15.el7.x86_64', 'put_cmsg', 15],
   ['satyr-kerneloopses/rhbz-865695-0', 'bug', '3.6.1-1.fc17.i686.PAE', 'wdev_priv.part.8', 25],
   ['satyr-kerneloopses/rhbz-865695-2', 'bug', '3.6.1-1.fc17.x86_64', 'wdev_priv.part.8', 20],
   ['satyr-kerneloopses/rhbz-865695-2-notime', 'bug', '3.6.1-1.fc17.x86_64', 'wdev_priv.part.8', 20],
