@@ -27,6 +27,8 @@ export interface CpuView {
   idle: boolean;
   /** The dump's note of this CPU is on the panic path and what it was doing below could not be read. */
   unknownContext: boolean;
+  /** In an interrupt (or softirq) taken in the idle loop: busy for a moment, not stuck there. */
+  overIdle: boolean;
   /** Reliable frames of the working context, innermost first, NMI/kdump machinery removed. */
   frames: Frame[];
   /** Function names from the PC down (machinery removed). */
@@ -55,10 +57,21 @@ export function latestStackEvents(events: readonly LogEvent[]): Map<number, LogE
 /** Functions of the kdump / panic machinery a dump's note can stop in. */
 const PANIC_NOTE = /^(__crash_kexec|crash_kexec|machine_kexec|crash_save_cpu|crash_setup_regs|panic|vpanic|nmi_panic|crash_nmi_callback|native_machine_crash_shutdown|kdump_nmi_shootdown_cpus|nmi_shootdown_cpus|default_do_nmi|exc_nmi|nmi_handle|unknown_nmi_error|__die|oops_end)$/;
 
-function dumpView(c: CaseFile, x: CpuContext, event: LogEvent | undefined): CpuView {
-  const st = c.cpus.find((s) => s.cpu === x.cpu);
+function dumpView(c: CaseFile, x0: CpuContext, event: LogEvent | undefined): CpuView {
+  const st = c.cpus.find((s) => s.cpu === x0.cpu);
+  let x = x0;
   let frames: Frame[] = [];
-  if (st?.stack?.length && st.stackFrom?.kind === 'dump') {
+  // The panicking CPU's note is on the panic path, often inside the interrupt that panicked (the watchdog's timer):
+  // the context that interrupt hit is the exception frame below it, with its registers.
+  if (x0.panicPath && x0.from === 'note' && st?.stack?.length && st.stackFrom?.kind === 'dump') {
+    const i = st.stack.findIndex((f) => f.exceptionRip && f.regs && f.regs.mode !== 'user' && !PANIC_NOTE.test(f.function) && !matchesAny(f.function, NMI_MACHINERY_FUNCTIONS));
+    if (i >= 0) {
+      const f = st.stack[i];
+      const r = f.regs!;
+      x = { ...x0, registers: { ...r, pcSymbol: r.pcSymbol ?? { function: f.function, ...(f.offset !== undefined ? { offset: f.offset } : {}), ...(f.module ? { module: f.module } : {}) } }, from: 'irq-frame' };
+      frames = st.stack.slice(i).filter((f) => f.reliable);
+    }
+  } else if (st?.stack?.length && st.stackFrom?.kind === 'dump') {
     // A kdump NMI (or the panic path) sits on top of the interrupted context: start where the CPU really was.
     const at = st.stack.findIndex((f) => f.exceptionRip && f.function === x.registers.pcSymbol?.function);
     frames = (at > 0 ? st.stack.slice(at) : st.stack.filter((f) => f.stack !== 'nmi')).filter((f) => f.reliable);
@@ -69,6 +82,8 @@ function dumpView(c: CaseFile, x: CpuContext, event: LogEvent | undefined): CpuV
   for (const f of frames) if (names[names.length - 1] !== f.function) names.push(f.function);
   const chain = names.filter((n) => !matchesAny(n, NMI_MACHINERY_FUNCTIONS));
   const unknownContext = !!x.panicPath && x.from === 'note';
+  // A user-mode context interrupted by the panic: the CPU was running user code.
+  const userBelow = x.from === 'irq-frame' && x.registers.mode === 'user';
   const fn = pc?.function;
   const idle = x.registers.mode !== 'user' && !!fn && (matchesAny(fn, IDLE_FUNCTIONS) || isParked(fn, (st?.stack ?? []).map((f) => f.function)));
   const regSets = [x.registers, ...frames.map((f) => f.regs).filter((r): r is RegisterSet => !!r)];
@@ -80,9 +95,10 @@ function dumpView(c: CaseFile, x: CpuContext, event: LogEvent | undefined): CpuV
     regs: x.registers,
     ...(pc ? { pc: { function: pc.function, ...(pc.offset !== undefined ? { offset: pc.offset } : {}), ...(pc.module ? { module: pc.module } : {}) } } : {}),
     ...(x.registers.irqsEnabled !== undefined ? { irqsEnabled: x.registers.irqsEnabled } : {}),
-    ...(x.registers.mode ? { mode: x.registers.mode } : {}),
+    ...(x.registers.mode ? { mode: userBelow ? 'user' : x.registers.mode } : {}),
     idle,
     unknownContext,
+    overIdle: overIdle(chain),
     frames,
     chain,
     regSets,
@@ -112,6 +128,7 @@ function logView(e: LogEvent): CpuView {
     ...(user ? { mode: 'user' as const } : regs ? { mode: 'kernel' as const } : chain.length ? { mode: 'kernel' as const } : {}),
     idle: isIdle(e),
     unknownContext: false,
+    overIdle: overIdle(chain),
     frames,
     chain,
     regSets: kernelRegisters(e),
@@ -140,6 +157,11 @@ export function cpuViews(c: CaseFile): CpuView[] {
     }
   }
   return [...out.values()].sort((a, b) => a.cpu - b.cpu);
+}
+
+/** The call chain ends in the idle loop below an interrupt. */
+function overIdle(chain: readonly string[]): boolean {
+  return chain.slice(1).some((n) => /^(do_idle|cpu_startup_entry|default_idle_call|cpuidle_enter(_state)?|cpu_idle_poll|arch_cpu_idle)$/.test(n));
 }
 
 /** `CPU 1 (forge_ring/1:129)`. */

@@ -41,7 +41,7 @@ export function isIdleContext(c: CaseFile, x: CpuContext): boolean {
 export function contextText(x: CpuContext): string {
   if (x.registers.mode === 'user') return `${cpuLabel(x)} runs in user space`;
   const irq = x.registers.irqsEnabled === false ? 'IRQs off' : x.registers.irqsEnabled ? 'IRQs on' : 'IRQs unknown';
-  const how = x.from === 'nmi-frame' ? ` (interrupted by the NMI; the note itself is at ${x.noteAt})` : x.panicPath ? ` (on the panic path; where it was working is below the panic frames)` : '';
+  const how = x.from === 'nmi-frame' ? ` (interrupted by the NMI; the note itself is at ${x.noteAt})` : x.from === 'irq-frame' ? ` (where the interrupt that panicked hit it; the note itself is at ${x.noteAt})` : x.panicPath ? ` (on the panic path; where it was working is below the panic frames)` : '';
   return `${cpuLabel(x)} at ${pcText(x.registers)}, ${irq}${how}`;
 }
 

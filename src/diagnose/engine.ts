@@ -178,8 +178,8 @@ export function decide(c: CaseFile, g: WaitForGraph, findings: Finding[], views:
   const compOf = new Map<string, number>();
   comps.forEach((comp, i) => comp.forEach((id) => compOf.set(id, i)));
   const isCycle = (i: number): boolean => comps[i].length > 1 || g.out(comps[i][0]).some((e) => e.to === comps[i][0]);
-  // Terminal components: no edge leaves them.
-  const terminal = comps.map((comp, i) => comp.every((id) => g.out(id).every((e) => compOf.get(e.to) === i)));
+  // Terminal components: no edge leaves them — or a cycle: its members wait for each other whatever else they also wait for.
+  const terminal = comps.map((comp, i) => isCycle(i) || comp.every((id) => g.out(id).every((e) => compOf.get(e.to) === i)));
   const reachMemo = new Map<number, Set<number>>();
   const reach = (i: number): Set<number> => {
     const hit = reachMemo.get(i);

@@ -40,6 +40,9 @@ export function ipiWaitDetector(ctx: DetectorContext): Finding[] {
   const deaf = (cpu: number): string | undefined => {
     const v = views.find((x) => x.cpu === cpu);
     if (!v || !busyInKernel(v)) return undefined;
+    // Momentarily in an interrupt over the idle loop (IRQs are off in any handler) is not being stuck.
+    const named = events.some((e) => (e.cpu === cpu && (e.kind === 'hard-lockup' || e.kind === 'soft-lockup')) || (e.kind === 'rcu-stall' && (e.details.stalledCpus ?? []).includes(cpu)));
+    if (v.overIdle && !named) return undefined;
     if (inOops(v)) return `${viewLabel(v)} is in the oops path (${v.chain.slice(0, 3).join(' <- ')})`;
     if (v.irqsEnabled === false) return `${viewLabel(v)} runs ${viewPc(v)} with interrupts disabled`;
     return undefined;
@@ -62,6 +65,7 @@ export function ipiWaitDetector(ctx: DetectorContext): Finding[] {
 
     // Suspects: named by CSD reports, else CPUs known not to answer.
     const targets = new Set<number>();
+    const inferredQ = new Set<number>();
     const why = new Map<number, string>();
     for (const e of evs) {
       if (e.kind === 'csd-lock' && e.details.csdTargetCpu !== undefined) {
@@ -73,7 +77,19 @@ export function ipiWaitDetector(ctx: DetectorContext): Finding[] {
       targets.add(r.to);
       why.set(r.to, `its csd from CPU ${cpu} is still locked${r.queued ? ` and queued on CPU ${r.to}'s call_single_queue` : ''}${r.func ? `, function ${r.func.name}` : ''}`);
     }
-    const inferred = new Set<number>();
+    // smp_call_function_single(wait=1) uses a csd on the caller's stack: the target's queue holds it, never run.
+    if (!mine.length && ipi && !isUnknown(ipi)) {
+      const rsp = BigInt(`0x${views.find((v) => v.cpu === cpu)?.regs?.values.rsp ?? '0'}`);
+      for (const qd of ipi.queues) {
+        if (qd.cpu === cpu || qd.entries === 0) continue;
+        const onStack = rsp !== 0n && qd.first > rsp - 0x4000n && qd.first < rsp + 0x4000n;
+        if (!onStack && !deaf(qd.cpu)) continue;
+        targets.add(qd.cpu);
+        why.set(qd.cpu, `its call_single_queue holds ${qd.entries} csd(s) it never ran${onStack ? `, the first (0x${hexOf(qd.first)}) on CPU ${cpu}'s stack` : ''}`);
+        if (!onStack) inferredQ.add(qd.cpu);
+      }
+    }
+    const inferred = new Set<number>(inferredQ);
     if (targets.size === 0) {
       // Nothing names the target: the CPUs that cannot answer are the suspects (inferred).
       for (const v of views) {

@@ -129,6 +129,13 @@ function cycleRoot(c: CaseFile, g: WaitForGraph, comp: string[], upstream: reado
   for (let i = 0; i < walk.length; i++) {
     const e = walk[i];
     const from = i === 0 ? nodeText(c, g, views, e.from) : '';
+    // A wait for an IPI is one step: the sender waits for the CPU that does not answer (the csd is only the means).
+    const next = walk[i + 1];
+    if (e.to.startsWith('csd:') && next && next.from === e.to) {
+      parts.push(`${from ? `${from} ` : ''}waits${e.label ? ` in ${e.label}` : ''} for ${nodeText(c, g, views, next.to)} to answer its IPI`);
+      i++;
+      continue;
+    }
     parts.push(`${from ? `${from} ` : ''}${edgeClause(c, g, views, e)}`);
   }
   const sentence = parts.join(', which ').replace(/, which held by/g, ', held by');

@@ -10,7 +10,7 @@ import type { Finding } from '../model/finding.ts';
 import { isUnknown, loopLines, symbolText, type CpuContext, type KernelQueries, type SpinLoop } from '../model/queries.ts';
 import { cpuNode, finding, type DetectorContext } from './context.ts';
 import { IPI_WAIT_FUNCTIONS, matchesAny, SPINLOCK_SLOWPATH_FUNCTIONS } from './known/frames.ts';
-import { contextText, cpuLabel, dumpFact, dumpTakenStep, hexOf, isIdleContext, pcText, working } from './dump-facts.ts';
+import { contextText, cpuLabel, dumpFact, dumpTakenStep, hexOf, pcText } from './dump-facts.ts';
 
 const NOT_SEQCOUNT = [...IPI_WAIT_FUNCTIONS, ...SPINLOCK_SLOWPATH_FUNCTIONS, /^osq_lock$/, /^mutex_spin_on_owner$/, /^rwsem_spin_on_owner$/, /bit_spin_lock/];
 
@@ -56,7 +56,12 @@ function readLoopOf(ctx: DetectorContext, q: KernelQueries, x: CpuContext): Spin
 export function seqcountDetector(ctx: DetectorContext): Finding[] {
   const q = ctx.c.kernel;
   if (!q) return [];
-  const contexts = q.cpuContexts();
+  // The dump's CPUs, each in the context it was working in (below kdump's NMI or the panic's interrupt).
+  const dumpViews = ctx.views.cpus.filter((v) => v.from === 'dump' && v.ctx);
+  const contexts = dumpViews.map((v) => v.ctx!);
+  const viewOf = new Map(dumpViews.map((v) => [v.ctx!, v]));
+  const working = (x: CpuContext) => !viewOf.get(x)?.unknownContext;
+  const isIdleContext = (_c: unknown, x: CpuContext) => !!viewOf.get(x)?.idle;
   // Readers grouped by the sequence word their loop polls and tests for oddness.
   const bySeq = new Map<bigint, Reader[]>();
   for (const x of contexts) {

@@ -103,9 +103,11 @@ export interface CpuContext {
   registers: RegisterSet;
   /**
    * `note`: the CPU's register note as it is; `nmi-frame`: the note was taken inside the NMI/panic
-   * path (kdump), and these are the registers of the context the NMI interrupted, read from the NMI stack.
+   * path (kdump), and these are the registers of the context the NMI interrupted, read from the NMI stack;
+   * `irq-frame`: the note is the panicking CPU's, inside an interrupt (a watchdog timer), and these are the
+   * registers of the context that interrupt hit (the exception frame on its stack).
    */
-  from: 'note' | 'nmi-frame';
+  from: 'note' | 'nmi-frame' | 'irq-frame';
   /** Where the note itself stopped when it is not where the CPU was working (`__crash_kexec+0x11a`). */
   noteAt?: string;
   /** The note was taken on the panic path (kdump's panicking CPU). */
