@@ -13,7 +13,7 @@ import { workqueueDetector } from './workqueue.ts';
 import { frozenInstructionDetector } from './frozen-instruction.ts';
 import { hungTasksDetector } from './hung-tasks.ts';
 import { ipiWaitDetector } from './ipi-wait.ts';
-import { lockChainsDetector } from './lock-chains.ts';
+import { lockChainsDetector, rtMutexDetector } from './lock-chains.ts';
 import { irqsOffSpinDetector } from './irqs-off-spin.ts';
 import { lockupsDetector } from './lockups.ts';
 import { oopsDetector } from './oops.ts';
@@ -35,6 +35,7 @@ export const DETECTORS: NamedDetector[] = [
   { name: 'hung-tasks', run: hungTasksDetector },
   { name: 'uffd-no-reader', run: uffdNoReaderDetector },
   { name: 'lock-chains', run: lockChainsDetector },
+  { name: 'rt-mutex', run: rtMutexDetector },
   { name: 'frozen-instruction', run: frozenInstructionDetector },
   { name: 'panic', run: panicDetector },
   { name: 'cpu-hog', run: cpuHogDetector },

@@ -162,3 +162,51 @@ export function lockChainsDetector(ctx: DetectorContext): Finding[] {
   }
   return out;
 }
+
+/**
+ * rt-mutex waits (every sleeping lock of a PREEMPT_RT kernel: mutex, spinlock_t, rwlock, rwsem): a blocked task's
+ * pi_blocked_on names the lock, the lock's owner word names its owner. One finding per lock with waiters; the edges
+ * task -> lock -> owner let the graph find the cycle (ABBA) or the end of the chain.
+ */
+export function rtMutexDetector(ctx: DetectorContext): Finding[] {
+  const q = ctx.c.kernel;
+  if (!q) return [];
+  const rw = q.rtMutexWaits();
+  if (isUnknown(rw) || !rw.length) return [];
+  const byLock = new Map<bigint, typeof rw>();
+  for (const w of rw) byLock.set(w.lock, [...(byLock.get(w.lock) ?? []), w]);
+  const out: Finding[] = [];
+  for (const [lock, ws] of byLock) {
+    const id = `lock:${hexOf(lock)}`;
+    const name = `rt-mutex ${ws[0].symbol ? `${ws[0].symbol.name}${ws[0].symbol.offset ? `+0x${ws[0].symbol.offset.toString(16)}` : ''}${ws[0].symbol.module ? ` [${ws[0].symbol.module}]` : ''}` : `0x${hexOf(lock)}`}`;
+    const owner = ws[0].owner;
+    const f = finding(ctx, 'lock-owner-chain', 'symptom', `${ws.map((w) => label(w.task)).join(', ')} wait for ${name}${owner ? `, owned by ${label(owner)}` : `; owner word 0x${hexOf(ws[0].ownerWord)} names no task`}`, {
+      confidence: owner ? 0.9 : 0.6,
+      subjects: [{ kind: 'object', id }, ...ws.map((w) => ({ kind: 'task' as const, pid: w.task.pid, comm: w.task.comm })), ...(owner ? [{ kind: 'task' as const, pid: owner.pid, comm: owner.comm }] : [])],
+      evidence: [
+        ...ws.slice(0, 4).map((w) => dumpFact(q, `${label(w.task)}: pi_blocked_on -> rt_mutex_waiter, lock 0x${hexOf(lock)}`, w.task.address, 'task_struct.pi_blocked_on')),
+        dumpFact(q, `${name}: owner word 0x${hexOf(ws[0].ownerWord)}${owner ? ` = ${label(owner)}${(ws[0].ownerWord & 1n) === 1n ? ' (has waiters)' : ''}` : ''}`, lock, 'struct rt_mutex_base'),
+      ],
+      steps: [
+        `${ws.map((w) => label(w.task)).join(', ')} sleep on ${name}: their task_struct.pi_blocked_on points at their rt_mutex_waiter, whose lock is 0x${hexOf(lock)}.`,
+        owner ? `Its owner field (0x${hexOf(ws[0].ownerWord)}, bit 0 = has waiters) names ${label(owner)}.` : 'Its owner field names no task the dump lists.',
+        'On a PREEMPT_RT kernel mutexes, spinlock_t, rwlocks and rw-semaphores are all rt-mutexes: the same owner chain applies.',
+      ],
+      confirm: [`crash> struct rt_mutex_base ${hexOf(lock)}`, ...ws.slice(0, 3).map((w) => `crash> struct task_struct.pi_blocked_on ${hexOf(w.task.address)}`), ...(owner ? [`crash> bt ${owner.pid}`] : [])],
+      extra: { lock: hexOf(lock), ...(ws[0].symbol ? { symbol: ws[0].symbol.name } : {}), waiters: ws.map((w) => w.task.pid), ...(owner ? { holders: [owner.pid] } : {}) },
+      nodes: [id],
+    });
+    ctx.node(id, 'lock', name, f.id);
+    ctx.object({ id, kind: 'mutex', ...(ws[0].symbol ? { symbol: ws[0].symbol.name } : {}), address: hexOf(lock), observed: { owner: `0x${hexOf(ws[0].ownerWord)}`, waiters: ws.length, ...(owner ? { ownerPid: owner.pid } : {}) }, facts: [f.evidence[f.evidence.length - 1]] });
+    for (const w of ws) {
+      ctx.node(taskNode(w.task.pid), 'task', label(w.task), f.id);
+      ctx.edge(taskNode(w.task.pid), id, 'waits-for', f.id, 'rt-mutex (pi_blocked_on)');
+    }
+    if (owner) {
+      ctx.node(taskNode(owner.pid), 'task', label(owner), f.id);
+      ctx.edge(id, taskNode(owner.pid), 'held-by', f.id, 'owner');
+    }
+    out.push(f);
+  }
+  return out;
+}

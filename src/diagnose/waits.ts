@@ -28,7 +28,7 @@ export type WaitKind =
 export const WAIT_PRIMITIVES: Array<{ re: RegExp; kind: WaitKind; what: string }> = [
   { re: /^rwsem_down_read_slowpath$|^rwsem_down_read_failed$|^call_rwsem_down_read_failed$|^down_read/, kind: 'rwsem-read', what: 'an rw-semaphore (read)' },
   { re: /^rwsem_down_write_slowpath$|^rwsem_down_write_failed$|^call_rwsem_down_write_failed$|^down_write/, kind: 'rwsem-write', what: 'an rw-semaphore (write)' },
-  { re: /^rt_mutex_slowlock|^rt_mutex_lock|^rtlock_slowlock|^rt_spin_lock|^rwbase_(read|write)_lock|^rt_read_lock|^rt_write_lock/, kind: 'rt-mutex', what: 'an rt-mutex (a PREEMPT_RT sleeping lock)' },
+  { re: /^rt_mutex_slowlock|^__rt_mutex_slowlock|^rt_mutex_lock|^rtlock_slowlock|^schedule_rtlock$|^rt_spin_lock|^rwbase_(read|write)_lock|^rt_read_lock|^rt_write_lock|^__rwbase_read_lock/, kind: 'rt-mutex', what: 'an rt-mutex (a PREEMPT_RT sleeping lock)' },
   { re: /^__mutex_lock|^mutex_lock/, kind: 'mutex', what: 'a mutex' },
   { re: /^percpu_rwsem_wait$|^__percpu_down_read$|^percpu_down_write$/, kind: 'percpu-rwsem', what: 'a percpu rw-semaphore' },
   { re: /^__down(_common|_interruptible|_killable|_timeout)?$|^down(_interruptible|_killable|_timeout)?$/, kind: 'semaphore', what: 'a semaphore' },

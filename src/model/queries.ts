@@ -240,6 +240,8 @@ export interface KernelQueries {
   uffdContexts(): Maybe<UffdContextState[]>;
   /** Tasks in D state with the sleeping lock or uffd they wait on (found on their stacks), and those locks' state. */
   blockedTasks(): Maybe<{ waits: TaskWait[]; locks: SleepingLockState[] }>;
+  /** Tasks blocked on rt-mutexes (every sleeping lock on PREEMPT_RT), from their pi_blocked_on: the lock and its owner. */
+  rtMutexWaits(): Maybe<Array<{ task: TaskRefAt; lock: bigint; symbol?: SymbolRef; owner?: TaskRefAt; ownerWord: bigint }>>;
   /** Every task, when the task list can be walked. */
   tasks(): Maybe<TaskRefAt[]>;
   close(): void;

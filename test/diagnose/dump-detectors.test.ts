@@ -33,6 +33,7 @@ function fakeQueries(parts: {
   requests?: Array<{ from: number; to: number; csd: bigint; locked: boolean; queued: boolean; func?: SymbolRef }>;
   uffd?: UffdContextState[];
   blocked?: { waits: TaskWait[]; locks: SleepingLockState[] };
+  rt?: Array<{ task: TaskRefAt; lock: bigint; symbol?: SymbolRef; owner?: TaskRefAt; ownerWord: bigint }>;
   hypervisor?: boolean;
 }): KernelQueries {
   const sym = (a: bigint): SymbolRef | undefined => {
@@ -68,6 +69,7 @@ function fakeQueries(parts: {
     underHypervisor: () => parts.hypervisor,
     uffdContexts: () => parts.uffd ?? [],
     blockedTasks: () => parts.blocked ?? { waits: [], locks: [] },
+    rtMutexWaits: () => parts.rt ?? [],
     tasks: () => NO,
     close: () => undefined,
   };

@@ -30,6 +30,7 @@ import { InputError } from '../../model/errors.ts';
 import { attempt as attemptLayer, KernelLayoutError, type Result } from './kernel/errors.ts';
 import type { Kernel, Value } from './kernel/value.ts';
 import type { TaskInfo } from './walk/sched.ts';
+import { rtMutexWaits } from './walk/locking.ts';
 
 
 /** Functions of the kdump / panic / NMI machinery: a note taken there is not where the CPU was working. */
@@ -599,6 +600,17 @@ class DumpQueries implements KernelQueries {
       return [...ctxs.values()];
     });
     return r.ok ? r.value : unknownOf(r);
+  }
+
+  rtMutexWaits(): ReturnType<KernelQueries['rtMutexWaits']> {
+    const ts = this.taskInfos();
+    if (isUnknown(ts)) return ts;
+    const r = attempt(() => rtMutexWaits(this.k, ts));
+    if (!r.ok) return unknownOf(r);
+    return r.value.waits.map((w) => {
+      const sym = this.symbolAt(w.lock);
+      return { task: this.ref(w.task), lock: w.lock, ownerWord: w.ownerWord, ...(sym && sym.offset < 0x100 ? { symbol: sym } : {}), ...(w.owner ? { owner: this.ref(w.owner) } : {}) };
+    });
   }
 
   blockedTasks(): Maybe<{ waits: TaskWait[]; locks: SleepingLockState[] }> {
