@@ -72,7 +72,10 @@ except FileNotFoundError:
     pass
 if os.path.exists(fix + '/vmcore-dmesg.txt'):
     knobs = [w for w in cmd.split() if w.split('=')[0] in ('hung_task_panic', 'softlockup_panic', 'unknown_nmi_panic', 'panic_on_oops')]
-    out['capture'] = {'kind': 'kdump', 'file': 'vmcore', 'panic_knobs': knobs,
+    vf = 'vmcore.split-1 + vmcore.split-2 (makedumpfile --split: open both)' if os.path.exists(fix + '/vmcore.split-1') else 'vmcore'
+    if os.path.exists(fix + '/vmcore') and open(fix + '/vmcore', 'rb').read(4) == b'\x7fELF':
+        vf = 'vmcore (ELF, makedumpfile -E)'
+    out['capture'] = {'kind': 'kdump', 'file': vf, 'panic_knobs': knobs,
                       'makedumpfile': open(fix + '/makedumpfile.version.txt').read().strip() if os.path.exists(fix + '/makedumpfile.version.txt') else ''}
 else:
     out['capture'] = {'kind': 'qemu-dump-guest-memory', 'file': 'vmcore.kdump'}
