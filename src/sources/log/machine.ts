@@ -110,11 +110,14 @@ function isPcLine(body: string): boolean {
   return !!r?.starts && (!!r.pcSymbol || !!r.values.rip || !!r.values.pc || !!r.values.epc || !!r.values.NIP);
 }
 
+/** A wrapped `Modules linked in:` line: module names separated by blanks (one way to match each: no backtracking blow-up). */
+const RE_MODULES_CONT = /^\[?[\w-]+(?:\([A-Z+-]+\))*\]?(?:\s+\[?[\w-]+(?:\([A-Z+-]+\))*\]?)*\s*(?:\[last unloaded: [\w-]+\])?$/;
+
 const RE_CUT = /^-{3,}\[ ?cut here ?\]-{3,}$/;
 const RE_RULE = /^={5,}$/;
 const RE_TASK_NEW = /^task:(.+?)\s+state:(\S)\s*(?:running task\s+)?stack:\s*(\d+)\s+pid:\s*(\d+)\s+(?:tgid:\s*(\d+)\s+)?ppid:\s*(\d+)\s+(?:task_flags:\S+\s+)?flags:(0x[0-9a-f]+)/;
 const RE_TASK_OLD = /^(\S.*?)\s+([RSDTtZXIPWK])(?:\+)?\s+(?:running task\s+|running\s+|\?\s+|[0-9a-f]{8,16}\s+)?(\d+)\s+(\d+)\s+(\d+)\s+(0x[0-9a-f]+)\s*$/;
-const RE_CPU_LINE = /^CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (.*?)(?: Kdump: loaded)?(?: (Not tainted|Tainted: (.*?))(?:\s+(\S+) #\S+.*|\s*)|\s*)$/;
+const RE_CPU_LINE = /^CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (.{0,40}?)(?: Kdump: loaded)?(?: (Not tainted|Tainted: (.{0,60}?))(?:\s+(\S+) #\S+.*|\s*)|\s*)$/;
 const RE_CPU_ARM_OLD = /^CPU: (\d+)\s+(Not tainted|Tainted: (.*?))\s+\((\S+) #/;
 const RE_PID_OLD = /^Pid: (\d+), comm: (.*?)\s+(Not tainted|Tainted: (.*?))\s+\(?(\S+) #\S+/;
 const RE_TRACE_HDR = /^(?:Call Trace|Call trace|Backtrace|Stack trace|Call Trace \(from [^)]*\))\s*:?\s*(.*)$/;
@@ -304,7 +307,7 @@ export class LogMachine {
     const wasModules = open.modules;
     open.modules = false;
     let ok = this.consume(open, body, t, lineNo);
-    if (!ok && wasModules && /^(?:\[?[\w-]+(?:\([A-Z+-]+\))*\]?\s*)+(?:\[last unloaded: [\w-]+\])?$/.test(t)) {
+    if (!ok && wasModules && RE_MODULES_CONT.test(t)) {
       open.ev.details.modules?.push(...t.replace(/\[last unloaded:[^\]]*\]/, '').split(/\s+/).filter(Boolean).map((x) => x.replace(/\(.*$/, '')));
       open.modules = true;
       ok = true;

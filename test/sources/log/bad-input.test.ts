@@ -126,3 +126,17 @@ test('streaming path: 40 MB of generated noise with reports in constant memory',
   assert.ok(r.lines > 500_000);
   assert.ok(peak - before < 64 * 1024 * 1024, `heap grew by ${((peak - before) / 1e6).toFixed(1)} MB`);
 });
+
+test('a wrapped Modules line followed by prose, and a long CPU line, parse at once (no regex backtracking blow-up)', { timeout: 20000 }, async () => {
+  const { parseLogText } = await import('../../../src/sources/log/index.ts');
+  const prose = 'Possible solution would be to not allow to setup crtscts on such port and many more words '.repeat(3);
+  const text = [
+    '[   95.974379] watchdog: Watchdog detected hard LOCKUP on cpu 3',
+    '[   95.974424] Modules linked in: 88x2cs(O) rtc_meson_vrtc',
+    prose,
+    `[   96.000000] CPU: 3 PID: 205 Comm: bash Tainted: ${'G '.repeat(3000)}`,
+  ].join('\n');
+  const r = parseLogText(text, 'prose.log');
+  assert.equal(r.events[0].kind, 'hard-lockup');
+  assert.equal(r.events[0].cpu, 3);
+});
