@@ -17,8 +17,10 @@ import { contextText, dumpFact, dumpTakenStep, hexOf } from './dump-facts.ts';
 import { busyInKernel, inSpinlockSlowpath, viewLabel, viewPc, type CpuView } from './cpu-view.ts';
 import { matchesAny, OOPS_PATH_FUNCTIONS, SPINLOCK_SLOWPATH_FUNCTIONS } from './known/frames.ts';
 
-const LOCK_CALL = /^(_raw_spin_lock(_irqsave|_irq|_bh|_nested)?|_spin_lock(_irqsave|_irq|_bh)?|do_raw_spin_lock|queued_spin_lock|__raw_spin_lock)$/;
-const UNLOCK_CALL = /^(_raw_spin_unlock(_irqrestore|_irq|_bh)?|_spin_unlock(_irqrestore|_irq|_bh)?|do_raw_spin_unlock|__raw_spin_unlock)$/;
+const LOCK_CALL = /^(_raw_(spin|read|write)_lock(_irqsave|_irq|_bh|_nested)?|_(spin|read|write)_lock(_irqsave|_irq|_bh)?|do_raw_(spin|read|write)_lock|queued_spin_lock|queued_(read|write)_lock|__raw_(spin|read|write)_lock)$/;
+const UNLOCK_CALL = /^(_raw_(spin|read|write)_unlock(_irqrestore|_irq|_bh)?|_(spin|read|write)_unlock(_irqrestore|_irq|_bh)?|do_raw_(spin|read|write)_unlock|__raw_(spin|read|write)_unlock)$/;
+/** The rwlock slow paths: the word is a qrwlock's `cnts` (writer byte 0xff when write-locked, readers << 9). */
+const RWLOCK_SLOWPATH = /^queued_(read|write)_lock_slowpath$/;
 const CALLEE_SAVED = new Set(['rbx', 'rbp', 'r12', 'r13', 'r14', 'r15']);
 
 /** Where one of the CPU's own callers took the lock. */
@@ -122,7 +124,7 @@ function onEntryStack(x: CpuContext): boolean {
 }
 
 /** The lock a spinning CPU polls: the word its loop reads, validated as a held lock. */
-function lockOf(q: KernelQueries, x: CpuContext): { address: bigint; state: QSpinlockState; via: string } | undefined {
+function lockOf(q: KernelQueries, x: CpuContext): { address: bigint; state: QSpinlockState & { rw?: { writer: boolean; readers: number } }; via: string } | undefined {
   const loop = q.spinLoop(x.registers);
   const tried = new Set<bigint>();
   const candidates: Array<{ address: bigint; via: string }> = [];
@@ -131,16 +133,26 @@ function lockOf(q: KernelQueries, x: CpuContext): { address: bigint; state: QSpi
     const v = x.registers.values[r];
     if (v) candidates.push({ address: BigInt(`0x${v}`), via: `${r.toUpperCase()} in the slow path` });
   }
+  const rw = RWLOCK_SLOWPATH.test(x.registers.pcSymbol?.function ?? '');
   for (const c of candidates) {
     if (tried.has(c.address) || c.address < 0xffff800000000000n) continue;
     tried.add(c.address);
+    if (rw) {
+      const cnts = q.readU32(c.address);
+      if (isUnknown(cnts)) continue;
+      const writer = (cnts & 0xff) === 0xff;
+      const readers = cnts >>> 9;
+      if (writer || readers > 0) return { address: c.address, state: { address: c.address, value: cnts, locked: writer ? 0xff : readers, pending: (cnts & 0x100) !== 0, rw: { writer, readers } }, via: c.via };
+      continue;
+    }
     const st = q.qspinlock(c.address);
     if (!isUnknown(st) && st.locked !== 0) return { address: c.address, state: st, via: c.via };
   }
   return undefined;
 }
 
-function lockWords(st: QSpinlockState, hypervisor: boolean | undefined): string {
+function lockWords(st: QSpinlockState & { rw?: { writer: boolean; readers: number } }, hypervisor: boolean | undefined): string {
+  if (st.rw) return `cnts ${st.value} (0x${st.value.toString(16)}): ${st.rw.writer ? 'write-locked' : `${st.rw.readers} reader(s) inside`}${st.pending ? ', a writer waiting' : ''}`;
   const parts = [`value ${st.value}`, `locked byte ${st.locked}`, st.pending ? 'pending set' : 'no pending'];
   parts.push(st.tailCpu !== undefined ? `queue tail CPU ${st.tailCpu} (node ${st.tailIdx})` : 'no queued waiter');
   let s = parts.join(', ');
@@ -167,6 +179,7 @@ export function spinlockDetector(ctx: DetectorContext): Finding[] {
     if (!lock) continue;
     const sym = q.symbolAt(lock.address);
     const lockName = sym ? `${sym.name}${sym.offset ? `+0x${sym.offset.toString(16)}` : ''}${sym.module ? ` [${sym.module}]` : ''}` : `0x${hexOf(lock.address)}`;
+    const noun = lock.state.rw ? 'rwlock' : 'spinlock';
     const cpu = x.cpu;
     const objectId = `lock:${hexOf(lock.address)}`;
 
@@ -266,8 +279,8 @@ export function spinlockDetector(ctx: DetectorContext): Finding[] {
         ? '; no CPU holds it'
         : `; holder among ${[...ipiWaiters, ...candidates].map((o) => `CPU ${o.cpu}`).join(', ') || 'CPUs the dump could not read'}`;
     const summary = self
-      ? `CPU ${cpu}${x.task ? ` (${x.task.comm}:${x.task.pid})` : ''} spins forever${irqsOff ? ' with IRQs off' : ''} on spinlock ${lockName} (0x${hexOf(lock.address)})${caller ? ` in ${frameText({ ...caller, size: undefined })}` : ''} that it already holds${taken ? ` (taken in ${taken.frame})` : ''}: a self-deadlock`
-      : `CPU ${cpu}${x.task ? ` (${x.task.comm}:${x.task.pid})` : ''} spins${irqsOff ? ' with IRQs off' : ''} on spinlock ${lockName} (0x${hexOf(lock.address)})${caller ? ` in ${frameText({ ...caller, size: undefined })}` : ''}${holderText}`;
+      ? `CPU ${cpu}${x.task ? ` (${x.task.comm}:${x.task.pid})` : ''} spins forever${irqsOff ? ' with IRQs off' : ''} on ${noun} ${lockName} (0x${hexOf(lock.address)})${caller ? ` in ${frameText({ ...caller, size: undefined })}` : ''} that it already holds${taken ? ` (taken in ${taken.frame})` : ''}: a self-deadlock`
+      : `CPU ${cpu}${x.task ? ` (${x.task.comm}:${x.task.pid})` : ''} spins${irqsOff ? ' with IRQs off' : ''} on ${noun} ${lockName} (0x${hexOf(lock.address)})${caller ? ` in ${frameText({ ...caller, size: undefined })}` : ''}${holderText}`;
     const f = finding(ctx, kind, 'root', summary, {
       confidence: self ? (taken?.argument ? 0.9 : 0.8) : holders.length ? 0.85 : 0.6,
       subjects: [{ kind: 'cpu', cpu }, { kind: 'object', id: objectId }],
@@ -296,7 +309,7 @@ export function spinlockDetector(ctx: DetectorContext): Finding[] {
       nodes: holders.length || noHolder ? [cpuNode(cpu)] : [cpuNode(cpu), objectId],
     });
     ctx.node(cpuNode(cpu), 'cpu', `CPU ${cpu}: ${viewPc(x)}`, f.id);
-    ctx.node(objectId, 'lock', `spinlock ${lockName}`, f.id);
+    ctx.node(objectId, 'lock', `${noun} ${lockName}`, f.id);
     ctx.edge(cpuNode(cpu), objectId, 'spins-on', f.id, irqsOff ? 'IRQs off' : undefined);
     for (const h of holders) ctx.edge(objectId, cpuNode(h.cpu), 'held-by', f.id, h.observed ? h.how.replace(/ \(.*$/, '') : h.how, h.observed ? undefined : { observed: false, confidence: h.confidence });
     out.push(f);
