@@ -163,7 +163,7 @@ export function buildGraph(c: CaseFile, outputs: readonly DetectorOutput[], view
   // A vague object ("an rwsem waited on in X", from a log) is the same as the concrete one its waiter waits on in a dump.
   const vague = new Set([...g.nodes.values()].filter((n) => n.vague).map((n) => n.id));
   if (vague.size) {
-    g.removeEdges((e) => vague.has(e.to) && g.out(e.from).some((x) => x !== e && !vague.has(x.to) && (x.kind === 'waits-for' || x.kind === 'spins-on') && g.nodes.get(x.to)?.kind === g.nodes.get(e.to)?.kind));
+    g.removeEdges((e) => vague.has(e.to) && g.out(e.from).some((x) => x !== e && !vague.has(x.to) && (x.kind === 'waits-for' || x.kind === 'spins-on')));
     for (const id of vague) {
       if (!g.edges.some((e) => e.to === id || e.from === id)) g.nodes.delete(id);
     }

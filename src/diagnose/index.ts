@@ -10,6 +10,7 @@ import { spinlockDebugDetector } from './spinlock-debug.ts';
 import { storageDetector } from './storage.ts';
 import { mceDetector, oomDetector } from './failures.ts';
 import { workqueueDetector } from './workqueue.ts';
+import { sleepObjectsDetector } from './sleep-objects.ts';
 import { frozenInstructionDetector } from './frozen-instruction.ts';
 import { hungTasksDetector } from './hung-tasks.ts';
 import { ipiWaitDetector } from './ipi-wait.ts';
@@ -44,6 +45,7 @@ export const DETECTORS: NamedDetector[] = [
   { name: 'oom', run: oomDetector },
   { name: 'mce', run: mceDetector },
   { name: 'workqueue', run: workqueueDetector },
+  { name: 'sleep-objects', run: sleepObjectsDetector },
 ];
 
 export interface Verdict {

@@ -19,7 +19,7 @@ function label(t: { comm: string; pid: number }): string {
 function lockName(l: SleepingLockState): string {
   const what = l.kind === 'rwsem' ? 'rw-semaphore' : 'mutex';
   if (l.within) return `${l.within.replace(/^i_rwsem of /, 'the i_rwsem of ')} (${what} 0x${hexOf(l.address)})`;
-  if (l.symbol) return `${what} ${l.symbol.name}${l.symbol.offset ? `+0x${l.symbol.offset.toString(16)}` : ''} (0x${hexOf(l.address)})`;
+  if (l.symbol) return `${what} ${l.symbol.name}${l.symbol.offset ? `+0x${l.symbol.offset.toString(16)}` : ''}${l.symbol.module ? ` [${l.symbol.module}]` : ''} (0x${hexOf(l.address)})`;
   return `${what} 0x${hexOf(l.address)}`;
 }
 

@@ -26,8 +26,10 @@ export function nodeText(c: CaseFile, g: WaitForGraph, views: DerivedViews, id: 
   if (id.startsWith('task:')) {
     const pid = Number(id.slice(5));
     const t = c.tasks.find((x) => x.pid === pid);
-    if (t) return `${t.comm}:${t.pid}`;
     const label = g.nodes.get(id)?.label;
+    // A worker is named with the work it runs.
+    if (label && / running /.test(label)) return label;
+    if (t) return `${t.comm}:${t.pid}`;
     return label && label !== id ? label : `task ${pid}`;
   }
   const n = g.nodes.get(id);
@@ -188,12 +190,12 @@ function cpuRoot(c: CaseFile, g: WaitForGraph, id: string, upstream: readonly Fi
   };
 }
 
-/** What the objects a task holds are called, from the held-by edges into it. */
+/** What the objects a task holds are called, from the held-by edges into it (a workqueue's work it runs, too). */
 function heldBy(c: CaseFile, g: WaitForGraph, views: DerivedViews, id: string): string[] {
-  return uniq(g.into(id).filter((e) => e.kind === 'held-by').map((e) => nodeText(c, g, views, e.from)));
+  return uniq(g.into(id).filter((e) => e.kind === 'held-by').map((e) => (g.nodes.get(e.from)?.kind === 'work' ? `the work of ${nodeText(c, g, views, e.from)}` : nodeText(c, g, views, e.from))));
 }
 
-function taskRoot(c: CaseFile, g: WaitForGraph, id: string, upstream: readonly Finding[], views: DerivedViews, newId: NewId): Finding {
+function taskRoot(c: CaseFile, g: WaitForGraph, id: string, upstream: readonly Finding[], views: DerivedViews, newId: NewId, on?: string): Finding {
   const pid = Number(id.slice(5));
   const t = c.tasks.find((x) => x.pid === pid);
   const label = nodeText(c, g, views, id);
@@ -205,12 +207,12 @@ function taskRoot(c: CaseFile, g: WaitForGraph, id: string, upstream: readonly F
       .filter((e) => e.kind === 'waits-for' || e.kind === 'spins-on')
       .map((e) => nodeText(c, g, views, e.from)),
   );
-  const holdText = holds.length ? ` holds ${holds.join(' and ')}${waiters.length ? ` (waited for by ${waiters.slice(0, 4).join(', ')}${waiters.length > 4 ? ', ...' : ''})` : ''} and` : '';
+  const holdText = holds.length ? ` ${holds.every((h) => h.startsWith('the work of')) ? 'runs' : 'holds'} ${holds.join(' and ')}${waiters.length ? ` (waited for by ${waiters.slice(0, 4).join(', ')}${waiters.length > 4 ? ', ...' : ''})` : ''} and` : '';
   if (t?.stack?.length) {
     const w = taskWait(t.stack);
     const site = w.site ? frameText({ ...w.site, size: undefined }) : undefined;
     const state = t.state ? ` (state ${t.state})` : '';
-    const summary = `${label}${state}${holdText} sleeps${w.primitive ? ` in ${w.primitive}` : ''} on ${w.what}${site ? ` in ${site}` : ''}: what it waits for never comes, so nothing behind it moves`;
+    const summary = `${label}${state}${holdText} sleeps${w.primitive ? ` in ${w.primitive}` : ''} on ${on ?? w.what}${site ? ` in ${site}` : ''}: what it waits for never comes, so nothing behind it moves`;
     return {
       id: newId('holder-sleeps'),
       kind: 'holder-sleeps',
@@ -261,6 +263,16 @@ function objectRoot(c: CaseFile, g: WaitForGraph, id: string, upstream: readonly
     const r = taskRoot(c, g, sleepers[0], upstream, views, newId);
     r.nodes = [sleepers[0], id];
     r.confidence = Math.min(r.confidence, 0.65);
+    return r;
+  }
+  // A completion, wait queue or bit a dump found the sleepers queued on: the sleeper that holds what others wait for
+  // is the end of the chain, asleep on this very object.
+  if (!n?.vague && (n?.kind === 'completion' || n?.kind === 'waitqueue' || id.startsWith('bit:')) && sleepers.length) {
+    const holder = [...sleepers].sort((a, b) => heldBy(c, g, views, b).length - heldBy(c, g, views, a).length)[0];
+    const r = taskRoot(c, g, holder, upstream, views, newId, label);
+    r.nodes = [holder, id];
+    r.confidence = heldBy(c, g, views, holder).length ? 0.8 : 0.65;
+    r.extra = { ...r.extra, object: label };
     return r;
   }
   const waiters = uniq(into.map((e) => nodeText(c, g, views, e.from)));

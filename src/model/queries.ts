@@ -242,7 +242,27 @@ export interface KernelQueries {
   blockedTasks(): Maybe<{ waits: TaskWait[]; locks: SleepingLockState[] }>;
   /** Tasks blocked on rt-mutexes (every sleeping lock on PREEMPT_RT), from their pi_blocked_on: the lock and its owner. */
   rtMutexWaits(): Maybe<Array<{ task: TaskRefAt; lock: bigint; symbol?: SymbolRef; owner?: TaskRefAt; ownerWord: bigint }>>;
+  /**
+   * What sleeping tasks wait on, found on their stacks: the completion, wait queue or bit; for flush_work, the worker
+   * that runs the work being flushed. For tasks in D, owners of sleeping locks others wait for, and busy kworkers.
+   */
+  sleepObjects(): Maybe<SleepObject[]>;
+  /** kworkers and the work they run (function, workqueue). */
+  workers(): Maybe<Array<{ task: TaskRefAt; func?: SymbolRef; work?: bigint; wq?: string }>>;
   /** Every task, when the task list can be walked. */
   tasks(): Maybe<TaskRefAt[]>;
   close(): void;
+}
+
+/** What one sleeping task waits on. */
+export interface SleepObject {
+  task: TaskRefAt;
+  kind: 'completion' | 'waitqueue' | 'bit' | 'flush';
+  /** The completion, wait_queue_head, word (bit), or wq_barrier (flush). */
+  address: bigint;
+  symbol?: SymbolRef;
+  bit?: number;
+  how: string;
+  /** flush: the worker running the work being flushed (its barrier is queued behind that work), when found. */
+  flushing?: { worker?: TaskRefAt; func?: SymbolRef; wq?: string };
 }

@@ -70,6 +70,8 @@ function fakeQueries(parts: {
     uffdContexts: () => parts.uffd ?? [],
     blockedTasks: () => parts.blocked ?? { waits: [], locks: [] },
     rtMutexWaits: () => parts.rt ?? [],
+    sleepObjects: () => [],
+    workers: () => [],
     tasks: () => NO,
     close: () => undefined,
   };

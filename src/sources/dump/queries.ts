@@ -15,6 +15,7 @@ import type {
   QSpinlockState,
   SeqcountState,
   SleepingLockState,
+  SleepObject,
   SpinLoop,
   SymbolRef,
   TaskRefAt,
@@ -31,6 +32,7 @@ import { attempt as attemptLayer, KernelLayoutError, type Result } from './kerne
 import type { Kernel, Value } from './kernel/value.ts';
 import type { TaskInfo } from './walk/sched.ts';
 import { rtMutexWaits } from './walk/locking.ts';
+import { waitLayout, waitObjectsOf, workers, workqueueFlushers, type WorkerInfo } from './walk/waits.ts';
 
 
 /** Functions of the kdump / panic / NMI machinery: a note taken there is not where the CPU was working. */
@@ -613,6 +615,73 @@ class DumpQueries implements KernelQueries {
     });
   }
 
+  private _workers?: Maybe<WorkerInfo[]>;
+  private workerInfos(): Maybe<WorkerInfo[]> {
+    if (!this._workers) {
+      const ts = this.taskInfos();
+      if (isUnknown(ts)) return ts;
+      const r = attempt(() => workers(this.k, ts));
+      this._workers = r.ok ? r.value : unknownOf(r);
+    }
+    return this._workers;
+  }
+
+  workers(): ReturnType<KernelQueries['workers']> {
+    const ws = this.workerInfos();
+    if (isUnknown(ws)) return ws;
+    return ws.map((w) => ({ task: this.ref(w.task), ...(w.currentFunc ? { func: this.symbolAt(w.currentFunc) } : {}), ...(w.currentWork ? { work: w.currentWork } : {}), ...(w.wq ? { wq: w.wq } : {}) }));
+  }
+
+  sleepObjects(): Maybe<SleepObject[]> {
+    const ts = this.taskInfos();
+    if (isUnknown(ts)) return ts;
+    const L = waitLayout(this.k, (n) => this.addressOf(n));
+    if (!L) return { unknown: 'the wait queue / completion layouts are not in this kernel\'s BTF' };
+    // Which tasks: every D task, the owners of sleeping locks others wait for, and busy kworkers.
+    const want = new Set<bigint>();
+    for (const t of ts) if (t.state.letter === 'D') want.add(t.address);
+    const b = this.blockedTasks();
+    if (!isUnknown(b)) for (const l of b.locks) for (const o of [l.owner, ...(l.likelyReaders ?? [])]) if (o) want.add(o.address);
+    const rt = this.rtMutexWaits();
+    if (!isUnknown(rt)) for (const w of rt) if (w.owner) want.add(w.owner.address);
+    const ws = this.workerInfos();
+    const wlist = isUnknown(ws) ? [] : ws;
+    for (const w of wlist) if (w.currentWork && w.task.state.letter !== 'R') want.add(w.task.address);
+    const flushers = workqueueFlushers(this.k, (n) => this.addressOf(n));
+    const out: SleepObject[] = [];
+    let n = 0;
+    for (const t of ts) {
+      if (!want.has(t.address) || t.current || n++ > 4000) continue;
+      const st = this.stackWords(t);
+      if (!st) continue;
+      for (const o of waitObjectsOf(this.k, L, t, st)) {
+        const sym = o.kind === 'flush' ? undefined : this.symbolAt(o.address);
+        // A completion inside a wq_flusher: the task flushes a whole workqueue.
+        const flushedWq = o.kind === 'completion' ? flushers.get(o.address) : undefined;
+        if (flushedWq) {
+          out.push({ task: this.ref(t), kind: 'flush', address: o.address, how: `it sleeps on the completion of its wq_flusher (flush_workqueue of ${flushedWq})`, flushing: { wq: flushedWq } });
+          continue;
+        }
+        const obj: SleepObject = { task: this.ref(t), kind: o.kind, address: o.address, how: o.how, ...(o.bit !== undefined ? { bit: o.bit } : {}), ...(sym && sym.offset < 0x200 && sym.size > 0 ? { symbol: sym } : {}) };
+        if (o.kind === 'flush' && o.barrierWork !== undefined) {
+          const w = wlist.find((x) => x.scheduled.includes(o.barrierWork!));
+          if (w) obj.flushing = { worker: this.ref(w.task), ...(w.currentFunc ? { func: this.symbolAt(w.currentFunc) } : {}), ...(w.wq ? { wq: w.wq } : {}) };
+          else {
+            // Not behind a running work yet: queued on its workqueue behind others (an ordered queue runs one at a time).
+            const wq = attempt(() => {
+              const data = this.k.read(o.barrierWork!, 8, 'work.data').readBigUInt64LE(0);
+              if ((data & 4n) === 0n) return undefined;
+              return this.k.value(data & ~0xffn, 'struct pool_workqueue').member('wq').deref().member('name').string(32);
+            });
+            if (wq.ok && wq.value) obj.flushing = { wq: wq.value };
+          }
+        }
+        out.push(obj);
+      }
+    }
+    return out;
+  }
+
   blockedTasks(): Maybe<{ waits: TaskWait[]; locks: SleepingLockState[] }> {
     this._blocked ??= this.readBlocked();
     return this._blocked;
@@ -711,7 +780,8 @@ class DumpQueries implements KernelQueries {
     const observed: Record<string, string | number | boolean> = { owner: `0x${owner.toString(16)}` };
     const out: SleepingLockState = { kind, address, waiters: [], observed };
     const sym = this.symbolAt(address);
-    if (sym && sym.offset < 4096 && !sym.module && /^[a-z_]/.test(sym.name) && sym.size > 0) out.symbol = sym;
+    // A lock inside a named variable (a core or module global, not the heap): name it by its symbol.
+    if (sym && sym.offset < 4096 && sym.offset < sym.size && /^[a-z_]/i.test(sym.name) && sym.size > 0) out.symbol = sym;
     const ownerTask = byAddr.get(owner & ~7n);
     if (kind === 'rwsem') {
       const count = BigInt.asUintN(64, v.member('count').int());
