@@ -178,8 +178,10 @@ export function decide(c: CaseFile, g: WaitForGraph, findings: Finding[], views:
   const compOf = new Map<string, number>();
   comps.forEach((comp, i) => comp.forEach((id) => compOf.set(id, i)));
   const isCycle = (i: number): boolean => comps[i].length > 1 || g.out(comps[i][0]).some((e) => e.to === comps[i][0]);
-  // Terminal components: no edge leaves them — or a cycle: its members wait for each other whatever else they also wait for.
-  const terminal = comps.map((comp, i) => isCycle(i) || comp.every((id) => g.out(id).every((e) => compOf.get(e.to) === i)));
+  // Which edges lead on from a component: all of them; from a cycle only `caused-by` (its members wait for each other
+  // whatever else they also wait for, but a failure that put a member there — an oops — is still above the cycle).
+  const leads = (i: number, e: GraphEdge): boolean => compOf.get(e.to) !== i && (!isCycle(i) || e.kind === 'caused-by');
+  const terminal = comps.map((comp, i) => comp.every((id) => g.out(id).every((e) => !leads(i, e))));
   const reachMemo = new Map<number, Set<number>>();
   const reach = (i: number): Set<number> => {
     const hit = reachMemo.get(i);
@@ -195,7 +197,7 @@ export function decide(c: CaseFile, g: WaitForGraph, findings: Finding[], views:
         for (const id of comps[k]) {
           for (const e of g.out(id)) {
             const j = compOf.get(e.to);
-            if (j === undefined || seen.has(j)) continue;
+            if (j === undefined || seen.has(j) || !leads(k, e)) continue;
             seen.add(j);
             if (terminal[j]) out.add(j);
             else queue.push(j);
