@@ -7,7 +7,7 @@ import { buildGraph, decide, orderRoots, runDetectors, type NamedDetector } from
 import { applyKnownIssues } from './known/issues.ts';
 import { cpuHogDetector } from './cpu-hog.ts';
 import { spinlockDebugDetector } from './spinlock-debug.ts';
-import { storageDetector } from './storage.ts';
+import { storageDetector, stuckDisksDetector } from './storage.ts';
 import { mceDetector, oomDetector } from './failures.ts';
 import { workqueueDetector } from './workqueue.ts';
 import { sleepObjectsDetector } from './sleep-objects.ts';
@@ -46,6 +46,7 @@ export const DETECTORS: NamedDetector[] = [
   { name: 'mce', run: mceDetector },
   { name: 'workqueue', run: workqueueDetector },
   { name: 'sleep-objects', run: sleepObjectsDetector },
+  { name: 'stuck-disks', run: stuckDisksDetector },
 ];
 
 export interface Verdict {

@@ -8,6 +8,8 @@ import type { LogEvent } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
 import { eventFact, eventNode, finding, taskNode, type DetectorContext } from './context.ts';
 import { taskWait } from './waits.ts';
+import { isUnknown } from '../model/queries.ts';
+import { sleepNode } from './sleep-objects.ts';
 
 /** Devices built on others: their errors usually come from the device below. */
 const STACKED = /^(dm-\d+|md\d+|bcache\d+|loop\d+|nbd\d+|drbd\d+|rbd\d+|zram\d+)$/;
@@ -94,6 +96,67 @@ export function storageDetector(ctx: DetectorContext): Finding[] {
         ctx.edge(taskNode(t.pid), devNode(target), 'waits-for', '', `I/O (${w.site?.function ?? w.primitive ?? 'I/O wait'})`, { observed: false, confidence: 0.7 });
       }
     }
+  }
+  return out;
+}
+
+/** Seconds an in-flight request may take before the device counts as stuck (far above any healthy latency). */
+const STUCK_IO_SECONDS = 10;
+
+/**
+ * From a dump: block devices whose requests stay in flight (blk-mq tags in MQ_RQ_IN_FLIGHT long after they started)
+ * stopped completing I/O. Tasks asleep in I/O waits (and the completion, page or buffer bit they sleep on) wait for
+ * that device — when it is the only stuck one, by inference.
+ */
+export function stuckDisksDetector(ctx: DetectorContext): Finding[] {
+  const q = ctx.c.kernel;
+  if (!q) return [];
+  const disks = q.disksInFlight();
+  if (isUnknown(disks)) return [];
+  const now = ctx.c.system.uptime;
+  const stuck = disks.filter((d) => d.inFlight > 0 && (d.oldestStartNs === undefined || now === undefined || now - Number(d.oldestStartNs) / 1e9 >= STUCK_IO_SECONDS));
+  const out: Finding[] = [];
+  for (const d of stuck) {
+    const age = d.oldestStartNs !== undefined && now !== undefined ? Math.round(now - Number(d.oldestStartNs) / 1e9) : undefined;
+    const f = finding(ctx, 'io-stuck', 'root', `Block device ${d.name}${d.driver ? ` (driver ${d.driver})` : ''} stopped completing I/O: ${d.inFlight} request(s) in flight${age !== undefined ? `, the oldest for ${age}s` : ''}`, {
+      confidence: 0.85,
+      subjects: [{ kind: 'object', id: devNode(d.name) }],
+      evidence: [{ text: `${d.name}: ${d.inFlight} blk-mq request(s) in state MQ_RQ_IN_FLIGHT${age !== undefined ? `, oldest started ${age}s before the capture` : ''}`, from: { kind: 'dump', source: q.source, what: `request_queue of ${d.name} (tags->rqs)` } }],
+      steps: [
+        `The disk's hardware queues hold ${d.inFlight} request(s) the driver accepted and never completed${age !== undefined ? ` (the oldest started ${age}s before the dump)` : ''}.`,
+        `A request that long in flight means the device${d.driver ? ` or its driver ${d.driver}` : ''} stopped completing: no completion interrupt, or a timeout handler that neither retries nor fails it.`,
+        'Every task waiting for I/O on it (direct I/O, page writeback, journal commits, fsync) sleeps until it completes.',
+      ],
+      confirm: [`crash> dev -d   # in-flight requests per disk`, `cat /sys/block/${d.name}/inflight`, `dmesg | grep -i ${d.name}`],
+      extra: { device: d.name, ...(d.driver ? { driver: d.driver } : {}), inFlight: d.inFlight, ...(age !== undefined ? { seconds: age } : {}) },
+      nodes: [devNode(d.name)],
+    });
+    ctx.node(devNode(d.name), 'device', `block device ${d.name}`, f.id);
+    out.push(f);
+  }
+  if (stuck.length !== 1) return out;
+  // Sleepers in I/O waits wait for the one stuck device (what they sleep on is completed when its I/O completes).
+  const dev = devNode(stuck[0].name);
+  const ioWait = (pid: number): boolean => {
+    const t = ctx.c.tasks.find((x) => x.pid === pid);
+    if (!t?.stack?.length) return false;
+    const w = taskWait(t.stack);
+    return w.kind === 'io' || w.kind === 'folio' || t.stack.some((f) => f.reliable && (IO_PATH.test(f.function) || /^(bit_wait_io|__blkdev_direct_IO|blkdev_direct_IO|iomap_dio_rw|submit_bio_wait)/.test(f.function)));
+  };
+  const objs = q.sleepObjects();
+  const done = new Set<number>();
+  if (!isUnknown(objs)) {
+    for (const o of objs) {
+      if (o.kind === 'flush' || !ioWait(o.task.pid)) continue;
+      const n = sleepNode(o);
+      ctx.edge(n.id, dev, 'caused-by', '', `completed when ${stuck[0].name}'s I/O completes`, { observed: false, confidence: 0.8 });
+      done.add(o.task.pid);
+    }
+  }
+  for (const t of ctx.c.tasks) {
+    if (t.state !== 'D' || done.has(t.pid) || !ioWait(t.pid)) continue;
+    ctx.node(taskNode(t.pid), 'task', `${t.comm}:${t.pid}`);
+    ctx.edge(taskNode(t.pid), dev, 'waits-for', '', 'I/O', { observed: false, confidence: 0.8 });
   }
   return out;
 }

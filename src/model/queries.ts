@@ -249,6 +249,8 @@ export interface KernelQueries {
   sleepObjects(): Maybe<SleepObject[]>;
   /** kworkers and the work they run (function, workqueue). */
   workers(): Maybe<Array<{ task: TaskRefAt; func?: SymbolRef; work?: bigint; wq?: string }>>;
+  /** Whole disks with blk-mq requests in flight: name, driver module, how many, when the oldest started (ktime ns). */
+  disksInFlight(): Maybe<Array<{ name: string; driver?: string; inFlight: number; oldestStartNs?: bigint }>>;
   /** Every task, when the task list can be walked. */
   tasks(): Maybe<TaskRefAt[]>;
   close(): void;

@@ -71,6 +71,7 @@ function fakeQueries(parts: {
     blockedTasks: () => parts.blocked ?? { waits: [], locks: [] },
     rtMutexWaits: () => parts.rt ?? [],
     sleepObjects: () => [],
+    disksInFlight: () => [],
     workers: () => [],
     tasks: () => NO,
     close: () => undefined,

@@ -32,6 +32,7 @@ import { attempt as attemptLayer, KernelLayoutError, type Result } from './kerne
 import type { Kernel, Value } from './kernel/value.ts';
 import type { TaskInfo } from './walk/sched.ts';
 import { rtMutexWaits } from './walk/locking.ts';
+import { disksInFlight } from './walk/block.ts';
 import { waitLayout, waitObjectsOf, workers, workqueueFlushers, type WorkerInfo } from './walk/waits.ts';
 
 
@@ -680,6 +681,12 @@ class DumpQueries implements KernelQueries {
       }
     }
     return out;
+  }
+
+  disksInFlight(): ReturnType<KernelQueries['disksInFlight']> {
+    const r = attempt(() => disksInFlight(this.k, (n) => this.addressOf(n)));
+    if (!r.ok) return unknownOf(r);
+    return r.value.disks.map((d) => ({ name: d.name, inFlight: d.inFlight, ...(this.symbolAt(d.fops)?.module ? { driver: this.symbolAt(d.fops)!.module! } : {}), ...(d.oldestStartNs !== undefined ? { oldestStartNs: d.oldestStartNs } : {}) }));
   }
 
   blockedTasks(): Maybe<{ waits: TaskWait[]; locks: SleepingLockState[] }> {

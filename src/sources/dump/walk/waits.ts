@@ -47,6 +47,10 @@ export interface WaitLayout {
   bitEntryWq?: bigint;
   bitKeyFlags?: bigint;
   bitKeyNr?: bigint;
+  /** struct wait_page_queue (folio lock / writeback waits). */
+  pageWait?: bigint;
+  pageFolio?: bigint;
+  pageBit?: bigint;
 }
 
 /** Offsets and wake functions from BTF and the symbols: read once per dump. */
@@ -73,6 +77,8 @@ export function waitLayout(k: Kernel, addressOf: (name: string) => bigint | unde
       workFunc: off('struct work_struct', 'func'),
       ...(bit.ok ? { bitEntryWq: bit.value.wq, bitKeyFlags: bit.value.flags, bitKeyNr: bit.value.nr } : {}),
     };
+    const pq = attempt(() => ({ wait: off('struct wait_page_queue', 'wait'), folio: off('struct wait_page_queue', 'folio'), bit: off('struct wait_page_queue', 'bit_nr') }));
+    if (pq.ok) Object.assign(layout, { pageWait: pq.value.wait, pageFolio: pq.value.folio, pageBit: pq.value.bit });
     const bf = addressOf('wq_barrier_func');
     if (bf !== undefined) layout.barrierFunc = bf;
     return layout;
@@ -131,6 +137,15 @@ export function waitObjectsOf(k: Kernel, L: WaitLayout, t: TaskInfo, st: StackWo
         const nr = word(bitEntry + L.bitKeyNr!);
         if (flags !== undefined) {
           out.push({ kind: 'bit', address: flags, ...(nr !== undefined ? { bit: Number(nr & 0xffffffffn) } : {}), how: `its wait_bit_queue_entry (${fname}) on the stack names word 0x${flags.toString(16)}` });
+          continue;
+        }
+      }
+      if (fname === 'wake_page_function' && L.pageWait !== undefined) {
+        const wpq = entry - L.pageWait;
+        const folio = word(wpq + L.pageFolio!);
+        const nr = word(wpq + L.pageBit!);
+        if (folio !== undefined) {
+          out.push({ kind: 'bit', address: folio, ...(nr !== undefined ? { bit: Number(nr & 0xffffffffn) } : {}), how: `its wait_page_queue on the stack waits for bit ${nr !== undefined ? Number(nr & 0xffffffffn) : '?'} of folio 0x${folio.toString(16)} (a page lock or writeback)` });
           continue;
         }
       }
