@@ -33,9 +33,12 @@ export function waitSite(stack: readonly Frame[]): WaitSite {
 /** The default hung-task timeout (kernel.hung_task_timeout_secs) when the evidence does not state one. */
 const DEFAULT_HUNG_TIMEOUT = 120;
 
-/** Whether the kernel's hung-task detector reported this task in the log. */
+/** Whether the kernel reported this task blocked: its hung-task detector, or a SysRq-w dump of blocked tasks an operator asked for. */
 function reportedHung(ctx: DetectorContext, t: TaskState): boolean {
-  return t.events.some((id) => ctx.c.events.find((e) => e.id === id)?.kind === 'hung-task');
+  return t.events.some((id) => {
+    const k = ctx.c.events.find((e) => e.id === id)?.kind;
+    return k === 'hung-task' || k === 'sysrq-blocked';
+  });
 }
 
 function taskLabel(t: { comm: string; pid: number }): string {
@@ -139,7 +142,8 @@ export function hungTasksDetector(ctx: DetectorContext): Finding[] {
         for (const v of stuck) ctx.edge(RCU_GP, cpuNode(v.cpu), 'blocked-by', f.id, 'no quiescent state', { observed: false, confidence: 0.8 });
         if (stuck.length) f.steps.push(`They wait for an RCU grace period, which cannot end while CPU(s) ${stuck.map((v) => v.cpu).join(', ')} spin with interrupts off and never pass a quiescent state.`);
       }
-    } else if (w.kind !== 'userfaultfd') {
+    } else if (w.kind !== 'userfaultfd' && (lock || tasks.length > 1)) {
+      // (One task asleep on an event of its own is itself the end of its chain: no object stands for what it waits on.)
       // What they wait on, as far as the log knows it: one vague object per wait site (a dump names the real one).
       const objectId = `wait:${key}`;
       ctx.node(objectId, w.kind === 'io' ? 'device' : lock ? 'lock' : 'object', `${lock ? LOCK_TEXT[w.kind] : w.what} waited on in ${site}`, f.id, true);

@@ -59,9 +59,9 @@ const CLOCK_RESTART = 5;
 /** A kernel line behind mail quotes or console noise: the prefix parser finds its timestamp or `kernel:` tag. */
 function isPrefixedKernelLine(raw: string): boolean {
   const c = raw.charCodeAt(0);
-  if (c !== 0x3e /* > */ && c !== 0x7c /* | */ && c !== 0x20 && !/\S\s*\[\s*\d+\.\d{6}\] /.test(raw)) return false;
+  if (c !== 0x3e /* > */ && c !== 0x7c /* | */ && c !== 0x20 && c !== 0x09 && c !== 0x6b /* k */ && !/\S\s*\[\s*\d+\.\d{6}\] /.test(raw)) return false;
   const p = parsePrefix(raw);
-  return p.kernel && (p.ts !== undefined || p.wallclock !== undefined);
+  return p.kernel && (p.ts !== undefined || p.wallclock !== undefined || p.format === 'syslog');
 }
 
 const RE_KERNEL_LINE = /^(?:<\d>)?\[\s*\d+\.\d+\]|^\[(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} |\skernel: /;

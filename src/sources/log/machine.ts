@@ -115,7 +115,7 @@ const RE_MODULES_CONT = /^\[?[\w-]+(?:\([A-Z+-]+\))*\]?(?:\s+\[?[\w-]+(?:\([A-Z+
 
 const RE_CUT = /^-{3,}\[ ?cut here ?\]-{3,}$/;
 const RE_RULE = /^={5,}$/;
-const RE_TASK_NEW = /^task:(.+?)\s+state:(\S)\s*(?:running task\s+)?stack:\s*(\d+)\s+pid:\s*(\d+)\s+(?:tgid:\s*(\d+)\s+)?ppid:\s*(\d+)\s+(?:task_flags:\S+\s+)?flags:(0x[0-9a-f]+)/;
+const RE_TASK_NEW = /^task:(.+?)\s+state:(\S)\s*(?:running task\s+)?stack:\s*(\d+)\s+pid:\s*(\d+)\s+(?:tgid:\s*(\d+)\s+)?ppid:\s*(\d+)(?:\s+(?:task_flags:\S+\s+)?flags:(0x[0-9a-f]+)|\s*\S{0,12}$)/;
 const RE_TASK_OLD = /^(\S.*?)\s+([RSDTtZXIPWK])(?:\+)?\s+(?:running task\s+|running\s+|\?\s+|[0-9a-f]{8,16}\s+)?(\d+)\s+(\d+)\s+(\d+)\s+(0x[0-9a-f]+)\s*$/;
 const RE_CPU_LINE = /^CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (.{0,40}?)(?: Kdump: loaded)?(?: (Not tainted|Tainted: (.{0,60}?))(?:\s+(\S+) #\S+.*|\s*)|\s*)$/;
 const RE_CPU_ARM_OLD = /^CPU: (\d+)\s+(Not tainted|Tainted: (.*?))\s+\((\S+) #/;

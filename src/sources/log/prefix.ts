@@ -79,7 +79,15 @@ function parseLine(raw: string): Prefixed {
   return p;
 }
 
-function parsePlain(line: string): Prefixed {
+/** A log indented by a mail or a document (tabs, spaces) before its printk timestamp. */
+const RE_INDENTED_TS = /^[ \t]+(?=(?:<\d>)?\[\s*\d+\.\d+\])/;
+/** A bare syslog tag with no date or host (`kernel: BUG: ...`), as people paste from journals. */
+const RE_BARE_TAG = /^kernel: /;
+
+function parsePlain(raw: string): Prefixed {
+  const ind = RE_INDENTED_TS.exec(raw);
+  const line = ind ? raw.slice(ind[0].length) : raw;
+  if (RE_BARE_TAG.test(line)) return { ...tagged(line.slice(8), 'kernel', { format: 'syslog' }) };
   const c = line.charCodeAt(0);
   if (c === 0x5b /* [ */ || c === 0x3c /* < */) {
     // short-monotonic has a host and `kernel:` after the timestamp; plain dmesg does not.
