@@ -72,6 +72,12 @@ export function fillCaseFromDump(c: CaseFile, dump: KernelDump): void {
     return;
   }
   const k = dump.kernel;
+  // The hung-task detector's own threshold: a D task counts as hung past it.
+  const hung = attempt(() => Number(k.variable('sysctl_hung_task_timeout_secs', 'unsigned long').u64()));
+  if (hung.ok && hung.value > 0 && hung.value < 1e6) {
+    sys.hungTaskTimeout = hung.value;
+    sys.facts.push({ text: `kernel.hung_task_timeout_secs = ${hung.value}`, from: { kind: 'dump', source: dump.path, what: 'sysctl_hung_task_timeout_secs' } });
+  }
   const uts = attempt(() => k.variable('init_uts_ns').member('name.nodename').string(65));
   if (uts.ok && uts.value) sys.hostname = uts.value;
   const online = dump.onlineCpus();
