@@ -79,6 +79,7 @@ function findingView(f: Finding): Report['findings'][number] {
     causedBy: f.causedBy ?? [],
     knownIssue: f.knownIssue ? { ...f.knownIssue } : null,
     extra: plain(f.extra) as Record<string, unknown>,
+    ...(f.nodes?.length ? { nodes: [...f.nodes] } : {}),
   };
 }
 

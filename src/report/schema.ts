@@ -95,6 +95,8 @@ export const FindingSchema = Type.Object({
     }),
   ),
   extra: Type.Record(Type.String(), Type.Unknown()),
+  /** The wait-for graph nodes the finding is about (ids of graph.nodes). */
+  nodes: Type.Optional(Type.Array(Type.String())),
 });
 
 export const CpuSchema = Type.Object({

@@ -1,5 +1,6 @@
 /** The terminal view: verdict paragraph, findings (roots first) with evidence, then CPU and task tables. */
 import pc from 'picocolors';
+import { chainOf } from './chain.ts';
 import type { Report } from './schema.ts';
 
 type Colors = ReturnType<typeof pc.createColors>;
@@ -55,6 +56,8 @@ export function renderText(r: Report, opts: { color: boolean; width?: number }):
       const tag = f.role === 'root' ? c.red('[root]') : c.yellow('[symptom]');
       out.push(wrap(`${tag} ${f.summary} (${f.kind}, confidence ${confidenceLabel(f.confidence)} ${f.confidence.toFixed(2)})`, width, '  ').replace(/^ {2}/, '  '));
       if (f.causedBy.length && f.role === 'symptom') out.push(c.dim(`      caused by: ${f.causedBy.join(', ')}`));
+      const chain = f.role === 'root' ? chainOf(r, f) : undefined;
+      if (chain) out.push(wrap(`chain: ${chain.join(' -> ')}`, width, '      '));
       if (f.knownIssue) {
         const partial = f.knownIssue.differences?.length;
         out.push(wrap(`known issue${partial ? ' (partial match)' : ''}: ${f.knownIssue.title} (${f.knownIssue.references.join(', ')})`, width, '      '));

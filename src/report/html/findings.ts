@@ -1,4 +1,5 @@
 /** The verdict, the findings with their reasoning and evidence, `extra` fields, known issues. */
+import { chainOf } from '../chain.ts';
 import type { Report, ReportFinding } from '../schema.ts';
 import { confidenceLabel, esc, eventAnchor, findingAnchor, lineAnchor, ranges } from './esc.ts';
 
@@ -165,12 +166,14 @@ export function findingArticle(ctx: PageContext, f: ReportFinding): string {
       (ev.length > EVIDENCE_SHOWN ? `<details><summary>${ev.length - EVIDENCE_SHOWN} more</summary><ul class="evidence">${ev.slice(EVIDENCE_SHOWN).map((e) => evidenceItem(ctx, e)).join('')}</ul></details>` : '')
     : '<p class="muted">No evidence recorded.</p>';
   const extra = renderExtra(f.extra);
+  const chain = f.role === 'root' ? chainOf(ctx.report, f) : undefined;
   return (
     `<article class="finding ${f.role}" id="${findingAnchor(f.id)}" data-finding="${esc(f.id)}">` +
     `<header>${roleBadge(f.role)}<h3>${esc(f.summary)}</h3><div class="vmeta">${confidenceBar(f.confidence)}<span class="kind">${esc(f.kind)}</span><span class="muted">${esc(f.id)}</span>` +
     (causes.length ? `<span class="muted">caused by ${causes.join(', ')}</span>` : '') +
     `</div></header>` +
     (f.knownIssue ? knownIssueBlock(f.knownIssue) : '') +
+    (chain ? `<p class="chain"><span class="muted">chain:</span> ${chain.map((x) => esc(x)).join(' &rarr; ')}</p>` : '') +
     (f.steps.length ? `<h4>Why</h4><ol class="steps">${f.steps.map((s) => `<li>${esc(s)}</li>`).join('')}</ol>` : '') +
     evHtml +
     (extra ? `<h4>Details</h4>${extra}` : '') +
