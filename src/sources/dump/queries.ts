@@ -31,7 +31,10 @@ import { InputError } from '../../model/errors.ts';
 import { attempt as attemptLayer, KernelLayoutError, type Result } from './kernel/errors.ts';
 import type { Kernel, Value } from './kernel/value.ts';
 import type { TaskInfo } from './walk/sched.ts';
-import { rtMutexWaits } from './walk/locking.ts';
+import { rtMutexWaits, sleepingLockWaits } from './walk/locking.ts';
+import { ipiState } from './walk/smp.ts';
+import { uffdContexts } from './walk/userfaultfd.ts';
+import type { WalkContext } from './walk/context.ts';
 import { disksInFlight } from './walk/block.ts';
 import { waitLayout, waitObjectsOf, workers, workqueueFlushers, type WorkerInfo } from './walk/waits.ts';
 
@@ -380,61 +383,7 @@ class DumpQueries implements KernelQueries {
   }
 
   private readIpiState(): Maybe<IpiState> {
-    const r = attempt(() => {
-      const k = this.k;
-      const cpus = this.cpuContexts().map((c) => c.cpu);
-      const n = Math.max(...cpus, 0) + 1;
-      const queues: IpiState['queues'] = [];
-      const queued = new Map<bigint, number>();
-      for (let cpu = 0; cpu < n; cpu++) {
-        const q = attempt(() => k.perCpu('call_single_queue', cpu).member('first').pointer());
-        if (!q.ok) continue;
-        let entries = 0;
-        let p = q.value;
-        const seen = new Set<bigint>();
-        while (p !== 0n && entries < 64 && !seen.has(p)) {
-          seen.add(p);
-          queued.set(p, cpu);
-          entries++;
-          const next = attempt(() => k.read(p, 8, 'llist_node.next').readBigUInt64LE(0));
-          if (!next.ok) break;
-          p = next.value;
-        }
-        queues.push({ cpu, first: q.value, entries });
-      }
-      const requests: CsdRequest[] = [];
-      const csdType = k.type('call_single_data_t');
-      const flagsOff = BigInt(csdType.offsetOf('node.u_flags'));
-      const funcOff = BigInt(csdType.offsetOf('func'));
-      for (let from = 0; from < n; from++) {
-        const cfd = attempt(() => k.perCpu('cfd_data', from));
-        if (!cfd.ok) continue;
-        const csdAt = (to: number): bigint => {
-          const v = cfd.value;
-          if (v.hasMember('pcpu')) {
-            const base = v.member('pcpu').pointer();
-            const off = BigInt(k.type('struct cfd_percpu').offsetOf('csd'));
-            return BigInt.asUintN(64, base + k.perCpuOffset(to)) + off;
-          }
-          return BigInt.asUintN(64, v.member('csd').pointer() + k.perCpuOffset(to));
-        };
-        for (let to = 0; to < n; to++) {
-          if (to === from) continue;
-          const one = attempt(() => {
-            const csd = csdAt(to);
-            const flags = k.read(csd + flagsOff, 4, 'csd flags').readUInt32LE(0);
-            const func = k.read(csd + funcOff, 8, 'csd func').readBigUInt64LE(0);
-            return { csd, flags, func };
-          });
-          if (!one.ok) continue;
-          const locked = (one.value.flags & 1) === 1;
-          if (!locked) continue;
-          requests.push({ from, to, csd: one.value.csd, locked, queued: queued.get(one.value.csd) === to, ...(this.symbolAt(one.value.func) ? { func: this.symbolAt(one.value.func)! } : {}) });
-        }
-      }
-      return { requests, queues };
-    });
-    return r.ok ? r.value : unknownOf(r);
+    return ipiState(this.walk(), this.cpuContexts().map((c) => c.cpu));
   }
 
   private taskInfos(): Maybe<TaskInfo[]> {
@@ -443,6 +392,21 @@ class DumpQueries implements KernelQueries {
       this._tasks = r.ok ? r.value : unknownOf(r);
     }
     return this._tasks;
+  }
+
+  /** The context walkers get: the kernel and the helpers that speak the model's terms. */
+  private walk(): WalkContext {
+    return {
+      k: this.k,
+      ref: (t) => this.ref(t),
+      symbolAt: (a) => this.symbolAt(a),
+      addressOf: (n) => this.addressOf(n),
+      stackWords: (t) => this.stackWords(t),
+      framesOf: (t) => {
+        const r = attempt(() => this.dump.backtracer.task(t).trace.frames.map((f) => f.function));
+        return r.ok ? r.value : [];
+      },
+    };
   }
 
   private ref(t: TaskInfo): TaskRefAt {
@@ -475,14 +439,6 @@ class DumpQueries implements KernelQueries {
     return this._threadSize;
   }
 
-  private off(type: string, path: string): bigint {
-    return BigInt(this.k.type(type).offsetOf(path));
-  }
-
-  private u64(a: bigint, what: string): bigint {
-    return this.k.read(a, 8, what).readBigUInt64LE(0);
-  }
-
   uffdContexts(): Maybe<UffdContextState[]> {
     this._uffd ??= this.readUffdContexts();
     return this._uffd;
@@ -490,119 +446,7 @@ class DumpQueries implements KernelQueries {
 
   private readUffdContexts(): Maybe<UffdContextState[]> {
     const ts = this.taskInfos();
-    if (isUnknown(ts)) return ts;
-    const fops = this.addressOf('userfaultfd_fops');
-    if (fops === undefined) return { unknown: 'this kernel has no userfaultfd_fops symbol (CONFIG_USERFAULTFD off?)' };
-    const r = attempt(() => {
-      const byAddr = new Map<bigint, TaskInfo>(ts.map((t) => [t.address, t]));
-      const ctxs = new Map<bigint, UffdContextState>();
-      const ctxOf = (a: bigint): UffdContextState => {
-        let c = ctxs.get(a);
-        if (!c) {
-          c = { address: a, refcount: { unknown: 'not read' }, released: { unknown: 'not read' }, faultPending: [], faultRead: [], readers: [], events: [], holders: [], notes: [] };
-          ctxs.set(a, c);
-        }
-        return c;
-      };
-      // Holders: every process's open files whose f_op is userfaultfd_fops (private_data = the ctx).
-      const fOp = this.off('struct file', 'f_op');
-      const fPriv = this.off('struct file', 'private_data');
-      const seenFiles = new Set<bigint>();
-      for (const t of ts) {
-        if (t.pid !== t.tgid || t.kthread) continue;
-        const files = attempt(() => this.k.value(t.address, 'struct task_struct').member('files').pointer());
-        if (!files.ok || files.value === 0n || seenFiles.has(files.value)) continue;
-        seenFiles.add(files.value);
-        const fdt = attempt(() => {
-          const fd = this.k.value(files.value, 'struct files_struct').member('fdt').deref();
-          return { max: fd.member('max_fds').u32(), arr: fd.member('fd').pointer() };
-        });
-        if (!fdt.ok || fdt.value.arr === 0n) continue;
-        const n = Math.min(fdt.value.max, 65536);
-        const arr = attempt(() => this.k.read(fdt.value.arr, n * 8, `fd array of ${t.comm}:${t.pid}`));
-        if (!arr.ok) continue;
-        for (let fd = 0; fd < n; fd++) {
-          const f = arr.value.readBigUInt64LE(fd * 8);
-          if (f === 0n) continue;
-          const op = attempt(() => this.u64(f + fOp, 'file->f_op'));
-          if (!op.ok || op.value !== fops) continue;
-          const priv = attempt(() => this.u64(f + fPriv, 'file->private_data'));
-          if (!priv.ok || priv.value === 0n) continue;
-          ctxOf(priv.value).holders.push({ ...this.ref(t), fd });
-        }
-      }
-      // Waiters found on their own stacks: a userfaultfd_wait_queue whose wq.func is userfaultfd_wake_function.
-      const wake = this.addressOf('userfaultfd_wake_function');
-      if (wake !== undefined) {
-        const wqOff = this.off('struct userfaultfd_wait_queue', 'wq');
-        const ctxOff = this.off('struct userfaultfd_wait_queue', 'ctx');
-        const funcOff = this.off('wait_queue_entry_t', 'func');
-        const privOff = this.off('wait_queue_entry_t', 'private');
-        for (const t of ts) {
-          if (t.state.letter !== 'D' && t.state.letter !== 'S') continue;
-          const st = this.stackWords(t);
-          if (!st) continue;
-          for (let i = 0; i < st.words.length; i++) {
-            if (st.words[i] !== wake) continue;
-            const entry = st.base + BigInt(i * 8) - funcOff;
-            const pi = Number((entry + privOff - st.base) / 8n);
-            if (pi < 0 || pi >= st.words.length || st.words[pi] !== t.address) continue;
-            const ci = Number((entry - wqOff + ctxOff - st.base) / 8n);
-            if (ci < 0 || ci >= st.words.length || st.words[ci] === 0n) continue;
-            ctxOf(st.words[ci]);
-          }
-        }
-      }
-      const queues: Array<['fault_pending_wqh' | 'fault_wqh' | 'fd_wqh' | 'event_wqh', 'faultPending' | 'faultRead' | 'readers' | 'events']> = [
-        ['fault_pending_wqh', 'faultPending'],
-        ['fault_wqh', 'faultRead'],
-        ['fd_wqh', 'readers'],
-        ['event_wqh', 'events'],
-      ];
-      const entryOff = this.off('wait_queue_entry_t', 'entry');
-      const privOff = this.off('wait_queue_entry_t', 'private');
-      const funcOff = this.off('wait_queue_entry_t', 'func');
-      const pollTask = attempt(() => this.off('struct poll_wqueues', 'polling_task'));
-      for (const c of ctxs.values()) {
-        const v = this.k.value(c.address, 'struct userfaultfd_ctx');
-        const rc = attempt(() => v.member('refcount').member('refs').member('counter').s32());
-        c.refcount = rc.ok ? rc.value : unknownOf(rc);
-        const rel = attempt(() => v.member('released').bool());
-        c.released = rel.ok ? rel.value : unknownOf(rel);
-        const mm = attempt(() => v.member('mm').pointer());
-        if (mm.ok && mm.value !== 0n) {
-          const owner = ts.find((t) => t.mm === mm.value && t.pid === t.tgid) ?? ts.find((t) => t.mm === mm.value);
-          if (owner) c.owner = this.ref(owner);
-          else c.notes.push(`no task has its mm (0x${mm.value.toString(16)}) any more`);
-        }
-        for (const [q, key] of queues) {
-          const head = attempt(() => v.member(q).member('head').address);
-          if (!head.ok) continue;
-          let p = attempt(() => this.u64(head.value, `${q}.head.next`));
-          const seen = new Set<bigint>();
-          while (p.ok && p.value !== head.value && !seen.has(p.value) && seen.size < 4096) {
-            seen.add(p.value);
-            const entry = p.value - entryOff;
-            const priv = attempt(() => this.u64(entry + privOff, 'wait_queue_entry.private'));
-            let task = priv.ok ? byAddr.get(priv.value) : undefined;
-            if (!task && priv.ok && priv.value !== 0n && pollTask.ok) {
-              const pt = attempt(() => this.u64(priv.value + pollTask.value, 'poll_wqueues.polling_task'));
-              if (pt.ok) task = byAddr.get(pt.value);
-            }
-            if (task) c[key].push(this.ref(task));
-            else {
-              const fn = attempt(() => this.u64(entry + funcOff, 'wait_queue_entry.func'));
-              c.notes.push(`${q}: a waiter that is not a task (${fn.ok ? symbolName(this.symbolAt(fn.value)) : 'unknown func'}, entry 0x${entry.toString(16)})`);
-            }
-            p = attempt(() => this.u64(p.ok ? p.value : 0n, `${q} entry next`));
-          }
-          if (!p.ok) c.notes.push(`${q}: the list could not be walked to its end (${p.unknown})`);
-          else if (seen.size >= 4096) c.notes.push(`${q}: more than 4096 entries (corrupted list?), walk stopped`);
-        }
-      }
-      return [...ctxs.values()];
-    });
-    return r.ok ? r.value : unknownOf(r);
+    return isUnknown(ts) ? ts : uffdContexts(this.walk(), ts);
   }
 
   rtMutexWaits(): ReturnType<KernelQueries['rtMutexWaits']> {
@@ -696,164 +540,12 @@ class DumpQueries implements KernelQueries {
 
   private readBlocked(): Maybe<{ waits: TaskWait[]; locks: SleepingLockState[] }> {
     const ts = this.taskInfos();
-    if (isUnknown(ts)) return ts;
-    const r = attempt(() => {
-      const byAddr = new Map<bigint, TaskInfo>(ts.map((t) => [t.address, t]));
-      const waits: TaskWait[] = [];
-      const locks = new Map<bigint, SleepingLockState>();
-      const taskOff = this.off('struct rwsem_waiter', 'task');
-      const uffd = this.uffdContexts();
-      const uffdWaiter = new Map<number, bigint>();
-      if (!isUnknown(uffd)) for (const c of uffd) for (const w of [...c.faultPending, ...c.faultRead]) uffdWaiter.set(w.pid, c.address);
-      const blocked = ts.filter((t) => t.state.letter === 'D');
-      const stacks = new Map<bigint, { base: bigint; words: BigUint64Array }>();
-      for (const t of blocked) {
-        const u = uffdWaiter.get(t.pid);
-        if (u !== undefined) {
-          waits.push({ task: this.ref(t), uffd: u, how: 'its userfaultfd_wait_queue is on the ctx fault queue' });
-          continue;
-        }
-        const st = this.stackWords(t);
-        if (!st) continue;
-        stacks.set(t.address, st);
-        for (let i = 0; i < st.words.length; i++) {
-          if (st.words[i] !== t.address) continue;
-          const node = st.base + BigInt(i * 8) - taskOff;
-          const lock = this.lockOfWaiter(node, byAddr, t);
-          if (!lock) continue;
-          let l = locks.get(lock.address);
-          if (!l) {
-            l = lock;
-            locks.set(lock.address, l);
-          }
-          waits.push({ task: this.ref(t), lock: lock.address, how: `its ${lock.kind === 'rwsem' ? 'rwsem_waiter' : 'mutex_waiter'} on its stack is on the lock's wait list` });
-          break;
-        }
-      }
-      // Readers of a reader-owned rwsem are not recorded; D tasks whose stacks reference it (or its inode) and that do not wait on it are the likely holders.
-      for (const l of locks.values()) {
-        if (!l.readerOwned) continue;
-        const waiting = new Set(l.waiters.map((w) => w.pid));
-        const refs = [l.address, ...(l.withinAddress !== undefined ? [l.withinAddress] : [])];
-        const likely: TaskRefAt[] = [];
-        for (const t of blocked) {
-          if (waiting.has(t.pid)) continue;
-          const st = stacks.get(t.address) ?? this.stackWords(t);
-          if (!st) continue;
-          if (st.words.some((w) => refs.includes(w))) likely.push(this.ref(t));
-        }
-        if (l.owner && !likely.some((x) => x.pid === l.owner!.pid)) likely.unshift(l.owner);
-        l.likelyReaders = likely;
-      }
-      return { waits, locks: [...locks.values()] };
-    });
-    return r.ok ? r.value : unknownOf(r);
+    return isUnknown(ts) ? ts : sleepingLockWaits(this.walk(), ts, this.uffdContexts());
   }
 
   /** The sleeping lock whose wait list holds the waiter node at `node` (validated list links), decoded. */
-  private lockOfWaiter(node: bigint, byAddr: Map<bigint, TaskInfo>, t: TaskInfo): SleepingLockState | undefined {
-    const next = attempt(() => this.u64(node, 'waiter.list.next'));
-    const prev = attempt(() => this.u64(node + 8n, 'waiter.list.prev'));
-    if (!next.ok || !prev.ok) return undefined;
-    const back = attempt(() => this.u64(next.value + 8n, 'next->prev'));
-    const fwd = attempt(() => this.u64(prev.value, 'prev->next'));
-    if (!back.ok || !fwd.ok || back.value !== node || fwd.value !== node) return undefined;
-    const taskOff = this.off('struct rwsem_waiter', 'task');
-    // Walk the ring to the node that is not a waiter: the lock's wait_list head.
-    const members: bigint[] = [];
-    let head: bigint | undefined;
-    let p = node;
-    for (let n = 0; n < 4096; n++) {
-      const tk = attempt(() => this.u64(p + taskOff, 'waiter.task'));
-      if (tk.ok && byAddr.has(tk.value)) members.push(p);
-      else if (head === undefined) head = p;
-      const nx = attempt(() => this.u64(p, 'list.next'));
-      if (!nx.ok) return undefined;
-      p = nx.value;
-      if (p === node) break;
-    }
-    if (head === undefined) return undefined;
-    // Only a task in a sleeping-lock slow path waits on a lock (other structures put a list_head before a task pointer too).
-    const frames = attempt(() => this.dump.backtracer.task(t).trace.frames.map((f) => f.function));
-    const names = frames.ok ? frames.value : [];
-    const inRwsem = names.some((f) => /^(rwsem_down_(read|write)_slowpath|__down_(read|write)(_common|_killable)?|down_(read|write)(_killable|_interruptible|_nested)?)$/.test(f));
-    const inMutex = names.some((f) => /^(__mutex_lock(_slowpath|_common|_killable_slowpath|_interruptible_slowpath)?|mutex_lock(_killable|_interruptible|_io|_nested)?)(\.constprop\.\d+|\.isra\.\d+)?$/.test(f));
-    if (!inRwsem && !inMutex) return undefined;
-    const kind: 'mutex' | 'rwsem' = inRwsem ? 'rwsem' : 'mutex';
-    const type = kind === 'rwsem' ? 'struct rw_semaphore' : 'struct mutex';
-    const address = head - this.off(type, 'wait_list');
-    const v = this.k.value(address, type);
-    const owner = BigInt.asUintN(64, v.member('owner').int());
-    const observed: Record<string, string | number | boolean> = { owner: `0x${owner.toString(16)}` };
-    const out: SleepingLockState = { kind, address, waiters: [], observed };
-    const sym = this.symbolAt(address);
-    // A lock inside a named variable (a core or module global, not the heap): name it by its symbol.
-    if (sym && sym.offset < 4096 && sym.offset < sym.size && /^[a-z_]/i.test(sym.name) && sym.size > 0) out.symbol = sym;
-    const ownerTask = byAddr.get(owner & ~7n);
-    if (kind === 'rwsem') {
-      const count = BigInt.asUintN(64, v.member('count').int());
-      observed.count = Number(BigInt.asIntN(64, count));
-      out.writerLocked = (count & 1n) === 1n;
-      out.waitersFlag = (count & 2n) === 2n;
-      out.readers = Number((count & ((1n << 62n) - 1n)) >> 8n);
-      out.readerOwned = (owner & 1n) === 1n;
-      if (!out.waitersFlag) return undefined; // a queued waiter always sets RWSEM_FLAG_WAITERS
-      observed.readers = out.readers;
-      observed.writerLocked = out.writerLocked;
-      observed.waitersFlag = out.waitersFlag;
-      observed.readerOwned = out.readerOwned;
-      observed.nonSpinnable = (owner & 2n) === 2n;
-      if (ownerTask) out.owner = this.ref(ownerTask);
-    } else {
-      observed.flags = Number(owner & 7n);
-      if ((owner & 1n) === 0n) return undefined; // a queued waiter always sets MUTEX_FLAG_WAITERS
-      if (ownerTask) out.owner = this.ref(ownerTask);
-    }
-    // Waiters in queue order (from the head).
-    const typeOff = attempt(() => this.off('struct rwsem_waiter', 'type'));
-    let w = attempt(() => this.u64(head, 'wait_list.next'));
-    for (let n = 0; w.ok && w.value !== head && n < 4096; n++) {
-      const tk = attempt(() => this.u64(w.ok ? w.value + taskOff : 0n, 'waiter.task'));
-      const wt = tk.ok ? byAddr.get(tk.value) : undefined;
-      if (wt) {
-        let wants: 'read' | 'write' | 'lock' = 'lock';
-        if (kind === 'rwsem' && typeOff.ok) {
-          const ty = attempt(() => this.k.read(w.ok ? w.value + typeOff.value : 0n, 4, 'rwsem_waiter.type').readUInt32LE(0));
-          if (ty.ok) wants = ty.value === 0 ? 'write' : 'read';
-        }
-        out.waiters.push({ ...this.ref(wt), wants });
-      }
-      w = attempt(() => this.u64(w.ok ? w.value : 0n, 'wait_list next'));
-    }
-    // What embeds it: an inode's i_rwsem (validated by i_mapping pointing at its own i_data).
-    if (kind === 'rwsem') {
-      const inode = attempt(() => {
-        const ino = address - this.off('struct inode', 'i_rwsem');
-        const iv = this.k.value(ino, 'struct inode');
-        if (iv.member('i_mapping').pointer() !== ino + this.off('struct inode', 'i_data')) return undefined;
-        const num = iv.member('i_ino').u64();
-        let name: string | undefined;
-        const first = attempt(() => iv.member('i_dentry').member('first').pointer());
-        if (first.ok && first.value !== 0n) {
-          const d = attempt(() => this.k.value(first.value - this.off('struct dentry', 'd_u.d_alias'), 'struct dentry').member('d_name').member('name').string(256));
-          if (d.ok) name = d.value;
-        }
-        return { ino, num, name };
-      });
-      if (inode.ok && inode.value) {
-        out.within = `i_rwsem of inode 0x${inode.value.ino.toString(16)} (ino ${inode.value.num}${inode.value.name ? `, ${inode.value.name}` : ''})`;
-        out.withinAddress = inode.value.ino;
-        observed.inode = `0x${inode.value.ino.toString(16)}`;
-        if (inode.value.name) observed.file = inode.value.name;
-      }
-    }
-    return out;
-  }
 }
 
-function symbolName(s: SymbolRef | undefined): string {
-  return s ? s.name : 'unknown func';
-}
 
 
 /** The instructions of [s, e] on some path from the loop head back to its closing branch (padding and exits left out). */
