@@ -88,8 +88,15 @@ export function signatureBody(e: LogEvent, byFrames = false): string {
  */
 export function signatureOfDiagnosis(events: readonly LogEvent[], findings: readonly Finding[], roots: readonly string[]): string {
   const root = findings.find((f) => f.id === roots[0]);
-  const subject = root?.subjects.find((s) => s.kind === 'event');
-  const e = subject && subject.kind === 'event' ? events.find((x) => x.id === subject.id) : undefined;
-  if (!root || !e) return signatureOf(events);
+  if (!root) return signatureOf(events);
+  // The event behind the root: one it names, else the last report with a stack of its CPU, else its task's report.
+  const subject = root.subjects.find((s) => s.kind === 'event');
+  let e = subject && subject.kind === 'event' ? events.find((x) => x.id === subject.id) : undefined;
+  for (const s of root.subjects) {
+    if (e) break;
+    if (s.kind === 'cpu') e = [...events].reverse().find((x) => x.cpu === s.cpu && x.trace.length > 0 && x.kind !== 'hung-task');
+    else if (s.kind === 'task') e = events.find((x) => x.task?.pid === s.pid && x.trace.length > 0);
+  }
+  if (!e) return signatureOf(events);
   return `${root.kind}:${signatureBody(e, root.kind !== 'panic')}`;
 }
