@@ -56,7 +56,7 @@ export function cpuHogDetector(ctx: DetectorContext): Finding[] {
     const how = [irqsOff ? 'interrupts disabled' : '', preempt?.depth ? `preemption disabled (depth ${preempt.depth})` : '', preempt?.bhDisabled ? 'bottom halves disabled' : '', preempt?.contexts.length ? `in ${preempt.contexts.join(' < ')} context` : ''].filter(Boolean);
     const sameFn = reports.filter((e) => e.culprit?.function === fn.function || e.registers[0]?.pcSymbol?.function === fn.function).length;
     const confidence = v.from === 'dump' ? 0.8 : sameFn > 1 ? 0.7 : 0.65;
-    const summary = `${viewLabel(v)} runs ${where}${callers.length ? ` (${callers.join(' <- ')})` : ''}${how.length ? ` with ${how.join(', ')}` : ''} and does not let anything else run${secs.length ? ` (stuck ${Math.max(...secs)}s)` : ''}: a CPU hog or livelock`;
+    const summary = `${viewLabel(v)} runs ${where}${callers.length ? ` (${callers.join(' <- ')})` : ''}${v.work && v.work.func !== fn.function ? `, in work ${v.work.func} (${v.work.name})` : ''}${how.length ? ` with ${how.join(', ')}` : ''} and does not let anything else run${secs.length ? ` (stuck ${Math.max(...secs)}s)` : ''}: a CPU hog or livelock`;
     const steps = [
       `${reports.map((e) => `"${e.title}"`).slice(0, 2).join(' and ')}: ${viewLabel(v)} has not scheduled (or taken a timer interrupt) for the watchdog's threshold.`,
       `It runs ${where} (PC ${viewPc(v)}${callers.length ? `, called from ${callers.join(' <- ')}` : ''}): not a spinlock slow path, not a wait for an IPI, not a sequence-count read loop, not idle.`,

@@ -41,6 +41,8 @@ export interface CpuView {
   event?: LogEvent;
   /** Where this view was read: the dump's note, or the log event. */
   fact: Fact;
+  /** The work item it runs (`Workqueue: <wq> <func>` of its report), when a kworker. */
+  work?: { name: string; func: string };
 }
 
 /** The latest event per CPU that shows its stack (NMI backtraces, lockups, stalls). */
@@ -132,6 +134,7 @@ function logView(e: LogEvent): CpuView {
     frames,
     chain,
     regSets: kernelRegisters(e),
+    ...(e.details.workqueue ? { work: e.details.workqueue } : {}),
     event: e,
     fact: eventFact(e, `${e.title}${chain.length ? `: ${chain.slice(0, 6).join(' <- ')}` : ''}`),
   };
@@ -153,7 +156,12 @@ export function cpuViews(c: CaseFile): CpuView[] {
   for (const e of c.events) {
     for (const t of e.details.tasks ?? []) {
       if (t.cpu === undefined || out.has(t.cpu) || !t.trace.length) continue;
-      out.set(t.cpu, logView({ ...e, cpu: t.cpu, task: { comm: t.comm, pid: t.pid }, registers: [], trace: t.trace, line: t.line }));
+      out.set(t.cpu, logView({ ...e, cpu: t.cpu, task: { comm: t.comm, pid: t.pid }, registers: [], trace: t.trace, line: t.line, details: { ...e.details, ...(t.workqueue ? { workqueue: t.workqueue } : {}) } }));
+    }
+    // A task dump without a stack still says what the CPU runs.
+    for (const t of e.details.tasks ?? []) {
+      if (t.cpu === undefined || out.has(t.cpu)) continue;
+      out.set(t.cpu, logView({ ...e, cpu: t.cpu, task: { comm: t.comm, pid: t.pid }, registers: [], trace: [], line: t.line, details: { ...e.details, ...(t.workqueue ? { workqueue: t.workqueue } : {}) } }));
     }
   }
   return [...out.values()].sort((a, b) => a.cpu - b.cpu);

@@ -168,7 +168,7 @@ function cpuRoot(c: CaseFile, g: WaitForGraph, id: string, upstream: readonly Fi
   const v = views.cpus.find((x) => x.cpu === cpu);
   const label = nodeText(c, g, views, id);
   const reports = here.length ? here : upstream.filter((f) => f.subjects.some((s) => s.kind === 'cpu' && s.cpu === cpu));
-  const where = v?.pc ? `${viewPc(v)}${v.chain.length > 1 ? ` (${v.chain.slice(1, 4).join(' <- ')})` : ''}` : undefined;
+  const where = v?.pc ? `${viewPc(v)}${v.chain.length > 1 ? ` (${v.chain.slice(1, 4).join(' <- ')})` : ''}${v.work ? `, running work ${v.work.func} (${v.work.name})` : ''}` : v?.work ? `work ${v.work.func} (${v.work.name})` : undefined;
   const irq = v?.irqsEnabled === false ? ' with interrupts disabled' : '';
   const summary = `${label} is stuck${where ? ` in ${where}` : ''}${irq}: it waits on nothing the evidence shows, so the loop it runs is the cause`;
   return {
@@ -210,7 +210,10 @@ function taskRoot(c: CaseFile, g: WaitForGraph, id: string, upstream: readonly F
   const holdText = holds.length ? ` ${holds.every((h) => h.startsWith('the work of')) ? 'runs' : 'holds'} ${holds.join(' and ')}${waiters.length ? ` (waited for by ${waiters.slice(0, 4).join(', ')}${waiters.length > 4 ? ', ...' : ''})` : ''} and` : '';
   if (t?.stack?.length) {
     const w = taskWait(t.stack);
-    const site = w.site ? frameText({ ...w.site, size: undefined }) : undefined;
+    const below = w.site ? t.stack.filter((f) => f.reliable).map((f) => f.function) : [];
+    const at = w.site ? below.indexOf(w.site.function) : -1;
+    const callers = at >= 0 ? below.slice(at + 1, at + 4).filter((n) => !/^(kthread|ret_from_fork|worker_thread|process_one_work|entry_|do_syscall_64|__x64_sys_)/.test(n)) : [];
+    const site = w.site ? `${frameText({ ...w.site, size: undefined })}${callers.length ? ` (<- ${callers.join(' <- ')})` : ''}` : undefined;
     const state = t.state ? ` (state ${t.state})` : '';
     const summary = `${label}${state}${holdText} sleeps${w.primitive ? ` in ${w.primitive}` : ''} on ${on ?? w.what}${site ? ` in ${site}` : ''}: what it waits for never comes, so nothing behind it moves`;
     return {

@@ -131,8 +131,10 @@ export interface EventDetails {
   /** oom: the process killed, and the constraint (`CONSTRAINT_NONE`, `CONSTRAINT_MEMCG`, ...) when printed. */
   oomVictim?: TaskRef;
   oomConstraint?: string;
+  /** `Workqueue: <name> <function>`: the work item the reporting CPU runs. */
+  workqueue?: { name: string; func: string };
   /** sysrq dumps: tasks listed. */
-  tasks?: Array<{ comm: string; pid: number; state: string; line: number; trace: Frame[]; /** `Task dump for CPU n:`: the task CPU n runs. */ cpu?: number }>;
+  tasks?: Array<{ comm: string; pid: number; state: string; line: number; trace: Frame[]; /** `Task dump for CPU n:`: the task CPU n runs. */ cpu?: number; workqueue?: { name: string; func: string } }>;
 }
 
 export interface LogEvent {

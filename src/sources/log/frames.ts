@@ -218,7 +218,7 @@ export function parseRegisterLine(s: string): RegLine | null {
   if (/^(epc|ra) : /.test(t)) {
     const values = pairs(/\b(epc|ra|sp|gp|tp|t\d|s\d{1,2}|a\d)\s*:\s*([0-9a-f]{16})\b/g, t);
     const sym = /^epc : [^0-9\s]/.test(t) || /^epc : [0-9a-f]+[^0-9a-f\s]/.test(t) ? parseSymbol(t.slice(6)) : undefined;
-    return { arch: 'riscv64', values, ...(sym ? { pcSymbol: sym, starts: true, mode: 'kernel' as const } : {}) };
+    return { arch: 'riscv64', values, ...(/^epc/.test(t) ? { starts: true } : {}), ...(sym ? { pcSymbol: sym, mode: 'kernel' as const } : {}) };
   }
   if (/^(gp|t1|s1|a2|a5|s2|s5|s8|s11|t5) : [0-9a-f]{16}/.test(t)) return { arch: 'riscv64', values: pairs(/\b(sp|gp|tp|t\d|s\d{1,2}|a\d)\s*:\s*([0-9a-f]{16})\b/g, t) };
   if (/^status: [0-9a-f]{16} badaddr: /.test(t)) return { arch: 'riscv64', values: pairs(/\b(status|badaddr|cause)\s*:\s*([0-9a-f]{16})\b/g, t) };

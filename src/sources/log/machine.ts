@@ -54,7 +54,7 @@ class Target {
   }
 }
 
-type TaskEntry = { comm: string; pid: number; state: string; line: number; trace: Frame[]; target: Target; cpu?: number };
+type TaskEntry = { comm: string; pid: number; state: string; line: number; trace: Frame[]; target: Target; cpu?: number; workqueue?: { name: string; func: string } };
 
 interface Open {
   ev: LogEvent;
@@ -116,7 +116,7 @@ const RE_MODULES_CONT = /^\[?[\w-]+(?:\([A-Z+-]+\))*\]?(?:\s+\[?[\w-]+(?:\([A-Z+
 const RE_CUT = /^-{3,}\[ ?cut here ?\]-{3,}$/;
 const RE_RULE = /^={5,}$/;
 const RE_TASK_NEW = /^task:(.+?)\s+state:(\S)\s*(?:running task\s+)?stack:\s*(\d+)\s+pid:\s*(\d+)\s+(?:tgid:\s*(\d+)\s+)?ppid:\s*(\d+)(?:\s+(?:task_flags:\S+\s+)?flags:(0x[0-9a-f]+)|\s*\S{0,12}$)/;
-const RE_TASK_OLD = /^(\S.*?)\s+([RSDTtZXIPWK])(?:\+)?\s+(?:running task\s+|running\s+|\?\s+|[0-9a-f]{8,16}\s+)?(\d+)\s+(\d+)\s+(\d+)\s+(0x[0-9a-f]+)\s*$/;
+const RE_TASK_OLD = /^(\S.*?)\s+([RSDTtZXIPWK])(?:\+)?\s+(?:running task\s+|running\s+|\?\s+|[0-9a-f]{8,16}\s+)?(\d+)\s+(\d+)\s+(\d+)(?:\s+(0x[0-9a-f]+))?\s*$/;
 const RE_CPU_LINE = /^CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (.{0,40}?)(?: Kdump: loaded)?(?: (Not tainted|Tainted: (.{0,60}?))(?:\s+(\S+) #\S+.*|\s*)|\s*)$/;
 const RE_CPU_ARM_OLD = /^CPU: (\d+)\s+(Not tainted|Tainted: (.*?))\s+\((\S+) #/;
 const RE_PID_OLD = /^Pid: (\d+), comm: (.*?)\s+(Not tainted|Tainted: (.*?))\s+\(?(\S+) #\S+/;
@@ -666,6 +666,13 @@ export class LogMachine {
       }
       if (/^(Showing busy workqueues|workqueue \S+: flags=|pwq \d+: cpus=|pool \d+: cpus=|Showing backtraces of running workers)/.test(t)) return true;
     }
+    // `Workqueue: events_freezable mmc_rescan`: the work this CPU (or the task being dumped) runs.
+    if ((m = /^Workqueue: (\S+) (\S+)/.exec(t))) {
+      const wq = { name: m[1], func: m[2] };
+      if (o.section === 'task' && o.task) o.task.workqueue = wq;
+      else ev.details.workqueue ??= wq;
+      return true;
+    }
     // Spinlock debugging names the lock and its owner: ` lock: 0xffff..., .magic: dead4ead, .owner: comm/pid, .owner_cpu: n`.
     if (ev.details.spinlockDebug && (m = /^lock: (?:0x)?([0-9a-f]+),? \.magic: [0-9a-f]+, \.owner: (.+)\/(-?\d+), \.owner_cpu: (-?\d+)/.exec(t))) {
       const d = ev.details.spinlockDebug;
@@ -938,7 +945,7 @@ export class LogMachine {
       delete r.frameIndex;
     }
     if (o.tasks.length) {
-      ev.details.tasks = o.tasks.map((tk) => ({ comm: tk.comm, pid: tk.pid, state: tk.state, line: tk.line, trace: tk.target.frames, ...(tk.cpu !== undefined ? { cpu: tk.cpu } : {}) }));
+      ev.details.tasks = o.tasks.map((tk) => ({ comm: tk.comm, pid: tk.pid, state: tk.state, line: tk.line, trace: tk.target.frames, ...(tk.cpu !== undefined ? { cpu: tk.cpu } : {}), ...(tk.workqueue ? { workqueue: tk.workqueue } : {}) }));
     } else if (ev.kind === 'sysrq-blocked' || ev.kind === 'sysrq-tasks') ev.details.tasks = [];
     // In interrupt context: an IRQ/softirq frame comes before the first task frame (NMI frames of the reporting
     // mechanism do not count).
