@@ -25,6 +25,24 @@ export interface LoadSegment {
   present: bigint;
 }
 
+/**
+ * Cuts sorted, possibly overlapping segments into disjoint pieces: each address belongs to the first segment (lowest
+ * start, the largest on a tie) that covers it. Segments that alias the same memory hold the same bytes, so which one
+ * answers does not matter; what matters is that one always does, found in O(log n) among tens of thousands.
+ */
+function flatten(segments: readonly LoadSegment[]): Array<{ start: bigint; end: bigint; seg: LoadSegment }> {
+  const out: Array<{ start: bigint; end: bigint; seg: LoadSegment }> = [];
+  let covered = -1n;
+  for (const s of segments) {
+    const end = s.paddr + s.memsz;
+    if (end <= covered) continue;
+    const start = s.paddr > covered ? s.paddr : covered;
+    out.push({ start, end, seg: s });
+    covered = end;
+  }
+  return out;
+}
+
 export class ElfContainer implements DumpContainer {
   readonly format: string;
   readonly innerFormat?: string;
@@ -34,6 +52,8 @@ export class ElfContainer implements DumpContainer {
   readonly pageSize = 4096;
   readonly incomplete: string[] = [];
   readonly segments: LoadSegment[];
+  /** The segments cut into non-overlapping pieces, sorted: aliasing PT_LOADs (paging=true QEMU dumps) map each address once. */
+  private readonly pieces: Array<{ start: bigint; end: bigint; seg: LoadSegment }>;
   readonly notes: ElfNote[];
   readonly machine: number;
 
@@ -105,8 +125,9 @@ export class ElfContainer implements DumpContainer {
     }
     if (src.size < end) this.incomplete.unshift(`truncated: ${src.size} of ${end} bytes (the program headers describe ${phnum} segments ending at byte ${end}): memory stored past the cut is missing`);
     // kdump's /proc/vmcore starts with a segment for the kernel text that duplicates RAM: keep RAM first.
-    segments.sort((a, b) => (a.paddr < b.paddr ? -1 : a.paddr > b.paddr ? 1 : 0));
+    segments.sort((a, b) => (a.paddr < b.paddr ? -1 : a.paddr > b.paddr ? 1 : b.memsz > a.memsz ? 1 : b.memsz < a.memsz ? -1 : 0));
     this.segments = segments;
+    this.pieces = flatten(segments);
     if (!segments.length) this.incomplete.push('no PT_LOAD segment: no memory in this core');
     this.notes = noteBlobs.flatMap((b) => parseNotes(b, this.incomplete));
     this.vmcoreinfo = vmcoreinfoFrom(this.notes);
@@ -122,20 +143,18 @@ export class ElfContainer implements DumpContainer {
     return this.cpuNotes.length;
   }
 
-  /** The segment holding `paddr`: the last one starting at or below it that covers it. */
+  /** The segment holding `paddr` (binary search over the flattened, non-overlapping pieces). */
   private segmentOf(paddr: bigint): LoadSegment | undefined {
+    const p = this.pieces;
     let lo = 0;
-    let hi = this.segments.length;
+    let hi = p.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.segments[mid].paddr <= paddr) lo = mid + 1;
+      if (p[mid].start <= paddr) lo = mid + 1;
       else hi = mid;
     }
-    for (let i = lo - 1; i >= 0 && i >= lo - 4; i--) {
-      const s = this.segments[i];
-      if (paddr < s.paddr + s.memsz) return s;
-    }
-    return undefined;
+    const piece = p[lo - 1];
+    return piece && paddr < piece.end ? piece.seg : undefined;
   }
 
   hasPage(pfn: bigint): boolean {
