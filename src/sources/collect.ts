@@ -26,7 +26,7 @@ const BIG_LOG_BYTES = 64 * 1024 * 1024;
 /** Log files picked up from a crash directory (also compressed). kexec-dmesg.log is the capture kernel's own boot: not evidence. */
 const LOG_NAMES = /^(vmcore-dmesg\.txt|dmesg(\.[\w-]+)?|dmesg\.txt|console(\.[\w-]+)?\.log|serial(\.[\w-]+)?\.log|kern\.log(\.\d+)?)(\.(gz|xz|zst|bz2))?$/;
 /** Dump files of a crash directory (Debian's kdump-tools writes `dump.<date>`, others `vmcore`), confirmed by their signature. */
-const DUMP_NAMES = /^(vmcore(\.(kdump|elf|flat|\d+))?|.*\.vmcore|.*\.kdump|dump\.(elf|kdump|\d+))$/;
+const DUMP_NAMES = /^(vmcore(\.(kdump|elf|flat|\d+|split-?\d+))?|.*\.vmcore|.*\.kdump|dump\.(elf|kdump|\d+))$/;
 
 /** Sniffs the first bytes of a file for a dump signature (the same test the dump reader opens it by). */
 export function dumpKindOf(path: string): ContainerKind | undefined {
@@ -76,7 +76,8 @@ export function expandPaths(paths: string[]): Array<{ path: string; role: 'log' 
       throw new InputError(`cannot list directory (${(err as NodeJS.ErrnoException).code ?? String(err)})`, p);
     }
     const logs = names.filter((n) => LOG_NAMES.test(n));
-    const dumps = names.filter((n) => DUMP_NAMES.test(n) && dumpKindOf(join(p, n)));
+    // The files of a makedumpfile --split set are read together, from the first of them.
+    const dumps = names.filter((n) => DUMP_NAMES.test(n) && !/split-?([2-9]|\d{2,})$/.test(n) && dumpKindOf(join(p, n)));
     if (!logs.length && !dumps.length) {
       throw new InputError('no kernel log (vmcore-dmesg.txt, dmesg*, console*.log, kern.log) or vmcore found in this directory', p);
     }

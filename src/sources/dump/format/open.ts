@@ -4,6 +4,7 @@ import { ElfContainer } from './elf.ts';
 import { FlattenedSource } from './flattened.ts';
 import { FileSource, type ByteSource } from './io.ts';
 import { KdumpContainer } from './kdump.ts';
+import { withSplitSiblings } from './split.ts';
 import { damagedDumpReason } from './damaged.ts';
 import { containerKindOf } from './magic.ts';
 import type { DumpContainer } from './types.ts';
@@ -12,7 +13,11 @@ import type { DumpContainer } from './types.ts';
 export function openContainerOn(src: ByteSource, outer?: string): DumpContainer {
   const head = src.readAt(0n, 16);
   const kind = containerKindOf(head);
-  if (kind === 'kdump-compressed') return new KdumpContainer(src, outer ?? 'kdump-compressed');
+  if (kind === 'kdump-compressed') {
+    const k = new KdumpContainer(src, outer ?? 'kdump-compressed');
+    // One file of a makedumpfile --split set: read the set together.
+    return outer ? k : withSplitSiblings(k);
+  }
   if (kind === 'elf') return new ElfContainer(src, outer ?? 'elf');
   if (!outer && kind === 'flattened') {
     const flat = new FlattenedSource(src);

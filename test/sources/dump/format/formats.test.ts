@@ -4,7 +4,7 @@
  * with real encoders; every format must give identical pages, notes, VMCOREINFO and virtual reads.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -62,6 +62,15 @@ describe('container formats give identical pages', { skip: fixture ? false : 'no
       made.set('flattened-kdump', path.join(dir, 'vmcore.kdump.flat'));
     }
     writeFlattened(elf, path.join(dir, 'vmcore.elf.flat'), 16 * 1024);
+    // makedumpfile --split: three files, each with the pages of a third of the page-frame range.
+    const zlib = await encoder('zlib');
+    if (typeof zlib !== 'string') {
+      mkdirSync(path.join(dir, 'split'));
+      const third = src.maxPfn / 3n;
+      const bounds = [0n, third, 2n * third, src.maxPfn];
+      for (let i = 0; i < 3; i++) writeKdump(memo, path.join(dir, 'split', `vmcore.split-${i + 1}`), zlib, 'zlib', undefined, { start: bounds[i], end: bounds[i + 1] });
+      made.set('split', path.join(dir, 'split', 'vmcore.split-2'));
+    }
     made.set('flattened-elf', path.join(dir, 'vmcore.elf.flat'));
   });
 
@@ -84,6 +93,7 @@ describe('container formats give identical pages', { skip: fixture ? false : 'no
     ['elf', 'elf', ['none'], undefined],
     ['flattened-kdump', 'flattened', [], 'kdump-compressed'],
     ['flattened-elf', 'flattened', ['none'], 'elf'],
+    ['split', 'kdump-compressed (split into 3 files)', ['zlib'], undefined],
   ];
   for (const [name, format, compression, inner] of cases) {
     it(name, (t) => {
@@ -114,7 +124,7 @@ describe('container formats give identical pages', { skip: fixture ? false : 'no
         }
         for (const p of excluded) {
           assert.equal(c.hasPage(p), false);
-          const kdumpLike = c.format === 'kdump-compressed' || c.innerFormat === 'kdump-compressed';
+          const kdumpLike = c.format.startsWith('kdump-compressed') || c.innerFormat === 'kdump-compressed';
           assert.throws(() => c.readPhys(p * 4096n, 8), kdumpLike ? ExcludedPageError : MissingPageError);
         }
         const info = parseVmcoreinfo(c.vmcoreinfo!);
@@ -130,4 +140,26 @@ describe('container formats give identical pages', { skip: fixture ? false : 'no
       }
     });
   }
+
+  it('a split set with a file missing reads the rest and names the missing range', (t) => {
+    const file = made.get('split');
+    if (typeof file !== 'string') {
+      t.skip('no zlib encoder');
+      return;
+    }
+    rmSync(path.join(path.dirname(file), 'vmcore.split-3'));
+    const c = openDumpContainer(path.join(path.dirname(file), 'vmcore.split-1'));
+    try {
+      assert.equal(c.format, 'kdump-compressed (split into 2 files)');
+      const third = src.maxPfn / 3n;
+      assert.ok(c.incomplete.some((x) => x.includes(`0x${(2n * third).toString(16)}`) && /missing/.test(x)), c.incomplete.join('; '));
+      const before = present.filter((p) => p < 2n * third);
+      const lost = present.filter((p) => p >= 2n * third);
+      assert.ok(before.length > 0 && lost.length > 0);
+      for (const p of before.slice(0, 500)) assert.ok(c.readPhys(p * 4096n, 4096).equals(memo.readPhys(p * 4096n, 4096)));
+      for (const p of lost.slice(0, 50)) assert.throws(() => c.readPhys(p * 4096n, 8), MissingPageError);
+    } finally {
+      c.close();
+    }
+  });
 });

@@ -98,9 +98,18 @@ function pfnsOf(src: KdumpContainer, only?: bigint[]): bigint[] {
 }
 
 /** Writes a kdump-compressed (header v6) file with the source's pages, 1st bitmap, notes and VMCOREINFO. */
-export function writeKdump(src: KdumpContainer, path: string, encode: (p: Buffer) => Buffer, codec: Codec, only?: bigint[]): void {
+export function writeKdump(
+  src: KdumpContainer,
+  path: string,
+  encode: (p: Buffer) => Buffer,
+  codec: Codec,
+  only?: bigint[],
+  split?: { start: bigint; end: bigint },
+): void {
   const bs = src.pageSize;
-  const pfns = pfnsOf(src, only);
+  const all = pfnsOf(src, only);
+  // makedumpfile --split: every file has the whole bitmap, but descriptors and data of its own pfn range only.
+  const pfns = split ? all.filter((p) => p >= split.start && p < split.end) : all;
   const maxPfn = src.maxPfn;
   const bitmapBytes = Math.ceil(Number(maxPfn) / 8 / bs) * bs;
   const bitmapBlocks = (bitmapBytes / bs) * 2;
@@ -129,6 +138,13 @@ export function writeKdump(src: KdumpContainer, path: string, encode: (p: Buffer
   const descAt = BigInt(bs * (1 + subHdrSize + bitmapBlocks));
   sub.writeBigUInt64LE(src.physBase ?? 0n, 0);
   sub.writeInt32LE(src.dumpLevel ?? 1, 8);
+  if (split) {
+    sub.writeInt32LE(1, 12);
+    sub.writeBigUInt64LE(split.start & 0xffffffffn, 16);
+    sub.writeBigUInt64LE(split.end & 0xffffffffn, 24);
+    sub.writeBigUInt64LE(split.start, 80);
+    sub.writeBigUInt64LE(split.end, 88);
+  }
   sub.writeBigInt64LE(metaAt + BigInt(notes.length), 32);
   sub.writeBigUInt64LE(BigInt(vmci.length), 40);
   sub.writeBigInt64LE(metaAt, 48);
@@ -144,7 +160,7 @@ export function writeKdump(src: KdumpContainer, path: string, encode: (p: Buffer
   for (let p = 0n; p < maxPfn; p++) {
     if (src.pageState(p) !== 'missing') b1[Number(p >> 3n)] |= 1 << Number(p & 7n);
   }
-  for (const p of pfns) b2[Number(p >> 3n)] |= 1 << Number(p & 7n);
+  for (const p of all) b2[Number(p >> 3n)] |= 1 << Number(p & 7n);
   o.push(b1);
   o.push(b2);
 
