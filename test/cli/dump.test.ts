@@ -83,6 +83,21 @@ describe('coroner dump', () => {
     assertOneLineError(coroner('dump', 'info', f), /notes\.txt: at offset 0x0: not a vmcore/);
   });
 
+  test('dump formats we do not read: exit 2, one line naming the format and how to convert it', () => {
+    const sadump = Buffer.alloc(4096);
+    sadump.write('sadump\0\0', 0, 'latin1');
+    const s390 = Buffer.alloc(4096);
+    s390.writeBigUInt64BE(0xa8190173618f23fdn, 0);
+    for (const [name, buf, re] of [
+      ['disk.sadump', sadump, /disk\.sadump: at offset 0x0: a sadump dump: this format is not supported; makedumpfile reads sadump/],
+      ['dump.s390', s390, /dump\.s390: at offset 0x0: an s390 dump: this format is not supported; zgetdump/],
+    ] as const) {
+      const f = join(tmp, name);
+      writeFileSync(f, buf);
+      assertOneLineError(coroner('dump', 'info', f), re);
+    }
+  });
+
   test('a truncated dump header: exit 2, one line', { skip: !qemu61 && 'fixture missing' }, () => {
     const f = join(tmp, 'trunc.kdump');
     const buf = Buffer.alloc(100);

@@ -167,7 +167,9 @@ export function renderPs(recs: PsRecord[], totalKiB: number | undefined, opts: {
   const lines = ['      PID    PPID  CPU       TASK        ST  %MEM      VSZ      RSS  COMM'];
   for (const r of recs) {
     const mem = totalKiB && r.rssKiB ? ((r.rssKiB / totalKiB) * 100).toFixed(1) : '0.0';
-    const comm = r.kthread || r.vszKiB === undefined ? `[${r.comm}]` : r.comm;
+    // As crash brackets kernel threads: an exiting task or a zombie (its mm already gone) is not one.
+    const kernelThread = !r.exiting && r.st !== 'ZO' && (r.kthread || r.vszKiB === undefined);
+    const comm = kernelThread ? `[${r.comm}]` : r.comm;
     lines.push(
       `${r.current ? '>' : ' '}${String(r.pid).padStart(8)}${String(r.ppid).padStart(8)}${String(r.cpu).padStart(4)}  ${r.task}  ${r.st}  ${mem.padStart(4)}${String(r.vszKiB ?? 0).padStart(9)}${String(r.rssKiB ?? 0).padStart(9)}  ${comm}`,
     );

@@ -6,7 +6,7 @@ import { FileSource, type ByteSource } from './io.ts';
 import { KdumpContainer } from './kdump.ts';
 import { withSplitSiblings } from './split.ts';
 import { damagedDumpReason } from './damaged.ts';
-import { containerKindOf } from './magic.ts';
+import { containerKindOf, foreignDumpOf } from './magic.ts';
 import type { DumpContainer } from './types.ts';
 
 /** Opens a container over an already opened byte source; `outer` names the wrapping format (flattened). */
@@ -25,6 +25,8 @@ export function openContainerOn(src: ByteSource, outer?: string): DumpContainer 
     (c.incomplete as string[]).unshift(...flat.problems);
     return c;
   }
+  const foreign = foreignDumpOf(head);
+  if (foreign) throw new InputError(`${foreign.name}: this format is not supported; ${foreign.hint}`, src.path, 0);
   const shown = JSON.stringify(head.toString('latin1', 0, Math.min(head.length, 12)));
   const damaged = !outer && head.length ? damagedDumpReason(src.path) : undefined;
   if (damaged) throw new InputError(damaged, src.path, 0);

@@ -49,6 +49,20 @@ describe('ELF cores', { skip: fixture ? false : 'no fixtures' }, () => {
     }
   });
 
+  it('gathers the notes of several PT_NOTE segments', () => {
+    const file = path.join(dir, 'notes3.elf');
+    writeElf(withPageMemo(src), file, only.slice(0, 50), { noteSegments: 3 });
+    const c = openDumpContainer(file) as ElfContainer;
+    try {
+      assert.ok(src.cpuNotes.length >= 2);
+      assert.deepEqual(c.cpuNotes, src.cpuNotes);
+      assert.equal(c.vmcoreinfo, src.vmcoreinfo);
+      assert.deepEqual(c.incomplete, []);
+    } finally {
+      c.close();
+    }
+  });
+
   it('treats memsz beyond filesz as excluded, never zeros', () => {
     const file = path.join(dir, 'tail.elf');
     writeElf(withPageMemo(src), file, only.slice(0, 10), { tailPages: 3n });

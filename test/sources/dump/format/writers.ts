@@ -188,7 +188,12 @@ export function writeKdump(
 }
 
 /** Writes an ELF64 core: PT_NOTE (the source's notes) and one PT_LOAD per run of present pages. */
-export function writeElf(src: KdumpContainer, path: string, only?: bigint[], opts: { xnum?: boolean; tailPages?: bigint } = {}): void {
+export function writeElf(
+  src: KdumpContainer,
+  path: string,
+  only?: bigint[],
+  opts: { xnum?: boolean; tailPages?: bigint; /** the notes in this many PT_NOTE segments */ noteSegments?: number } = {},
+): void {
   const bs = BigInt(src.pageSize);
   const pfns = pfnsOf(src, only);
   const runs: Array<{ start: bigint; end: bigint }> = [];
@@ -197,8 +202,10 @@ export function writeElf(src: KdumpContainer, path: string, only?: bigint[], opt
     if (last && last.end === p) last.end = p + 1n;
     else runs.push({ start: p, end: p + 1n });
   }
-  const notes = encodeNotes(src.notes);
-  const phnum = runs.length + 1;
+  const k = Math.max(1, Math.min(opts.noteSegments ?? 1, src.notes.length));
+  const per = Math.ceil(src.notes.length / k);
+  const noteParts = Array.from({ length: k }, (_, i) => encodeNotes(src.notes.slice(i * per, (i + 1) * per)));
+  const phnum = runs.length + k;
   const o = new Out(path);
   const eh = Buffer.alloc(64);
   eh.write('\x7fELF', 0, 'latin1');
@@ -214,18 +221,19 @@ export function writeElf(src: KdumpContainer, path: string, only?: bigint[], opt
   eh.writeUInt16LE(opts.xnum ? 0xffff : phnum, 56);
   o.push(eh);
   const ph = Buffer.alloc(56 * phnum);
-  const notesAt = 64n + BigInt(ph.length);
-  ph.writeUInt32LE(4, 0);
-  ph.writeBigUInt64LE(notesAt, 8);
-  ph.writeBigUInt64LE(BigInt(notes.length), 32);
-  ph.writeBigUInt64LE(BigInt(notes.length), 40);
-  o.pos = notesAt;
-  o.push(notes);
+  o.pos = 64n + BigInt(ph.length);
+  noteParts.forEach((notes, i) => {
+    ph.writeUInt32LE(4, 56 * i);
+    ph.writeBigUInt64LE(o.pos, 56 * i + 8);
+    ph.writeBigUInt64LE(BigInt(notes.length), 56 * i + 32);
+    ph.writeBigUInt64LE(BigInt(notes.length), 56 * i + 40);
+    o.push(notes);
+  });
   o.pos = (o.pos + bs - 1n) / bs * bs;
   runs.forEach((r, i) => {
     const at = o.pos;
     for (let p = r.start; p < r.end; p++) o.push(src.readPage(p));
-    const e = 56 * (i + 1);
+    const e = 56 * (i + k);
     const size = (r.end - r.start) * bs;
     ph.writeUInt32LE(1, e);
     ph.writeUInt32LE(7, e + 4);
