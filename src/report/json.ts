@@ -5,7 +5,8 @@ import type { Finding } from '../model/finding.ts';
 import { cite, type Fact } from '../model/provenance.ts';
 import type { Frame } from '../model/trace.ts';
 import type { Diagnosis } from '../diagnose/index.ts';
-import { SCHEMA_VERSION, type Report } from './schema.ts';
+import type { Report } from './schema.ts';
+import { SCHEMA_VERSION } from './schema-version.ts';
 
 export const TOOL_VERSION = '0.1.0';
 

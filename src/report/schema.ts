@@ -4,7 +4,9 @@
  */
 import Type, { type Static } from 'typebox';
 
-export const SCHEMA_VERSION = 1;
+import { SCHEMA_VERSION } from './schema-version.ts';
+
+export { SCHEMA_VERSION };
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 

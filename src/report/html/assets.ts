@@ -1,6 +1,7 @@
 /** The page's script and style: client.ts bundled and style.css minified with esbuild, once per process. */
-import { buildSync, transformSync } from 'esbuild';
+import type * as Esbuild from 'esbuild';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 export interface Assets {
@@ -19,6 +20,8 @@ function assetDir(): URL {
 /** Bundles the assets (about 30 ms the first time; cached after, they never change within a process). */
 export function assets(): Assets {
   if (cached) return cached;
+  // Loaded here, not at start: every other command would pay for parsing esbuild's API.
+  const { buildSync, transformSync } = createRequire(import.meta.url)('esbuild') as typeof Esbuild;
   const built = buildSync({
     entryPoints: [fileURLToPath(new URL('client.ts', assetDir()))],
     bundle: true,

@@ -12,7 +12,7 @@ import type { DumpContainer } from './format/types.ts';
 import { parseVmcoreinfo, type Vmcoreinfo } from './format/vmcoreinfo.ts';
 import { Btf } from './kernel/btf.ts';
 import { KernelLayoutError, attempt, isMemoryError } from './kernel/errors.ts';
-import { decodeKallsyms, type KallsymsLocation } from './kernel/kallsyms.ts';
+import { decodeKallsymsColumns, type KallsymsLocation } from './kernel/kallsyms.ts';
 import { START_KERNEL_MAP, SymbolTable, Symbols, readSystemMap } from './kernel/symbols.ts';
 import { Kernel } from './kernel/value.ts';
 import { readModules } from './walk/modules.ts';
@@ -183,7 +183,7 @@ export class KernelDump {
         addresses: s.get('kallsyms_addresses'),
       };
       try {
-        const table = new SymbolTable(decodeKallsyms(read, loc));
+        const table = new SymbolTable(decodeKallsymsColumns(read, loc));
         const syms = new Symbols(table, 'kallsyms-in-dump');
         const bad = this.verifySymbols(table);
         if (!bad) return syms;

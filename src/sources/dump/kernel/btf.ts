@@ -7,6 +7,7 @@
  * records (name_off, info = vlen | kind << 24 | kind_flag << 31, size-or-type) each followed
  * by kind-specific data, and a string section. Type id 0 is void; ids count from 1.
  */
+import { ByteNameIndex, cStringEnd } from './name-index.ts';
 
 export enum BtfKind {
   UNKN = 0,
@@ -162,7 +163,7 @@ export class Btf {
   /** Byte offset (inside the type section) of each type record, indexed by id - firstId. */
   private readonly offsets: Uint32Array;
   private readonly cache = new Map<number, BtfType>();
-  private nameIndex?: Map<string, number[]>;
+  private nameIndex?: (name: string) => number[];
 
   constructor(data: Buffer, opts: BtfOptions = {}) {
     this.data = data;
@@ -364,24 +365,44 @@ export class Btf {
     return this.str(this.data.readUInt32LE(at));
   }
 
-  private index(): Map<string, number[]> {
-    if (this.nameIndex) return this.nameIndex;
-    const m = new Map<string, number[]>();
-    for (let i = 0; i < this.count; i++) {
-      const id = this.firstId + i;
-      const name = this.nameOf(id);
-      if (!name) continue;
-      const l = m.get(name);
-      if (l) l.push(id);
-      else m.set(name, [id]);
+  /** Ids of this blob named `name`, ascending. */
+  private ownIds(name: string): number[] {
+    if (!this.nameIndex) {
+      // Index type names where they lie in the string section; a split blob's names may lie in its base's section.
+      const n = this.count;
+      const starts = new Uint32Array(n);
+      const ends = new Uint32Array(n);
+      const baseLen = this.base ? this.base.strLen : 0;
+      const split = this.base ? [] as number[] : undefined;
+      const stop = this.strStart + this.strLen;
+      for (let i = 0; i < n; i++) {
+        const off = this.data.readUInt32LE(this.typeStart + this.offsets[i]);
+        if (off === 0) continue;
+        if (off < baseLen) {
+          split!.push(i);
+          continue;
+        }
+        const start = this.strStart + off - baseLen;
+        if (start >= stop) continue;
+        starts[i] = start;
+        ends[i] = cStringEnd(this.data, start, stop);
+      }
+      const index = new ByteNameIndex(this.data, starts, ends);
+      const inBase = new Map<string, number[]>();
+      for (const i of split ?? []) {
+        const name = this.nameOf(this.firstId + i);
+        const l = inBase.get(name);
+        if (l) l.push(i);
+        else inBase.set(name, [i]);
+      }
+      this.nameIndex = (name) => [...index.all(name), ...(inBase.get(name) ?? [])].sort((x, y) => x - y);
     }
-    this.nameIndex = m;
-    return m;
+    return this.nameIndex(name).map((i) => this.firstId + i);
   }
 
   /** All ids (this blob, then base) carrying `name`, optionally of one kind. */
   findAll(name: string, kind?: BtfKind): number[] {
-    const own = (this.index().get(name) ?? []).filter((id) => kind === undefined || this.kindOf(id) === kind);
+    const own = this.ownIds(name).filter((id) => kind === undefined || this.kindOf(id) === kind);
     const inBase = this.base ? this.base.findAll(name, kind) : [];
     return [...own, ...inBase];
   }

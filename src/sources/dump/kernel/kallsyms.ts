@@ -73,8 +73,28 @@ class StreamReader {
 
 const MAX_SYMS = 4_000_000;
 
+/**
+ * Symbols as parallel columns (kallsyms order): symbol i is named bytes[starts[i], ends[i]) (latin1), has type letter
+ * types[i] and address addrs[i]. Decoding 150,000 symbols makes no object and no string per symbol.
+ */
+export interface SymbolColumns {
+  addrs: BigUint64Array;
+  bytes: Buffer;
+  starts: Uint32Array;
+  ends: Uint32Array;
+  types: Uint8Array;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /** Decodes every symbol of the kallsyms tables at `loc`. */
 export function decodeKallsyms(read: ReadFn, loc: KallsymsLocation): RawSymbol[] {
+  const c = decodeKallsymsColumns(read, loc);
+  return Array.from(c.addrs, (address, i) => ({ address, type: String.fromCharCode(c.types[i]), name: c.bytes.toString('latin1', c.starts[i], c.ends[i]) }));
+}
+
+/** Decodes every symbol of the kallsyms tables at `loc` into columns. */
+export function decodeKallsymsColumns(read: ReadFn, loc: KallsymsLocation): SymbolColumns {
   const num = read(loc.numSyms, 4).readUInt32LE(0);
   if (num === 0 || num > MAX_SYMS) throw new KallsymsError(`kallsyms_num_syms is ${num}, not a plausible symbol count`, loc.numSyms);
 
@@ -88,49 +108,84 @@ export function decodeKallsyms(read: ReadFn, loc: KallsymsLocation): RawSymbol[]
   }
   // The last token is at most a few dozen bytes long.
   const tokTable = read(loc.tokenTable, maxOff + 256);
-  const tokens: string[] = tokOffsets.map((o, i) => {
+  const tokens: Buffer[] = tokOffsets.map((o, i) => {
     let e = o;
     while (e < tokTable.length && tokTable[e] !== 0) e++;
     if (e >= tokTable.length) throw new KallsymsError(`kallsyms token ${i} is not terminated`, loc.tokenTable + BigInt(o));
-    return tokTable.toString('latin1', o, e);
+    return tokTable.subarray(o, e);
   });
 
   const addrs = readAddresses(read, loc, num);
-
-  const out: RawSymbol[] = new Array(num);
+  const starts = new Uint32Array(num);
+  const ends = new Uint32Array(num);
+  const types = new Uint8Array(num);
+  let bytes = Buffer.allocUnsafe(Math.max(4096, num * 32));
+  let n = 0;
   const r = new StreamReader(read, loc.names);
   for (let i = 0; i < num; i++) {
     let len = r.byte();
     if (len & 0x80) len = (len & 0x7f) | (r.byte() << 7);
     if (len === 0) throw new KallsymsError(`kallsyms name ${i} has length 0`, r.address);
-    let s = '';
-    for (let j = 0; j < len; j++) s += tokens[r.byte()];
-    if (s.length < 2) throw new KallsymsError(`kallsyms name ${i} decodes to '${s}'`, r.address);
-    out[i] = { type: s[0], name: s.slice(1), address: addrs[i] };
+    const start = n;
+    for (let j = 0; j < len; j++) {
+      const t = tokens[r.byte()];
+      if (n + t.length > bytes.length) {
+        const bigger = Buffer.allocUnsafe(bytes.length * 2 + t.length);
+        bytes.copy(bigger, 0, 0, n);
+        bytes = bigger;
+      }
+      for (let k = 0; k < t.length; k++) bytes[n++] = t[k];
+    }
+    if (n - start < 2) throw new KallsymsError(`kallsyms name ${i} decodes to '${bytes.toString('latin1', start, n)}'`, r.address);
+    // The expansion's first character is the type letter; the name follows it.
+    types[i] = bytes[start];
+    starts[i] = start + 1;
+    ends[i] = n;
   }
-  return out;
+  return { addrs, bytes: bytes.subarray(0, n), starts, ends, types };
 }
 
-function readAddresses(read: ReadFn, loc: KallsymsLocation, num: number): bigint[] {
-  const out: bigint[] = new Array(num);
+/** Symbol addresses, computed on 32-bit halves (no BigInt per symbol). */
+function readAddresses(read: ReadFn, loc: KallsymsLocation, num: number): BigUint64Array {
+  const out = new BigUint64Array(num);
   if (loc.offsets !== undefined && loc.relativeBase !== undefined) {
-    const base = read(loc.relativeBase, 8).readBigUInt64LE(0);
+    const baseBuf = read(loc.relativeBase, 8);
+    const base = baseBuf.readBigUInt64LE(0);
     const raw = read(loc.offsets, num * 4);
     let negatives = 0;
     for (let i = 0; i < num; i++) if (raw.readInt32LE(i * 4) < 0) negatives++;
     // Absolute-percpu encoding shows up as negative offsets for every kernel-image symbol.
     const absolutePercpu = negatives > 0;
+    if (!LITTLE_ENDIAN) {
+      for (let i = 0; i < num; i++) {
+        const v = raw.readInt32LE(i * 4);
+        if (!absolutePercpu) out[i] = base + BigInt(v >>> 0);
+        else if (v >= 0) out[i] = BigInt(v);
+        else out[i] = BigInt.asUintN(64, base - 1n - BigInt(v));
+      }
+      return out;
+    }
+    const halves = new Uint32Array(out.buffer);
+    const baseLo = baseBuf.readUInt32LE(0);
+    const baseHi = baseBuf.readUInt32LE(4);
     for (let i = 0; i < num; i++) {
       const v = raw.readInt32LE(i * 4);
-      if (!absolutePercpu) out[i] = base + BigInt(v >>> 0);
-      else if (v >= 0) out[i] = BigInt(v);
-      else out[i] = BigInt.asUintN(64, base - 1n - BigInt(v));
+      if (absolutePercpu && v >= 0) {
+        halves[2 * i] = v;
+        continue;
+      }
+      // base + u, where u = v (unsigned) or, for absolute-percpu negatives, -1 - v.
+      const u = absolutePercpu ? ~v >>> 0 : v >>> 0;
+      const lo = baseLo + u;
+      halves[2 * i] = lo >>> 0;
+      halves[2 * i + 1] = (baseHi + (lo > 0xffffffff ? 1 : 0)) >>> 0;
     }
     return out;
   }
   if (loc.addresses !== undefined) {
     const raw = read(loc.addresses, num * 8);
-    for (let i = 0; i < num; i++) out[i] = raw.readBigUInt64LE(i * 8);
+    if (LITTLE_ENDIAN && raw.byteOffset % 8 === 0) out.set(new BigUint64Array(raw.buffer, raw.byteOffset, num));
+    else for (let i = 0; i < num; i++) out[i] = raw.readBigUInt64LE(i * 8);
     return out;
   }
   throw new KallsymsError('neither kallsyms_offsets+kallsyms_relative_base nor kallsyms_addresses is known');

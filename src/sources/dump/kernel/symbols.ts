@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { InputError } from '../../../model/errors.ts';
-import type { RawSymbol } from './kallsyms.ts';
+import type { RawSymbol, SymbolColumns } from './kallsyms.ts';
+import { ByteNameIndex } from './name-index.ts';
 
 export interface SymbolInfo {
   name: string;
@@ -23,31 +24,50 @@ export interface SymbolInfo {
 /** Where x86_64 kernel-image addresses start; KASLR shifts symbols at and above it. */
 export const START_KERNEL_MAP = 0xffffffff80000000n;
 
-/** A sorted, immutable table of (address, name, type). */
+/** A sorted, immutable table of (address, name, type), names kept as bytes until asked for. */
 export class SymbolTable {
   private readonly addrs: BigUint64Array;
-  private readonly names: string[];
-  private readonly types: string[];
-  private byName?: Map<string, number>;
+  private readonly bytes: Buffer;
+  private readonly starts: Uint32Array;
+  private readonly ends: Uint32Array;
+  private readonly types: Uint8Array;
+  private byName?: ByteNameIndex;
 
-  constructor(symbols: RawSymbol[]) {
+  constructor(symbols: RawSymbol[] | SymbolColumns) {
+    const c = Array.isArray(symbols) ? columnsOf(symbols) : symbols;
+    this.bytes = c.bytes;
+    if (isSorted(c.addrs)) {
+      this.addrs = c.addrs;
+      this.starts = c.starts;
+      this.ends = c.ends;
+      this.types = c.types;
+      return;
+    }
     // Stable sort by address keeps the original order of aliases (the kernel reports the first).
-    const order = symbols.map((_, i) => i);
-    let sorted = true;
-    for (let i = 1; i < symbols.length; i++) if (symbols[i].address < symbols[i - 1].address) sorted = false;
-    if (!sorted) order.sort((a, b) => (symbols[a].address < symbols[b].address ? -1 : symbols[a].address > symbols[b].address ? 1 : a - b));
-    this.addrs = new BigUint64Array(symbols.length);
-    this.names = new Array(symbols.length);
-    this.types = new Array(symbols.length);
+    const order = Array.from(c.addrs.keys()).sort((a, b) => (c.addrs[a] < c.addrs[b] ? -1 : c.addrs[a] > c.addrs[b] ? 1 : a - b));
+    const n = order.length;
+    this.addrs = new BigUint64Array(n);
+    this.starts = new Uint32Array(n);
+    this.ends = new Uint32Array(n);
+    this.types = new Uint8Array(n);
     order.forEach((src, i) => {
-      this.addrs[i] = symbols[src].address;
-      this.names[i] = symbols[src].name;
-      this.types[i] = symbols[src].type;
+      this.addrs[i] = c.addrs[src];
+      this.starts[i] = c.starts[src];
+      this.ends[i] = c.ends[src];
+      this.types[i] = c.types[src];
     });
   }
 
   get length(): number {
     return this.addrs.length;
+  }
+
+  private nameAt(i: number): string {
+    return this.bytes.toString('latin1', this.starts[i], this.ends[i]);
+  }
+
+  private typeAt(i: number): string {
+    return String.fromCharCode(this.types[i]);
   }
 
   /** Index of the last symbol with address <= addr, moved back to the first alias; -1 if none. */
@@ -74,37 +94,70 @@ export class SymbolTable {
     while (j < this.addrs.length && this.addrs[j] === start) j++;
     const end = j < this.addrs.length ? this.addrs[j] : start;
     if (end !== start && addr >= end) return undefined;
-    return { name: this.names[i], offset: Number(addr - start), size: Number(end - start), address: start, type: this.types[i] };
+    return { name: this.nameAt(i), offset: Number(addr - start), size: Number(end - start), address: start, type: this.typeAt(i) };
+  }
+
+  /** Which entry `name` means: the first symbol with that name, a global one over local duplicates. */
+  private indexOf(name: string): number | undefined {
+    this.byName ??= new ByteNameIndex(this.bytes, this.starts, this.ends);
+    const all = this.byName.all(name);
+    return all.find((i) => !isLocal(this.types[i])) ?? all[0];
   }
 
   /** Address of `name` (the first symbol with that name; global symbols win over local duplicates). */
   address(name: string): bigint | undefined {
-    if (!this.byName) {
-      const m = new Map<string, number>();
-      for (let i = 0; i < this.names.length; i++) {
-        const prev = m.get(this.names[i]);
-        if (prev === undefined) m.set(this.names[i], i);
-        else if (isLocal(this.types[prev]) && !isLocal(this.types[i])) m.set(this.names[i], i);
-      }
-      this.byName = m;
-    }
-    const i = this.byName.get(name);
+    const i = this.indexOf(name);
     return i === undefined ? undefined : this.addrs[i];
   }
 
   typeOf(name: string): string | undefined {
-    this.address(name);
-    const i = this.byName!.get(name);
-    return i === undefined ? undefined : this.types[i];
+    const i = this.indexOf(name);
+    return i === undefined ? undefined : this.typeAt(i);
   }
 
   *entries(): IterableIterator<RawSymbol> {
-    for (let i = 0; i < this.addrs.length; i++) yield { name: this.names[i], type: this.types[i], address: this.addrs[i] };
+    for (let i = 0; i < this.addrs.length; i++) yield { name: this.nameAt(i), type: this.typeAt(i), address: this.addrs[i] };
   }
 }
 
-function isLocal(type: string): boolean {
-  return type >= 'a' && type <= 'z';
+/** Symbols as columns, names encoded latin1 into one buffer. */
+function columnsOf(symbols: RawSymbol[]): SymbolColumns {
+  const n = symbols.length;
+  const starts = new Uint32Array(n);
+  const ends = new Uint32Array(n);
+  const types = new Uint8Array(n);
+  const addrs = new BigUint64Array(n);
+  let total = 0;
+  for (const s of symbols) total += s.name.length;
+  const bytes = Buffer.allocUnsafe(total);
+  let at = 0;
+  symbols.forEach((s, i) => {
+    starts[i] = at;
+    at += bytes.write(s.name, at, 'latin1');
+    ends[i] = at;
+    types[i] = s.type.charCodeAt(0);
+    addrs[i] = s.address;
+  });
+  return { addrs, bytes, starts, ends, types };
+}
+
+/** Whether 64-bit addresses ascend, compared on 32-bit halves (no BigInt per element). */
+function isSorted(addrs: BigUint64Array): boolean {
+  if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
+    for (let i = 1; i < addrs.length; i++) if (addrs[i] < addrs[i - 1]) return false;
+    return true;
+  }
+  const h = new Uint32Array(addrs.buffer, addrs.byteOffset, addrs.length * 2);
+  for (let i = 1; i < addrs.length; i++) {
+    const hi = h[2 * i + 1];
+    const prevHi = h[2 * i - 1];
+    if (hi < prevHi || (hi === prevHi && h[2 * i] < h[2 * i - 2])) return false;
+  }
+  return true;
+}
+
+function isLocal(type: number): boolean {
+  return type >= 0x61 && type <= 0x7a;
 }
 
 /**

@@ -91,9 +91,20 @@ class PagedSpace implements AddressSpace {
     const out = Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {
-      const at = U64(vaddr + BigInt(done));
-      const n = Math.min(4096 - Number(at & 0xfffn), length - done);
-      this.phys.readPhys(this.translate(at), n).copy(out, done);
+      // Pages that follow each other in physical memory too are read at once (the kernel image, BTF, kallsyms).
+      const start = this.translate(U64(vaddr + BigInt(done)));
+      let n = Math.min(4096 - Number(start & 0xfffn), length - done);
+      while (done + n < length && n < 1 << 20) {
+        let next: bigint;
+        try {
+          next = this.translate(U64(vaddr + BigInt(done + n)));
+        } catch {
+          break;
+        }
+        if (next !== start + BigInt(n)) break;
+        n += Math.min(4096, length - done - n);
+      }
+      this.phys.readPhys(start, n).copy(out, done);
       done += n;
     }
     return out;
@@ -308,8 +319,5 @@ export function openKernelMemory(container: DumpContainer, info: Vmcoreinfo, opt
 
 /** phys_base from an ELF core's kernel-text PT_LOAD (vaddr in the kernel image mapping), as /proc/vmcore has it. */
 function elfPhysBase(container: DumpContainer): bigint | undefined {
-  const segs = (container as { segments?: Array<{ vaddr: bigint; paddr: bigint }> }).segments;
-  if (!segs) return undefined;
-  const text = segs.find((s) => s.vaddr >= START_KERNEL_MAP && s.vaddr < START_KERNEL_MAP + DEFAULT_KERNEL_IMAGE_SIZE);
-  return text ? U64(text.paddr - (text.vaddr - START_KERNEL_MAP)) : undefined;
+  return (container as { imagePhysBase?: () => bigint | undefined }).imagePhysBase?.();
 }
