@@ -52,7 +52,7 @@ export class ElfContainer implements DumpContainer {
   /** Program header number of the segment that answers each piece. */
   private readonly pieceSeg: Int32Array;
   private readonly segCache = new Map<number, LoadSegment>();
-  private readonly pageCache = new LruCache<bigint, Buffer>(1024);
+  private readonly pageCache = new LruCache<number, Buffer>(1024);
   readonly notes: ElfNote[];
   readonly machine: number;
 
@@ -253,7 +253,7 @@ export class ElfContainer implements DumpContainer {
 
   /** The whole page at `base` when one segment holds all of it, from the cache or read into it. */
   private cachedPage(base: bigint): Buffer | undefined {
-    const hit = this.pageCache.get(base);
+    const hit = this.pageCache.get(Number(base));
     if (hit) return hit;
     const s = this.segmentOf(base);
     if (!s) return undefined;
@@ -261,7 +261,7 @@ export class ElfContainer implements DumpContainer {
     if (rel + BigInt(this.pageSize) > s.present) return undefined;
     const page = this.src.readAt(s.offset + rel, this.pageSize);
     if (page.length < this.pageSize) return undefined;
-    this.pageCache.set(base, page);
+    this.pageCache.set(Number(base), page);
     return page;
   }
 

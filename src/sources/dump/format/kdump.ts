@@ -114,7 +114,7 @@ export class KdumpContainer implements DumpContainer {
   private bitmap1: PageBitmap | undefined;
   private bitmap2: PageBitmap | undefined;
   private readonly descCache = new LruCache<number, PageDesc[]>(64);
-  private readonly pageCache = new LruCache<bigint, Buffer>(1024);
+  private readonly pageCache = new LruCache<number, Buffer>(1024);
   private readonly badPages = new Set<bigint>();
 
   constructor(
@@ -386,7 +386,7 @@ export class KdumpContainer implements DumpContainer {
 
   /** The content of one page frame. */
   readPage(pfn: bigint): Buffer {
-    const cached = this.pageCache.get(pfn);
+    const cached = this.pageCache.get(Number(pfn));
     if (cached) return cached;
     const paddr = pfn * BigInt(this.pageSize);
     if (pfn < 0n || pfn >= this.maxPfn) throw new MissingPageError(paddr);
@@ -415,7 +415,7 @@ export class KdumpContainer implements DumpContainer {
       throw new InputError(`page 0x${pfn.toString(16)}: ${kind} data is corrupt: ${(e as Error).message}`, this.path, d.offset);
     }
     if (!this.compression.includes(kind)) this.compression.push(kind);
-    this.pageCache.set(pfn, page);
+    this.pageCache.set(Number(pfn), page);
     return page;
   }
 

@@ -108,11 +108,16 @@ export function decodeKallsymsColumns(read: ReadFn, loc: KallsymsLocation): Symb
   }
   // The last token is at most a few dozen bytes long.
   const tokTable = read(loc.tokenTable, maxOff + 256);
-  const tokens: Buffer[] = tokOffsets.map((o, i) => {
+  const tokStart = new Int32Array(256);
+  const tokEnd = new Int32Array(256);
+  let maxTok = 1;
+  tokOffsets.forEach((o, i) => {
     let e = o;
     while (e < tokTable.length && tokTable[e] !== 0) e++;
     if (e >= tokTable.length) throw new KallsymsError(`kallsyms token ${i} is not terminated`, loc.tokenTable + BigInt(o));
-    return tokTable.subarray(o, e);
+    tokStart[i] = o;
+    tokEnd[i] = e;
+    maxTok = Math.max(maxTok, e - o);
   });
 
   const addrs = readAddresses(read, loc, num);
@@ -127,14 +132,14 @@ export function decodeKallsymsColumns(read: ReadFn, loc: KallsymsLocation): Symb
     if (len & 0x80) len = (len & 0x7f) | (r.byte() << 7);
     if (len === 0) throw new KallsymsError(`kallsyms name ${i} has length 0`, r.address);
     const start = n;
+    if (n + len * maxTok > bytes.length) {
+      const bigger = Buffer.allocUnsafe(bytes.length * 2 + len * maxTok);
+      bytes.copy(bigger, 0, 0, n);
+      bytes = bigger;
+    }
     for (let j = 0; j < len; j++) {
-      const t = tokens[r.byte()];
-      if (n + t.length > bytes.length) {
-        const bigger = Buffer.allocUnsafe(bytes.length * 2 + t.length);
-        bytes.copy(bigger, 0, 0, n);
-        bytes = bigger;
-      }
-      for (let k = 0; k < t.length; k++) bytes[n++] = t[k];
+      const t = r.byte();
+      for (let k = tokStart[t], e = tokEnd[t]; k < e; k++) bytes[n++] = tokTable[k];
     }
     if (n - start < 2) throw new KallsymsError(`kallsyms name ${i} decodes to '${bytes.toString('latin1', start, n)}'`, r.address);
     // The expansion's first character is the type letter; the name follows it.
