@@ -11,7 +11,6 @@ import type {
   IpiState,
   KernelQueries,
   Maybe,
-  PolledWord,
   QSpinlockState,
   SeqcountState,
   SleepingLockState,
@@ -25,6 +24,7 @@ import type {
 import { isUnknown } from '../../model/queries.ts';
 import type { RegisterSet } from '../../model/trace.ts';
 import { decode } from './arch/x86_64/decode.ts';
+import { spinLoopAt } from '../code/spin-loop.ts';
 import { registerSetFromNote, noteHasRegisters } from './arch/x86_64/registers.ts';
 import type { KernelDump } from './index.ts';
 import { InputError } from '../../model/errors.ts';
@@ -169,68 +169,7 @@ class DumpQueries implements KernelQueries {
   }
 
   spinLoop(regs: RegisterSet): Maybe<SpinLoop> {
-    const ripHex = regs.values.rip;
-    if (!ripHex) return { unknown: 'no RIP in the registers' };
-    if (regs.mode === 'user') return { unknown: 'the CPU is in user mode' };
-    const pc = BigInt(`0x${ripHex}`);
-    const fn = this.functionBounds(pc);
-    if (!fn) return { unknown: `no symbol covers RIP 0x${ripHex}` };
-    const size = Math.min(fn.size, 0x8000);
-    if (fn.offset >= size) return { unknown: `RIP ${fn.name}+0x${fn.offset.toString(16)} is beyond the part of the function Coroner disassembles` };
-    const insns = this.disassemble(fn.address, size);
-    if (isUnknown(insns)) return insns;
-    const at = insns.findIndex((i) => i.address === pc);
-    if (at < 0) return { unknown: `RIP ${fn.name}+0x${fn.offset.toString(16)} is not on an instruction boundary (code differs from the symbols?)` };
-    // The smallest backward branch whose loop runs through the PC: the innermost loop around it.
-    // (A shorter backward jump elsewhere over the PC may close a different loop the PC is not on.)
-    let best: { s: number; e: number; body: Instruction[] } | undefined;
-    for (let e = at; e < insns.length && insns[e].address - pc < 0x200n; e++) {
-      const b = insns[e];
-      if ((b.flow !== 'branch' && b.flow !== 'conditional-branch') || b.target === undefined) continue;
-      if (b.target > pc || b.target < fn.address) continue;
-      const s = insns.findIndex((i) => i.address === b.target);
-      if (s < 0) continue;
-      if (best && insns[e].address - insns[s].address >= insns[best.e].address - insns[best.s].address) continue;
-      const body = loopBody(insns, s, e);
-      if (body.some((i) => i.address === pc)) best = { s, e, body };
-    }
-    if (!best) return { unknown: `no loop around ${fn.name}+0x${fn.offset.toString(16)}: no backward branch closes a loop through it` };
-    const loop = best.body;
-    if (loop.length > 64) return { unknown: `the loop around ${fn.name}+0x${fn.offset.toString(16)} has ${loop.length} instructions: not a tight spin` };
-    const written = new Set(loop.map((i) => i.writes).filter((w): w is string => !!w));
-    const polls: PolledWord[] = [];
-    for (const i of loop) {
-      const m = i.memory;
-      if (!m || i.mnemonic === 'lea' || i.mnemonic.startsWith('nop') || i.mnemonic.startsWith('prefetch')) continue;
-      if (m.base === 'rsp' || m.segment) continue;
-      let address: bigint | undefined;
-      let via: string;
-      if (m.ripRelative !== undefined) {
-        address = m.ripRelative;
-        via = 'rip-relative';
-      } else {
-        const base = m.base ? regs.values[m.base] : '0';
-        const index = m.index ? regs.values[m.index] : '0';
-        if (base === undefined || index === undefined) continue;
-        if ((m.base && written.has(m.base)) || (m.index && written.has(m.index))) continue;
-        address = BigInt.asUintN(64, BigInt(`0x${base}`) + BigInt(`0x${index}`) * BigInt(m.scale) + m.displacement);
-        via = `${m.displacement ? `0x${m.displacement.toString(16)}` : ''}(${m.base ?? ''}${m.index ? `,${m.index},${m.scale}` : ''})`;
-      }
-      if (polls.some((p) => p.address === address)) continue;
-      const size = m.size > 0 && m.size <= 8 ? m.size : 4;
-      const raw = this.readBytes(address, size, `polled word at 0x${address.toString(16)}`);
-      let value: Maybe<bigint>;
-      if (isUnknown(raw)) value = raw;
-      else {
-        let v = 0n;
-        for (let b = size - 1; b >= 0; b--) v = (v << 8n) | BigInt(raw[b]);
-        value = v;
-      }
-      const loaded = i.writes;
-      const testsBit0 = !!loaded && loop.some((t) => t !== i && /^(test|and)[bwlq]?$/.test(t.mnemonic) && /^\$0x1,%/.test(t.text.split(/\s+/)[1] ?? '') && fullName(t.text) === loaded);
-      polls.push({ address, size, via, symbol: this.symbolAt(address), value, testsBit0 });
-    }
-    return { function: fn, pc, start: loop[0].address, end: loop[loop.length - 1].address, instructions: loop, pause: loop.some((i) => i.mnemonic === 'pause'), polls };
+    return spinLoopAt(this, regs, (addr, size) => this.readBytes(addr, size, `polled word at 0x${addr.toString(16)}`));
   }
 
   qspinlock(addr: bigint): Maybe<QSpinlockState> {
@@ -546,48 +485,6 @@ class DumpQueries implements KernelQueries {
   /** The sleeping lock whose wait list holds the waiter node at `node` (validated list links), decoded. */
 }
 
-
-
-/** The instructions of [s, e] on some path from the loop head back to its closing branch (padding and exits left out). */
-function loopBody(insns: Instruction[], s: number, e: number): Instruction[] {
-  const idx = new Map<bigint, number>();
-  for (let i = s; i <= e; i++) idx.set(insns[i].address, i);
-  const succ = (i: number): number[] => {
-    const x = insns[i];
-    const out: number[] = [];
-    if (x.flow === 'next' || x.flow === 'conditional-branch' || x.flow === 'call' || x.flow === 'indirect-call') if (i + 1 <= e) out.push(i + 1);
-    if ((x.flow === 'branch' || x.flow === 'conditional-branch') && x.target !== undefined) {
-      const t = idx.get(x.target);
-      if (t !== undefined) out.push(t);
-    }
-    return out;
-  };
-  const fwd = new Set<number>([s]);
-  const todo = [s];
-  while (todo.length) for (const n of succ(todo.pop()!)) if (!fwd.has(n)) (fwd.add(n), todo.push(n));
-  const back = new Set<number>([e]);
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (let i = s; i <= e; i++) if (!back.has(i) && succ(i).some((n) => back.has(n))) (back.add(i), (grew = true));
-  }
-  const body: Instruction[] = [];
-  for (let i = s; i <= e; i++) if (fwd.has(i) && back.has(i)) body.push(insns[i]);
-  return body;
-}
-
-
-/** The full register of the last operand of `test $0x1,%al` style text. */
-function fullName(text: string): string | undefined {
-  const m = /%(\w+)\s*$/.exec(text);
-  if (!m) return undefined;
-  const r = m[1];
-  const table: Record<string, string> = { al: 'rax', ah: 'rax', ax: 'rax', eax: 'rax', bl: 'rbx', bh: 'rbx', bx: 'rbx', ebx: 'rbx', cl: 'rcx', ch: 'rcx', cx: 'rcx', ecx: 'rcx', dl: 'rdx', dh: 'rdx', dx: 'rdx', edx: 'rdx', sil: 'rsi', si: 'rsi', esi: 'rsi', dil: 'rdi', di: 'rdi', edi: 'rdi', bpl: 'rbp', bp: 'rbp', ebp: 'rbp' };
-  if (table[r]) return table[r];
-  const rn = /^(r\d+)[dwb]?$/.exec(r);
-  if (rn) return rn[1];
-  return r;
-}
 
 
 export type { Value };
