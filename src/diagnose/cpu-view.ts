@@ -65,7 +65,7 @@ function dumpView(c: CaseFile, x0: CpuContext, event: LogEvent | undefined): Cpu
   let frames: Frame[] = [];
   // The panicking CPU's note is on the panic path, often inside the interrupt that panicked (the watchdog's timer):
   // the context that interrupt hit is the exception frame below it, with its registers.
-  if (x0.panicPath && x0.from === 'note' && st?.stack?.length && st.stackFrom?.kind === 'dump') {
+  if (x0.panicPath && x0.from === 'note' && st?.stack?.length && (st.stackFrom?.kind === 'dump' || st.stackFrom?.kind === 'text')) {
     const i = st.stack.findIndex((f) => f.exceptionRip && f.regs && f.regs.mode !== 'user' && !PANIC_NOTE.test(f.function) && !matchesAny(f.function, NMI_MACHINERY_FUNCTIONS));
     if (i >= 0) {
       const f = st.stack[i];
@@ -73,7 +73,7 @@ function dumpView(c: CaseFile, x0: CpuContext, event: LogEvent | undefined): Cpu
       x = { ...x0, registers: { ...r, pcSymbol: r.pcSymbol ?? { function: f.function, ...(f.offset !== undefined ? { offset: f.offset } : {}), ...(f.module ? { module: f.module } : {}) } }, from: 'irq-frame' };
       frames = st.stack.slice(i).filter((f) => f.reliable);
     }
-  } else if (st?.stack?.length && st.stackFrom?.kind === 'dump') {
+  } else if (st?.stack?.length && (st.stackFrom?.kind === 'dump' || st.stackFrom?.kind === 'text')) {
     // A kdump NMI (or the panic path) sits on top of the interrupted context: start where the CPU really was.
     const at = st.stack.findIndex((f) => f.exceptionRip && f.function === x.registers.pcSymbol?.function);
     frames = (at > 0 ? st.stack.slice(at) : st.stack.filter((f) => f.stack !== 'nmi')).filter((f) => f.reliable);

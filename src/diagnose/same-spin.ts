@@ -9,17 +9,27 @@ import type { LogEvent } from '../model/event.ts';
 import { cpuNode, eventFact, finding, lineFact, type DetectorContext } from './context.ts';
 import { busyInKernel, inSpinlockSlowpath, waitsForIpi, type CpuView } from './cpu-view.ts';
 import { kernelRegisters, pcFunction } from './stacks.ts';
+import { isUnknown } from '../model/queries.ts';
 
 export function sameSpinDetector(ctx: DetectorContext): Finding[] {
   const byFn = new Map<string, CpuView[]>();
+  // CPUs pasted from crash's `bt -a` (dump-like views, with no vmcore behind them) count when the text lacks the
+  // code or the memory that would let the seqcount and spinlock detectors read the loop itself.
+  const q = ctx.c.kernel;
+  const pasted = !!q && ctx.c.sources.some((s) => s.kind === 'text') && !ctx.c.sources.some((s) => s.kind === 'dump');
+  const unreadLoop = (v: CpuView) => pasted && v.from === 'dump' && !!v.regs && isUnknown(q!.spinLoop(v.regs));
   for (const v of ctx.views.cpus) {
-    if (v.from !== 'log' || !v.event || !busyInKernel(v) || waitsForIpi(v) || inSpinlockSlowpath(v)) continue;
-    if (!kernelRegisters(v.event)[0]) continue;
+    if (!busyInKernel(v) || waitsForIpi(v) || inSpinlockSlowpath(v)) continue;
+    if (!(v.from === 'log' && v.event && kernelRegisters(v.event)[0]) && !unreadLoop(v)) continue;
     byFn.set(v.pc!.function, [...(byFn.get(v.pc!.function) ?? []), v]);
   }
   const out: Finding[] = [];
   for (const [fn, vs] of byFn) {
     const cpus = vs.map((v) => v.cpu);
+    if (vs.some((v) => !v.event)) {
+      if (cpus.length >= 2) out.push(pastedSameSpin(ctx, fn, vs));
+      continue;
+    }
     const events = vs.map((v) => v.event!);
     const loop = events.map((e) => e.details.codeLoop).find((l) => l);
     const seqRead = !!loop && loop.readsGlobal && loop.testsBit0;
@@ -52,6 +62,37 @@ export function sameSpinDetector(ctx: DetectorContext): Finding[] {
     out.push(f);
   }
   return out;
+}
+
+/** CPUs of a pasted `bt -a` stopped in one function, whose loop the text cannot show: the facts to paste are named. */
+function pastedSameSpin(ctx: DetectorContext, fn: string, vs: CpuView[]): Finding {
+  const cpus = vs.map((v) => v.cpu);
+  const offsets = new Set(vs.map((v) => v.pc?.offset));
+  const irqsOff = vs.filter((v) => v.irqsEnabled === false).map((v) => v.cpu);
+  const rip = vs[0].regs?.values.rip;
+  const missing = rip ? ctx.c.kernel!.spinLoop(vs[0].regs!) : undefined;
+  const objectId = `loop:${fn}`;
+  const at = offsets.size === 1 && [...offsets][0] !== undefined ? `+${[...offsets][0]}` : '';
+  const f = finding(ctx, 'same-spin', 'root', `${cpus.length} CPUs (${cpus.join(', ')}) are stopped at the same place, ${fn}${at}${irqsOff.length ? `, ${irqsOff.length === cpus.length ? 'all' : irqsOff.length} with IRQs off` : ''}: one shared loop (a lock or a seqcount) is likely the subject; what it polls is not in the pasted text`, {
+    confidence: 0.55,
+    subjects: [...cpus.map((cpu) => ({ kind: 'cpu' as const, cpu })), { kind: 'object', id: objectId }],
+    evidence: vs.map((v) => v.fact),
+    steps: [
+      `The pasted bt -a shows CPUs ${cpus.join(', ')} interrupted in ${fn}${offsets.size === 1 ? ' at the same offset' : ''}.`,
+      irqsOff.length ? `CPU(s) ${irqsOff.join(', ')} run with interrupts disabled (RFLAGS.IF clear).` : 'Their interrupts are enabled.',
+      'Several CPUs at one PC at once points at one word they all poll (a lock word or a sequence count) that never changes.',
+      `Missing to decide: ${missing && isUnknown(missing) ? missing.unknown : 'the loop around the PC'}; then the value of the word the loop reads (crash> p <symbol> or rd <address>).`,
+    ],
+    confirm: [`crash> dis -r ${rip ?? '<RIP>'}   # the loop that ends at the PC`, 'crash> p <the symbol the loop reads>', 'crash> bt -a'],
+    extra: { function: fn, cpus },
+    nodes: [objectId],
+  });
+  ctx.node(objectId, 'loop', `loop in ${fn}`, f.id);
+  for (const cpu of cpus) {
+    ctx.node(cpuNode(cpu), 'cpu', `CPU ${cpu}`, f.id);
+    ctx.edge(cpuNode(cpu), objectId, 'spins-on', f.id);
+  }
+  return f;
 }
 
 /** One CPU spinning in a sequence-count read loop that its Code: bytes show. */

@@ -100,7 +100,8 @@ export function seqcountDetector(ctx: DetectorContext): Finding[] {
     const lock = sc.writerLock;
     const lockState = lock && !isUnknown(lock.state) ? lock.state : undefined;
     const lockUnknown = lock && isUnknown(lock.state) ? lock.state.unknown : undefined;
-    const lockName = lock ? (lock.symbol ? symbolText(lock.symbol) : `0x${hexOf(lock.address)}`) : undefined;
+    const lockName = lock ? (lock.symbol ? symbolText(lock.symbol) : lock.address !== undefined ? `0x${hexOf(lock.address)}` : 'its writer lock') : undefined;
+    const lockHex = lock?.address !== undefined ? hexOf(lock.address) : undefined;
     // A writer could be a CPU outside the loop running kernel code (not idle, not in user space).
     const possibleWriters = others.filter((x) => x.registers.mode !== 'user' && !isIdleContext(ctx.c, x) && working(x));
     const unaccounted = others.filter((x) => !working(x));
@@ -162,7 +163,7 @@ export function seqcountDetector(ctx: DetectorContext): Finding[] {
       confirm: [
         `crash> dis -r ${readers[0].ctx.registers.values.rip}   # the loop ends at RIP`,
         `crash> p ${sc.symbol && sc.symbol.offset === 0 ? sc.symbol.name : `*(unsigned int *)0x${hexOf(addr)}`}`,
-        ...(lockName ? [`crash> p ${lock?.symbol && lock.symbol.offset === 0 ? lock.symbol.name : `*(unsigned int *)0x${hexOf(lock!.address)}`}`] : []),
+        ...(lockName ? [`crash> p ${lock?.symbol && lock.symbol.offset === 0 ? lock.symbol.name : `*(unsigned int *)0x${lockHex}`}`] : []),
         'crash> bt -a   # every CPU in the loop? none in a write section?',
         'journalctl -k | grep -iE "mce|edac|hardware error"; grep microcode /proc/cpuinfo | sort -u',
       ],
@@ -174,7 +175,7 @@ export function seqcountDetector(ctx: DetectorContext): Finding[] {
         function: loop.function.name,
         loop: lines,
         ...(loops.size > 1 ? { functions: [...loops.values()].map((g) => g.loop.function.name) } : {}),
-        ...(lock ? { writerLock: lockName!, writerLockAddress: hexOf(lock.address) } : {}),
+        ...(lock ? { writerLock: lockName!, ...(lockHex ? { writerLockAddress: lockHex } : {}) } : {}),
         ...(lockState ? { writerLockValue: lockState.value } : {}),
         irqsOff,
         noWriter,
@@ -189,17 +190,17 @@ export function seqcountDetector(ctx: DetectorContext): Finding[] {
         sequence: sc.sequence,
         odd: true,
         readers: cpus.length,
-        ...(lock ? { writerLock: lockName!, writerLockAddress: hexOf(lock.address) } : {}),
+        ...(lock ? { writerLock: lockName!, ...(lockHex ? { writerLockAddress: lockHex } : {}) } : {}),
         ...(lockState ? { writerLockValue: lockState.value, writerLocked: lockState.locked !== 0 } : {}),
       },
       facts: evidence.slice(-2),
     });
     if (lock) {
       ctx.object({
-        id: `lock:${hexOf(lock.address)}`,
+        id: `lock:${lockHex ?? lock.symbol?.name ?? 'writer'}`,
         kind: 'spinlock',
         ...(lock.symbol ? { symbol: lock.symbol.name } : {}),
-        address: hexOf(lock.address),
+        ...(lockHex ? { address: lockHex } : {}),
         observed: lockState ? { value: lockState.value, locked: lockState.locked !== 0 } : { unknown: lockUnknown ?? 'unreadable' },
         facts: lockState ? [evidence[evidence.length - 1]] : [],
       });

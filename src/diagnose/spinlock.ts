@@ -71,6 +71,21 @@ function codeSites(q: KernelQueries, v: CpuView): Array<{ function: string; modu
  * its return address) with a lock call whose argument is the lock. The call a frame is making right now (the lock it
  * is requesting) does not count. Without a proof, the innermost unreleased lock call of a caller is returned unproven.
  */
+/** The first caller of a spinning CPU whose code cannot be read (a pasted stack without its `dis`): whether it took a lock is unknown. */
+function unreadCaller(q: KernelQueries, v: CpuView): string | undefined {
+  let n = 0;
+  for (const site of codeSites(q, v)) {
+    if (n++ > 24) break;
+    if (matchesAny(site.function, SPINLOCK_SLOWPATH_FUNCTIONS) || LOCK_CALL.test(site.function) || site.pc) continue;
+    if (/^(asm_|entry_|ret_from_fork|kthread$|do_syscall_64)/.test(site.function)) break;
+    const fn = q.functionBounds(site.address);
+    if (!fn) return site.function;
+    if (fn.offset === 0 || fn.offset > 0x4000) continue;
+    if (isUnknown(q.disassemble(fn.address, fn.offset))) return site.function;
+  }
+  return undefined;
+}
+
 export function stackTook(q: KernelQueries, v: CpuView, lock: bigint): TakenBy | undefined {
   let viaOops = false;
   let fallback: TakenBy | undefined;
@@ -206,6 +221,8 @@ export function spinlockDetector(ctx: DetectorContext): Finding[] {
       else candidates.push(o);
     }
     const own = proven.length ? undefined : stackTook(q, x, lock.address);
+    // Its own callers may hold it too when their code is not in the evidence: then no other CPU is "the only one".
+    const ownUnread = proven.length || own ? undefined : unreadCaller(q, x);
     type Holder = { cpu: number; how: string; observed: boolean; confidence?: number };
     const holders: Holder[] = [];
     for (const p2 of proven) holders.push({ cpu: p2.v.cpu, how: `taken in ${p2.taken.frame} (${p2.taken.argument})`, observed: true });
@@ -214,12 +231,12 @@ export function spinlockDetector(ctx: DetectorContext): Finding[] {
       if (others.length === 0 && (own || !x.frames.length)) {
         // Nobody else can hold it: its own callers did (one took a lock and kept it), or — its stack unknown — nobody else is left.
         holders.push({ cpu, how: own ? `a lock taken in ${own.frame} and not released; which lock could not be proven` : 'no other CPU can hold it', observed: false, confidence: own ? 0.8 : 0.7 });
-      } else if (others.length === 1 && !own) {
+      } else if (others.length === 1 && !own && !ownUnread) {
         holders.push({ cpu: others[0].cpu, how: `the only CPU that could be inside the critical section${ipiWaiters.length ? " (it waits for this CPU's IPI)" : ''}`, observed: false, confidence: 0.6 });
       }
     }
     // Every CPU ruled out, and its own callers (known) took no lock: nothing holds the lock.
-    const noHolder = !holders.length && candidates.length === 0 && ipiWaiters.length === 0 && !own && x.frames.length > 0;
+    const noHolder = !holders.length && candidates.length === 0 && ipiWaiters.length === 0 && !own && !ownUnread && x.frames.length > 0;
     const self = holders.some((h) => h.cpu === cpu);
     const irqsOff = x.irqsEnabled === false;
     const taken = proven.find((p2) => p2.v.cpu === cpu)?.taken ?? own;
@@ -277,7 +294,7 @@ export function spinlockDetector(ctx: DetectorContext): Finding[] {
       ? `, held by ${holders.map((h) => (h.cpu === cpu ? 'itself' : viewLabel(views.find((v) => v.cpu === h.cpu) ?? { cpu: h.cpu }))).join(', ')}${holders[0].observed && holders[0].cpu !== cpu ? ` (${holders[0].how})` : ''}`
       : noHolder
         ? '; no CPU holds it'
-        : `; holder among ${[...ipiWaiters, ...candidates].map((o) => `CPU ${o.cpu}`).join(', ') || 'CPUs the dump could not read'}`;
+        : `; holder among ${[...[...ipiWaiters, ...candidates].map((o) => `CPU ${o.cpu}`), ...(ownUnread ? [`itself (the code of ${ownUnread}, which may have taken it, is not in the evidence)`] : [])].join(', ') || 'CPUs the dump could not read'}`;
     const summary = self
       ? `CPU ${cpu}${x.task ? ` (${x.task.comm}:${x.task.pid})` : ''} spins forever${irqsOff ? ' with IRQs off' : ''} on ${noun} ${lockName} (0x${hexOf(lock.address)})${caller ? ` in ${frameText({ ...caller, size: undefined })}` : ''} that it already holds${taken ? ` (taken in ${taken.frame})` : ''}: a self-deadlock`
       : `CPU ${cpu}${x.task ? ` (${x.task.comm}:${x.task.pid})` : ''} spins${irqsOff ? ' with IRQs off' : ''} on ${noun} ${lockName} (0x${hexOf(lock.address)})${caller ? ` in ${frameText({ ...caller, size: undefined })}` : ''}${holderText}`;

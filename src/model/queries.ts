@@ -134,7 +134,8 @@ export interface SeqcountState {
   symbol?: SymbolRef;
   sequence: number;
   /** How the writer lock was found: `seqlock_t.lock`, `neighbour symbol jiffies_lock`. */
-  writerLock?: { address: bigint; symbol?: SymbolRef; how: string; state: Maybe<QSpinlockState> };
+  /** The lock's address may be unknown when only its value was seen (a pasted `p jiffies_lock`). */
+  writerLock?: { address?: bigint; symbol?: SymbolRef; how: string; state: Maybe<QSpinlockState> };
 }
 
 /** A cross-CPU function call request: sender CPU's csd for a target CPU. */

@@ -18,6 +18,8 @@ import { containerKindOf, type ContainerKind } from './dump/format/magic.ts';
 import { chooseIncident, differenceText, groupUnits, listBoots, logIdentity, unitVerdictText, type Choice, type Unit } from './incidents.ts';
 import { openInput, type OpenedInput } from './input.ts';
 import { addParsedLog } from './log-case.ts';
+import { addCrashText } from './text/casefile.ts';
+import { looksLikeCrashText, parseCrashText, type CrashText } from './text/crash.ts';
 import { noKernelLinesNote, notKernelLogReason, parseLogFile, parseLogStream, parseLogText, scanLogFile, type ParsedLog } from './log/index.ts';
 
 /** Above this size a log given alone is read by the fast scanner (scan.ts). */
@@ -92,6 +94,8 @@ interface LogPiece {
   label: string;
   parsed: ParsedLog;
   units: Unit[];
+  /** Pasted crash output found in the text (its log lines are in `parsed`). */
+  crash?: CrashText;
 }
 
 interface DumpPiece {
@@ -145,6 +149,10 @@ export async function collectEvidence(paths: string[], opts: CollectOptions = {}
       const log: ParsedLog = multi ? { ...unit.log, notes: [...fileNotes, ...unit.log.notes], lines: piece.parsed.lines } : piece.parsed;
       addParsedLog(c, log);
       const src = c.sources[c.sources.length - 1] as EvidenceSource;
+      if (piece.crash) {
+        src.kind = 'text';
+        addCrashText(c, piece.crash);
+      }
       src.boot = unit.identity;
       src.used = true;
       if (multi) {
@@ -214,10 +222,68 @@ async function readPiece(label: string, opts: CollectOptions, many: boolean): Pr
         label,
       );
     }
+    if (looksLikeCrashText(input.head.toString('latin1'))) return await readCrashText(input, many);
     return { kind: 'log', label, parsed: await readLog(input, many), units: [] };
   } finally {
     input.close();
   }
+}
+
+/** Most pasted text Coroner reads whole (a ticket, a session): 256 MiB. */
+const MAX_TEXT = 256 * 1024 * 1024;
+
+/**
+ * Text holding crash output: the crash shapes are parsed into facts, every other line goes to the log parser (a
+ * session's `log` output, dmesg lines pasted beside it). Lines neither understood are listed in the source's notes.
+ */
+async function readCrashText(input: OpenedInput, many: boolean): Promise<LogPiece> {
+  const label = input.label;
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const b of input.chunks()) {
+    size += b.length;
+    if (size > MAX_TEXT) throw new InputError(`pasted crash output larger than ${MAX_TEXT / 1024 / 1024} MiB: give the vmcore itself`, label);
+    parts.push(b);
+  }
+  const crash = parseCrashText(Buffer.concat(parts).toString('utf8'), label);
+  // The rest keeps its line numbers: blank lines stand for the crash output taken out.
+  const rest: string[] = new Array(crash.lines).fill('');
+  for (const r of crash.rest) rest[r.line - 1] = r.text;
+  const parsed = parseLogText(rest.join('\n'), label, { prints: many });
+  parsed.format = parsed.kernelLineSeen ? `crash session with kernel log (${parsed.format})` : 'crash session';
+  parsed.notes.push(...notUnderstood(crash, parsed));
+  if (input.compression) parsed.format = `${parsed.format}, ${input.compression}-compressed`;
+  return { kind: 'log', label, parsed, units: [], crash };
+}
+
+/** Chunks of the text that are neither crash output nor kernel log lines: kept in the notes, never silently dropped. */
+function notUnderstood(crash: CrashText, parsed: ParsedLog): string[] {
+  const kernelLine = /^\s*(?:<\d+>)?\[\s*\d+\.\d+\]|kernel:|^\s*(?:Call Trace|RIP:|Code:|CPU:|Hardware name:|Modules linked in)/;
+  const chunks: Array<{ from: number; to: number; first: string }> = [];
+  for (const r of crash.rest) {
+    if (!r.text.trim() || kernelLine.test(r.text)) continue;
+    const last = chunks[chunks.length - 1];
+    if (last && r.line - last.to <= 1) last.to = r.line;
+    else chunks.push({ from: r.line, to: r.line, first: r.text.trim().slice(0, 60) });
+  }
+  const out = [`crash output read: ${crash.recognized} of ${crash.lines} lines (${describeCrash(crash)})`];
+  if (!parsed.kernelLineSeen && !crash.stacks.length && !crash.tasks.size) out.push('no kernel log line and no task or stack in the crash output');
+  for (const c of chunks.slice(0, 10)) out.push(`not understood: lines ${c.from}${c.to > c.from ? `-${c.to}` : ''} ("${c.first}")`);
+  if (chunks.length > 10) out.push(`not understood: ${chunks.length - 10} more chunk(s)`);
+  return out;
+}
+
+function describeCrash(t: CrashText): string {
+  const bits: string[] = [];
+  if (t.sys.size) bits.push('sys');
+  if (t.stacks.length) bits.push(`${t.stacks.length} stack(s)`);
+  if (t.tasks.size) bits.push(`${t.tasks.size} task(s)`);
+  if (t.code.size) bits.push(`${t.code.size} instruction(s)`);
+  if (t.values.length) bits.push(`${t.values.length} printed value(s)`);
+  if (t.words.size) bits.push(`${t.words.size} memory word(s)`);
+  if (t.waitqs.length) bits.push(`${t.waitqs.length} wait queue(s)`);
+  if (t.files.length) bits.push(`files of ${t.files.length} task(s)`);
+  return bits.join(', ') || 'nothing usable';
 }
 
 async function readLog(input: OpenedInput, many: boolean): Promise<ParsedLog> {

@@ -25,6 +25,7 @@ import { isUnknown } from '../../model/queries.ts';
 import type { RegisterSet } from '../../model/trace.ts';
 import { decode } from './arch/x86_64/decode.ts';
 import { spinLoopAt } from '../code/spin-loop.ts';
+import { decodeQspinlock } from '../code/qspinlock.ts';
 import { registerSetFromNote, noteHasRegisters } from './arch/x86_64/registers.ts';
 import type { KernelDump } from './index.ts';
 import { InputError } from '../../model/errors.ts';
@@ -42,23 +43,7 @@ import { waitLayout, waitObjectsOf, workers, workqueueFlushers, type WorkerInfo 
 /** Functions of the kdump / panic / NMI machinery: a note taken there is not where the CPU was working. */
 const PANIC_PATH = /^(__crash_kexec|crash_kexec|machine_kexec|crash_save_cpu|crash_setup_regs|panic|vpanic|nmi_panic|crash_nmi_callback|native_machine_crash_shutdown|kdump_nmi_shootdown_cpus|nmi_shootdown_cpus|default_do_nmi|exc_nmi|nmi_handle|unknown_nmi_error|__die|oops_end)$/;
 
-/** QSpinlock tail layout for NR_CPUS < 16K (8-bit pending byte) vs larger (1-bit pending). */
-function decodeQspinlock(address: bigint, value: number, bigCpus: boolean): QSpinlockState {
-  const locked = value & 0xff;
-  const pending = bigCpus ? ((value >>> 8) & 1) === 1 : ((value >>> 8) & 0xff) !== 0;
-  const idxShift = bigCpus ? 9 : 16;
-  const cpuShift = bigCpus ? 11 : 18;
-  const tailIdx = (value >>> idxShift) & 3;
-  const tailCpuPlus1 = value >>> cpuShift;
-  const out: QSpinlockState = { address, value, locked, pending };
-  if (tailCpuPlus1 > 0) {
-    out.tailCpu = tailCpuPlus1 - 1;
-    out.tailIdx = tailIdx;
-  }
-  return out;
-}
-
-export { decodeQspinlock };
+export { decodeQspinlock } from '../code/qspinlock.ts';
 
 /** attempt(), plus input errors of the symbol layer (a System.map that does not match) as unknowns. */
 function attempt<T>(fn: () => T): Result<T> {

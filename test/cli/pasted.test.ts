@@ -1,0 +1,54 @@
+/**
+ * Pasted crash output gives the verdict of the dump it came from: for each fixture, `analyze` of the concatenation of
+ * its crash.*.txt files (crash's own output on the vmcore) must find the dump's roots, or be a problem whose root
+ * names the fact the text lacks; with only `bt -a` and `log` pasted, it must never be HEALTHY where the dump is not,
+ * nor a problem where the dump is healthy. Read through stdin (`-`), as a pasted ticket would be.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { Report } from '../../src/report/schema.ts';
+import { fixtureDirs, runCli } from '../helpers.ts';
+
+const dirs = fixtureDirs().filter((d) => existsSync(join(d, 'crash.bt-a.txt')) && readdirSync(d).some((f) => /^vmcore/.test(f) && !/\.txt$/.test(f)));
+
+function verdictOf(args: string[], input?: string): { status: string; roots: string[]; summaries: string[] } {
+  const r = runCli(['analyze', '--format', 'json', ...args], input);
+  assert.ok(r.stdout.trim().startsWith('{'), `analyze ${args.join(' ')}: ${r.stderr}`);
+  const rep = JSON.parse(r.stdout) as Report;
+  const byId = new Map(rep.findings.map((f) => [f.id, f]));
+  return { status: rep.verdict.status, roots: rep.verdict.roots.map((id) => id.replace(/-\d+$/, '')), summaries: rep.verdict.roots.map((id) => byId.get(id)?.summary ?? '') };
+}
+
+const dumpVerdicts = new Map<string, ReturnType<typeof verdictOf>>();
+function dumpVerdict(path: string): ReturnType<typeof verdictOf> {
+  if (!dumpVerdicts.has(path)) dumpVerdicts.set(path, verdictOf([path]));
+  return dumpVerdicts.get(path)!;
+}
+
+const MISSING = /not in the (pasted text|evidence)|is not in the evidence|who holds it .* not in the evidence|could not be proven/;
+
+describe('pasted crash sessions', { skip: dirs.length ? false : 'no fixtures (../shared/fixtures)' }, () => {
+  for (const d of dirs) {
+    const name = d.split('/').slice(-2).join('/');
+    const vmcore = readdirSync(d).filter((f) => /^vmcore/.test(f) && !/\.txt$/.test(f)).sort()[0];
+    it(`${name}: every crash.*.txt pasted together gives the dump's roots or names what is missing`, () => {
+      const dump = dumpVerdict(join(d, vmcore));
+      const all = readdirSync(d).filter((f) => /^crash\..*\.txt$/.test(f)).sort().map((f) => readFileSync(join(d, f), 'utf8')).join('\n');
+      const text = verdictOf(['-'], all);
+      if (dump.status === 'healthy') {
+        assert.equal(text.status, 'healthy', `${name}: the pasted text of a healthy dump: ${text.roots}`);
+        return;
+      }
+      assert.notEqual(text.status, 'healthy');
+      const same = dump.roots.every((k) => text.roots.includes(k));
+      if (!same) assert.ok(text.summaries.some((s) => MISSING.test(s)), `${name}: dump roots ${dump.roots}, text roots ${text.roots} (${text.summaries.join(' | ')}) without naming the missing fact`);
+    });
+    it(`${name}: bt -a and log alone are never HEALTHY where the dump is not`, () => {
+      const dump = dumpVerdict(join(d, vmcore));
+      const text = verdictOf(['-'], readFileSync(join(d, 'crash.bt-a.txt'), 'utf8') + '\n' + (existsSync(join(d, 'crash.log.txt')) ? readFileSync(join(d, 'crash.log.txt'), 'utf8') : ''));
+      assert.equal(text.status === 'healthy', dump.status === 'healthy', `${name}: dump ${dump.status}, bt -a + log ${text.status} (${text.roots})`);
+    });
+  }
+});
