@@ -242,13 +242,17 @@ export function frozenInstructionDetector(ctx: DetectorContext): Finding[] {
       const noFaults = act.pageFaults !== undefined ? act.pageFaults === 0 : (act.minorFaults ?? 1) + (act.majorFaults ?? 1) === 0;
       const noSignals = act.signalsDelivered !== undefined ? act.signalsDelivered === 0 : sigMask(t.signals?.pending) === 0n && sigMask(t.signals?.sharedPending) === 0n;
       const userBound = sys <= 0.1;
-      if (noFaults && noSignals && userBound && code && !code.repeats && strictlyFrozen) {
+      const lowIpc = ipc !== undefined && ipc < LOW_IPC;
+      // Without the instruction, a very low IPC still rules out a branch to itself: such a loop retires an instruction
+      // about every cycle.
+      if (noFaults && noSignals && userBound && strictlyFrozen && ((code && !code.repeats) || (!code && lowIpc))) {
         cause = 'fault-loop-below-kernel';
-        const lowIpc = ipc !== undefined && ipc < LOW_IPC;
-        confidence = ipc === undefined ? 0.6 : lowIpc ? 0.8 : 0.45;
+        confidence = !code ? 0.65 : ipc === undefined ? 0.6 : lowIpc ? 0.8 : 0.45;
         summary = `${label} re-executes the instruction at ${where} forever, with no fault or signal seen by this kernel: the fault is resolved below it (hypervisor)`;
         steps.push(
-          `The instruction at the PC, \`${code.text}\`, does not branch to itself.`,
+          code
+            ? `The instruction at the PC, \`${code.text}\`, does not branch to itself.`
+            : `The instruction at the PC is not in the evidence (perf annotate, or gdb x/i $pc, would show it); a branch to itself would still retire about one instruction per cycle, and ${ipcText} rules that out.`,
           `This kernel counts ${act.pageFaults !== undefined ? 'no page faults (perf)' : 'no resolved faults (minflt/majflt)'} and ${act.signalsDelivered !== undefined ? 'no signal deliveries (perf)' : 'no pending signals'} for it, and ${Math.round((1 - sys) * 100)}% of its time is user time.`,
           ipc !== undefined
             ? `${ipcText}${lowIpc ? ': far below healthy code, the cycles go somewhere this kernel cannot see.' : ': not particularly low, which weakens the case.'}`

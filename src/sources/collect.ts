@@ -20,6 +20,8 @@ import { openInput, type OpenedInput } from './input.ts';
 import { addParsedLog } from './log-case.ts';
 import { addCrashText } from './text/casefile.ts';
 import { looksLikeCrashText, parseCrashText, type CrashText } from './text/crash.ts';
+import { looksLikePerfText, parsePerfText, type PerfText } from './text/perf.ts';
+import { addPerfText } from './text/perf-case.ts';
 import { noKernelLinesNote, notKernelLogReason, parseLogFile, parseLogStream, parseLogText, scanLogFile, type ParsedLog } from './log/index.ts';
 
 /** Above this size a log given alone is read by the fast scanner (scan.ts). */
@@ -96,6 +98,8 @@ interface LogPiece {
   units: Unit[];
   /** Pasted crash output found in the text (its log lines are in `parsed`). */
   crash?: CrashText;
+  /** Pasted perf output found in the text. */
+  perf?: PerfText;
 }
 
 interface DumpPiece {
@@ -149,10 +153,9 @@ export async function collectEvidence(paths: string[], opts: CollectOptions = {}
       const log: ParsedLog = multi ? { ...unit.log, notes: [...fileNotes, ...unit.log.notes], lines: piece.parsed.lines } : piece.parsed;
       addParsedLog(c, log);
       const src = c.sources[c.sources.length - 1] as EvidenceSource;
-      if (piece.crash) {
-        src.kind = 'text';
-        addCrashText(c, piece.crash);
-      }
+      if (piece.crash) src.kind = 'text';
+      if (piece.crash && piece.crash.recognized > (piece.perf?.consumed.size ?? 0)) addCrashText(c, piece.crash);
+      if (piece.perf?.consumed.size) addPerfText(c, piece.perf, piece.label);
       src.boot = unit.identity;
       src.used = true;
       if (multi) {
@@ -222,7 +225,8 @@ async function readPiece(label: string, opts: CollectOptions, many: boolean): Pr
         label,
       );
     }
-    if (looksLikeCrashText(input.head.toString('latin1'))) return await readCrashText(input, many);
+    const head = input.head.toString('latin1');
+    if (looksLikeCrashText(head) || looksLikePerfText(head)) return await readPastedText(input, many);
     return { kind: 'log', label, parsed: await readLog(input, many), units: [] };
   } finally {
     input.close();
@@ -236,7 +240,7 @@ const MAX_TEXT = 256 * 1024 * 1024;
  * Text holding crash output: the crash shapes are parsed into facts, every other line goes to the log parser (a
  * session's `log` output, dmesg lines pasted beside it). Lines neither understood are listed in the source's notes.
  */
-async function readCrashText(input: OpenedInput, many: boolean): Promise<LogPiece> {
+async function readPastedText(input: OpenedInput, many: boolean): Promise<LogPiece> {
   const label = input.label;
   const parts: Buffer[] = [];
   let size = 0;
@@ -245,19 +249,34 @@ async function readCrashText(input: OpenedInput, many: boolean): Promise<LogPiec
     if (size > MAX_TEXT) throw new InputError(`pasted crash output larger than ${MAX_TEXT / 1024 / 1024} MiB: give the vmcore itself`, label);
     parts.push(b);
   }
-  const crash = parseCrashText(Buffer.concat(parts).toString('utf8'), label);
+  const text = Buffer.concat(parts).toString('utf8');
+  // perf output first (its sample lines would read as nothing else), then crash's shapes in what is left.
+  const perf = parsePerfText(text);
+  const crash = parseCrashText(perf.consumed.size ? text.split(/\r?\n/).map((l, i) => (perf.consumed.has(i + 1) ? '' : l)).join('\n') : text, label);
+  crash.recognized += perf.consumed.size;
   // The rest keeps its line numbers: blank lines stand for the crash output taken out.
   const rest: string[] = new Array(crash.lines).fill('');
   for (const r of crash.rest) rest[r.line - 1] = r.text;
   const parsed = parseLogText(rest.join('\n'), label, { prints: many });
-  parsed.format = parsed.kernelLineSeen ? `crash session with kernel log (${parsed.format})` : 'crash session';
-  parsed.notes.push(...notUnderstood(crash, parsed));
+  const kinds = [...(crash.recognized > perf.consumed.size ? ['crash session'] : []), ...(perf.consumed.size ? ['perf output'] : [])].join(' and ') || 'pasted text';
+  parsed.format = parsed.kernelLineSeen ? `${kinds} with kernel log (${parsed.format})` : kinds;
+  parsed.notes.push(...notUnderstood(crash, parsed, perf.consumed.size));
+  if (perf.consumed.size) parsed.notes.push(`perf output read: ${describePerf(perf)}`);
   if (input.compression) parsed.format = `${parsed.format}, ${input.compression}-compressed`;
-  return { kind: 'log', label, parsed, units: [], crash };
+  return { kind: 'log', label, parsed, units: [], crash, perf };
+}
+
+function describePerf(p: PerfText): string {
+  const bits: string[] = [];
+  if (p.stats.length) bits.push(`${p.stats.length} perf stat block(s)`);
+  if (p.samples.length) bits.push(`${p.samples.length} sample(s) of ${new Set(p.samples.map((s) => s.tid)).size} thread(s)`);
+  if (p.annotations.length) bits.push(`${p.annotations.length} annotated instruction(s)`);
+  if (p.report.length) bits.push(`${p.report.length} report line(s)`);
+  return bits.join(', ');
 }
 
 /** Chunks of the text that are neither crash output nor kernel log lines: kept in the notes, never silently dropped. */
-function notUnderstood(crash: CrashText, parsed: ParsedLog): string[] {
+function notUnderstood(crash: CrashText, parsed: ParsedLog, perfLines: number): string[] {
   const kernelLine = /^\s*(?:<\d+>)?\[\s*\d+\.\d+\]|kernel:|^\s*(?:Call Trace|RIP:|Code:|CPU:|Hardware name:|Modules linked in)/;
   const chunks: Array<{ from: number; to: number; first: string }> = [];
   for (const r of crash.rest) {
@@ -266,8 +285,8 @@ function notUnderstood(crash: CrashText, parsed: ParsedLog): string[] {
     if (last && r.line - last.to <= 1) last.to = r.line;
     else chunks.push({ from: r.line, to: r.line, first: r.text.trim().slice(0, 60) });
   }
-  const out = [`crash output read: ${crash.recognized} of ${crash.lines} lines (${describeCrash(crash)})`];
-  if (!parsed.kernelLineSeen && !crash.stacks.length && !crash.tasks.size) out.push('no kernel log line and no task or stack in the crash output');
+  const out = crash.recognized > perfLines ? [`crash output read: ${crash.recognized - perfLines} of ${crash.lines} lines (${describeCrash(crash)})`] : [];
+  if (!parsed.kernelLineSeen && !crash.stacks.length && !crash.tasks.size && !perfLines) out.push('no kernel log line and no task or stack in the crash output');
   for (const c of chunks.slice(0, 10)) out.push(`not understood: lines ${c.from}${c.to > c.from ? `-${c.to}` : ''} ("${c.first}")`);
   if (chunks.length > 10) out.push(`not understood: ${chunks.length - 10} more chunk(s)`);
   return out;

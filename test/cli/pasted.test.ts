@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Report } from '../../src/report/schema.ts';
-import { fixtureDirs, runCli } from '../helpers.ts';
+import { fixtureDirs, repoRoot, runCli } from '../helpers.ts';
 
 const dirs = fixtureDirs().filter((d) => existsSync(join(d, 'crash.bt-a.txt')) && readdirSync(d).some((f) => /^vmcore/.test(f) && !/\.txt$/.test(f)));
 
@@ -51,4 +51,42 @@ describe('pasted crash sessions', { skip: dirs.length ? false : 'no fixtures (..
       assert.equal(text.status === 'healthy', dump.status === 'healthy', `${name}: dump ${dump.status}, bt -a + log ${text.status} (${text.roots})`);
     });
   }
+});
+
+describe('pasted perf output', () => {
+  const data = join(repoRoot, 'test/data/pasted');
+  const rootOf = (file: string) => {
+    const r = runCli(['analyze', '--format', 'json', join(data, file)]);
+    const rep = JSON.parse(r.stdout) as Report;
+    return { status: rep.verdict.status, root: rep.findings.find((f) => f.id === rep.verdict.roots[0]) };
+  };
+  for (const [file, cause, pc] of [
+    ['perf-fault-loop.txt', 'fault-loop-in-kernel', '1161'],
+    ['perf-branch-to-self.txt', 'branch-to-self', '1129'],
+    ['perf-frozen-below-guest.txt', 'fault-loop-below-kernel', '55d0c0a0112d'],
+  ] as const) {
+    it(`${file}: a thread frozen on one instruction, ${cause}`, () => {
+      const { status, root } = rootOf(file);
+      assert.equal(status, 'problem');
+      assert.equal(root?.kind, 'frozen-instruction');
+      assert.equal(root?.extra.cause, cause);
+      // The PC is the one the samples show, not a constant: read it from the pasted samples.
+      const text = readFileSync(join(data, file), 'utf8');
+      const pcs = [...text.matchAll(/^\s+([0-9a-f]+) \S+ \((?!\[kernel)/gm)].map((m) => m[1]);
+      const top = [...new Set(pcs)].sort((a, b) => pcs.filter((x) => x === b).length - pcs.filter((x) => x === a).length)[0];
+      assert.equal(top, pc);
+      assert.match(root!.summary, new RegExp(`0x${pc}`));
+    });
+  }
+  it('crash output and perf output pasted together, mail-quoted: each is read', () => {
+    const seq = fixtureDirs().find((d) => existsSync(join(d, 'crash.dis-tick_nohz_next_event.txt')));
+    if (!seq) return;
+    const crash = ['crash.bt-a.txt', 'crash.dis-tick_nohz_next_event.txt', 'crash.p-jiffies_seq.txt'].map((f) => readFileSync(join(seq, f), 'utf8')).join('\n');
+    const mixed = (crash + '\n' + readFileSync(join(data, 'perf-branch-to-self.txt'), 'utf8')).split('\n').map((l) => `> ${l}`).join('\n');
+    const r = runCli(['analyze', '--format', 'json', '-'], mixed);
+    const rep = JSON.parse(r.stdout) as Report;
+    const kinds = rep.verdict.roots.map((id) => rep.findings.find((f) => f.id === id)?.kind);
+    assert.ok(kinds.includes('seqcount-stuck-odd'), `roots ${kinds}`);
+    assert.ok(kinds.includes('frozen-instruction'), `roots ${kinds}`);
+  });
 });
