@@ -69,6 +69,7 @@ export function hungTasksDetector(ctx: DetectorContext): Finding[] {
   const dumpCpus = ctx.views.cpus.filter((v) => v.from === 'dump' && busyInKernel(v));
   const clocksStopped = dumpCpus.length > 0 && dumpCpus.every((v) => v.irqsEnabled === false);
   const seenLive = (t: TaskState) => t.facts.some((f) => f.from.kind === 'live');
+  const pastedBlocked = (t: TaskState) => t.facts.some((f) => f.from.kind === 'text') && !ctx.c.sources.some((s) => s.kind === 'dump');
   // A D task is hung when the kernel reported it, or when it has been blocked past the kernel's own threshold.
   // D waits that are normal however long they last (a vfork parent) count only when the kernel itself reported them.
   const hung = ctx.c.tasks.filter((t) => {
@@ -76,6 +77,9 @@ export function hungTasksDetector(ctx: DetectorContext): Finding[] {
     if (reportedHung(ctx, t)) return true;
     if (isBenignWait(t.stack ?? [])) return false;
     if (seenLive(t)) return true;
+    // A D task in pasted crash output (`ps | grep UN`, `foreach UN bt`) is one the user picked out of a hang: it counts
+    // unless the text itself measures it blocked for less than the timeout (`ps -m`).
+    if (pastedBlocked(t)) return t.blockedSeconds === undefined || t.blockedSeconds >= timeout;
     return !clocksStopped && (t.blockedSeconds ?? 0) >= timeout;
   });
   if (!hung.length) return out;

@@ -6,6 +6,7 @@ import type { KernelObject } from '../model/casefile.ts';
 import { buildGraph, decide, orderRoots, runDetectors, type NamedDetector } from './engine.ts';
 import { applyKnownIssues } from './known/issues.ts';
 import { cpuHogDetector } from './cpu-hog.ts';
+import { profileHotspotDetector } from './profile-hotspot.ts';
 import { spinlockDebugDetector } from './spinlock-debug.ts';
 import { storageDetector, stuckDisksDetector } from './storage.ts';
 import { mceDetector, oomDetector } from './failures.ts';
@@ -47,6 +48,7 @@ export const DETECTORS: NamedDetector[] = [
   { name: 'workqueue', run: workqueueDetector },
   { name: 'sleep-objects', run: sleepObjectsDetector },
   { name: 'stuck-disks', run: stuckDisksDetector },
+  { name: 'profile-hotspot', run: profileHotspotDetector },
 ];
 
 export interface Verdict {

@@ -19,12 +19,17 @@ export function sameSpinDetector(ctx: DetectorContext): Finding[] {
   const pasted = !!q && ctx.c.sources.some((s) => s.kind === 'text') && !ctx.c.sources.some((s) => s.kind === 'dump');
   const unreadLoop = (v: CpuView) => pasted && v.from === 'dump' && !!v.regs && isUnknown(q!.spinLoop(v.regs));
   for (const v of ctx.views.cpus) {
-    if (!busyInKernel(v) || waitsForIpi(v) || inSpinlockSlowpath(v)) continue;
-    if (!(v.from === 'log' && v.event && kernelRegisters(v.event)[0]) && !unreadLoop(v)) continue;
-    byFn.set(v.pc!.function, [...(byFn.get(v.pc!.function) ?? []), v]);
+    if (!busyInKernel(v) || waitsForIpi(v)) continue;
+    const slow = inSpinlockSlowpath(v);
+    // Pasted CPUs in a spinlock slow path whose lock word the text lacks: grouped by the lock argument (RDI).
+    if (slow && !(unreadLoop(v) && v.regs?.values.rdi)) continue;
+    if (!slow && !(v.from === 'log' && v.event && kernelRegisters(v.event)[0]) && !unreadLoop(v)) continue;
+    const key = slow ? `${v.pc!.function}@${v.regs!.values.rdi}` : v.pc!.function;
+    byFn.set(key, [...(byFn.get(key) ?? []), v]);
   }
   const out: Finding[] = [];
-  for (const [fn, vs] of byFn) {
+  for (const [key, vs] of byFn) {
+    const fn = key.replace(/@.*$/, '');
     const cpus = vs.map((v) => v.cpu);
     if (vs.some((v) => !v.event)) {
       if (cpus.length >= 2) out.push(pastedSameSpin(ctx, fn, vs));
@@ -67,13 +72,18 @@ export function sameSpinDetector(ctx: DetectorContext): Finding[] {
 /** CPUs of a pasted `bt -a` stopped in one function, whose loop the text cannot show: the facts to paste are named. */
 function pastedSameSpin(ctx: DetectorContext, fn: string, vs: CpuView[]): Finding {
   const cpus = vs.map((v) => v.cpu);
+  const lock = inSpinlockSlowpath(vs[0]) ? vs[0].regs?.values.rdi : undefined;
   const offsets = new Set(vs.map((v) => v.pc?.offset));
   const irqsOff = vs.filter((v) => v.irqsEnabled === false).map((v) => v.cpu);
   const rip = vs[0].regs?.values.rip;
   const missing = rip ? ctx.c.kernel!.spinLoop(vs[0].regs!) : undefined;
-  const objectId = `loop:${fn}`;
+  const objectId = lock ? `lock:${lock}` : `loop:${fn}`;
   const at = offsets.size === 1 && [...offsets][0] !== undefined ? `+${[...offsets][0]}` : '';
-  const f = finding(ctx, 'same-spin', 'root', `${cpus.length} CPUs (${cpus.join(', ')}) are stopped at the same place, ${fn}${at}${irqsOff.length ? `, ${irqsOff.length === cpus.length ? 'all' : irqsOff.length} with IRQs off` : ''}: one shared loop (a lock or a seqcount) is likely the subject; what it polls is not in the pasted text`, {
+  const callers = [...new Set(vs.map((v) => v.chain.find((n) => !/spin_lock|queued_spin|_raw_/.test(n))).filter(Boolean))];
+  const summary = lock
+    ? `${cpus.length} CPUs (${cpus.join(', ')}) spin${irqsOff.length ? ` (${irqsOff.length === cpus.length ? 'all' : irqsOff.length} with IRQs off)` : ''} in ${fn} on the same lock 0x${lock} (their first argument, RDI)${callers.length ? `, taken in ${callers.slice(0, 4).join(', ')}` : ''}: its holder is not in the pasted text`
+    : `${cpus.length} CPUs (${cpus.join(', ')}) are stopped at the same place, ${fn}${at}${irqsOff.length ? `, ${irqsOff.length === cpus.length ? 'all' : irqsOff.length} with IRQs off` : ''}: one shared loop (a lock or a seqcount) is likely the subject; what it polls is not in the pasted text`;
+  const f = finding(ctx, lock ? 'irqs-off-spin' : 'same-spin', 'root', summary, {
     confidence: 0.55,
     subjects: [...cpus.map((cpu) => ({ kind: 'cpu' as const, cpu })), { kind: 'object', id: objectId }],
     evidence: vs.map((v) => v.fact),

@@ -214,6 +214,19 @@ export interface KernelObject {
   series?: Record<string, number[]>;
 }
 
+/** One line of a CPU profile: a symbol's share of the samples, and its hottest call chain (callers, innermost first). */
+export interface ProfileEntry {
+  percent: number;
+  symbol: string;
+  dso?: string;
+  kernel: boolean;
+  comm?: string;
+  callers: string[];
+  /** Samples and event of the profile, when it says (`7K of event 'cpu-clock'`). */
+  samples?: string;
+  from: Provenance;
+}
+
 export interface CaseFile {
   sources: SourceInfo[];
   system: SystemInfo;
@@ -221,6 +234,8 @@ export interface CaseFile {
   tasks: TaskState[];
   events: LogEvent[];
   objects: KernelObject[];
+  /** Where CPU time went, from a profile (pasted `perf report`): hottest first. */
+  profile?: ProfileEntry[];
   /** Lazy questions to kernel memory (a vmcore), when a source can answer them; detectors ask, never read files. */
   kernel?: KernelQueries;
 }

@@ -5,6 +5,8 @@ import type { Fact } from './provenance.ts';
  * The finding vocabulary; more may be added, none renamed (the JSON report is an interface).
  */
 export type FindingKind =
+  | 'lock-contention'
+  | 'cpu-hotspot'
   | 'ipi-wait'
   | 'irqs-off-spin'
   | 'spinlock-self-deadlock'

@@ -90,3 +90,27 @@ describe('pasted perf output', () => {
     assert.ok(kinds.includes('frozen-instruction'), `roots ${kinds}`);
   });
 });
+
+describe('public pasted sessions (test/data/pasted/public)', () => {
+  const dir = join(repoRoot, 'test/data/pasted/public');
+  const cases = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.txt')).sort() : [];
+  it('none is HEALTHY, and the first root names the culprit the thread established (table printed)', () => {
+    const rows: string[][] = [];
+    let right = 0;
+    for (const f of cases) {
+      const side = readFileSync(join(dir, f.replace(/\.txt$/, '.md')), 'utf8');
+      const check = new RegExp(/^Check: `([^`]+)`/m.exec(side)![1]);
+      const r = runCli(['analyze', '--format', 'json', join(dir, f)]);
+      const rep = JSON.parse(r.stdout) as Report;
+      const first = rep.findings.find((x) => x.id === rep.verdict.roots[0]);
+      const ok = !!first && check.test(first.summary);
+      if (ok) right++;
+      rows.push([f.replace(/\.txt$/, ''), rep.verdict.status, first?.kind ?? '-', ok ? 'right' : 'wrong']);
+      assert.notEqual(rep.verdict.status, 'healthy', `${f}: HEALTHY`);
+    }
+    console.log(rows.map((r) => `${r[0].padEnd(40)} ${r[1].padEnd(13)} ${r[2].padEnd(22)} ${r[3]}`).join('\n'));
+    console.log(`public pasted sessions: right root ${right} of ${cases.length} (${Math.round((100 * right) / Math.max(cases.length, 1))}%)`);
+    // A floor, not a target: what the rules reach today.
+    assert.ok(right >= Math.ceil(cases.length * 0.75), `right ${right} of ${cases.length}`);
+  });
+});

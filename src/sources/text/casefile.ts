@@ -12,6 +12,9 @@ function isKthread(vszKiB: number | undefined): boolean | undefined {
   return vszKiB === undefined ? undefined : vszKiB === 0;
 }
 
+/** Waits that sleep in TASK_UNINTERRUPTIBLE: down_write/down_read, mutex_lock, down(), I/O waits, wait_for_completion. */
+const UNINTERRUPTIBLE = /^(rwsem_down_(read|write)_(slowpath|failed)|call_rwsem_down_(read|write)_failed|__mutex_lock(_slowpath)?(\.isra\.\d+|\.constprop\.\d+)?|mutex_lock|__down(_common)?|io_schedule(_timeout)?|wait_for_completion(_timeout)?|bit_wait_io|folio_wait_bit_common|wait_on_page_bit_common|percpu_down_write|percpu_rwsem_wait)$/;
+
 export function addCrashText(c: CaseFile, t: CrashText): void {
   const at = (line: number): Provenance => ({ kind: 'text', source: t.source, line });
   const sys = c.system;
@@ -78,6 +81,16 @@ export function addCrashText(c: CaseFile, t: CrashText): void {
       task.stack = s.frames;
       task.stackFrom = at(s.line);
     }
+  }
+  // A task whose state the text does not give but whose stack sleeps in an uninterruptible lock or wait is in D.
+  for (const task of c.tasks) {
+    if (task.state || !task.stack?.length || task.stackFrom?.kind !== 'text') continue;
+    const names = task.stack.slice(0, 8).map((f) => f.function);
+    if (!/^(__schedule|schedule)$/.test(names[0] ?? '')) continue;
+    const wait = names.find((n) => UNINTERRUPTIBLE.test(n));
+    if (!wait) continue;
+    task.state = 'D';
+    task.facts.push({ text: `${task.comm}:${task.pid} is in D: its stack sleeps in ${wait}, an uninterruptible wait (state inferred from the stack)`, from: task.stackFrom });
   }
   for (const s of activeStacks(t)) {
     const cpu = cpuOf(c, s.cpu);

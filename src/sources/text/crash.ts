@@ -106,7 +106,7 @@ export interface CrashText {
 }
 
 const TASK_HEADER = /^PID:\s*(\d+)\s+TASK:\s*([0-9a-f]+)\s+CPU:\s*(\d+)\s+COMMAND:\s*"(.*)"\s*$/;
-const FRAME = /^#(\d+)\s+\[([0-9a-f]+)\]\s+(\S+?)(?:\+(\d+))?\s+at\s+([0-9a-f]+)(?:\s+\[(\S+)\])?\s*$/;
+const FRAME = /^#(\d+)\s+\[([0-9a-f]+)\]\s+(\S+?)(?:\+(0x[0-9a-f]+|\d+))?\s+at\s+([0-9a-f]+)(?:\s+\[(\S+)\])?\s*$/;
 const EXCEPTION_RIP = /^\[exception RIP: (?:([^\s+\]]+)(?:\+(\d+))?|unknown or invalid address)\]$/;
 const MARKER = /^--- <([^>]+)> ---$/;
 const REG_PAIR = /\b([A-Z][A-Z0-9_]*):\s+([0-9a-f]{4,16})\b/g;
@@ -116,7 +116,7 @@ const PS_HEADER = /^PID\s+PPID\s+CPU\s+TASK\s+ST\s+%MEM\s+VSZ\s+RSS\s+COMM$/;
 const PS_ROW = /^(>?)\s*(\d+)\s+(\d+)\s+(\d+)\s+([0-9a-f]{8,16})\s+([A-Z?]{2})\s+([\d.]+)\s+(\d+)\s+(\d+)\s+(.+?)\s*$/;
 const PS_M = /^\[\s*(\d+)\s+(\d+):(\d+):(\d+)\.(\d+)\]\s+\[(\w\w)\]\s+PID:\s*(\d+)\s+TASK:\s*([0-9a-f]+)\s+CPU:\s*(\d+)\s+COMMAND:\s*"(.*)"/;
 const PS_L = /^\[(\d+)\]\s+\[(\w\w)\]\s+PID:\s*(\d+)\s+TASK:\s*([0-9a-f]+)\s+CPU:\s*(\d+)\s+COMMAND:\s*"(.*)"/;
-const DIS = /^(0x[0-9a-f]+)\s+<([^>+\s]+)(?:\+(\d+))?>:\s*(.*?)\s*$/;
+const DIS = /^(0x[0-9a-f]+)\s+<([^>+\s]+)(?:\+(0x[0-9a-f]+|\d+))?>:\s*(.*?)\s*$/;
 const SOURCE_LINE = /^\S+\.[chSs]: \d+$/;
 const SYS = /^(KERNEL|DUMPFILE|CPUS|DATE|UPTIME|LOAD AVERAGE|TASKS|NODENAME|RELEASE|VERSION|MACHINE|MEMORY|PANIC):\s*(.*)$/;
 const SYMREF = /\b0x([0-9a-f]{8,16}) <([A-Za-z_.$][\w.$]*)(?:\+(\d+))?>/g;
@@ -180,7 +180,8 @@ export function looksLikeCrashText(text: string): boolean {
 export function parseCrashText(text: string, source: string): CrashText {
   const raw = text.split(/\r?\n/);
   const unquote = unquoter(raw);
-  const lines = raw.map((l) => unquote(l.replace(/\t/g, '    ')).trim());
+  // Authors' margin notes (`<----- target function`, `^^^^`) are not output.
+  const lines = raw.map((l) => unquote(l.replace(/\t/g, '    ')).replace(/\s+(?:<-{2,}|<={2,}|-{2,}>|\^{3,}).*$/, '').trim());
   const out: CrashText = {
     source,
     lines: raw.length,
@@ -317,6 +318,17 @@ export function parseCrashText(text: string, source: string): CrashText {
       take(k - i);
       continue;
     }
+    // `crash> bt 10462` whose header line the author left out: the frames are that task's.
+    const btPid = command ? /^bt\s+(?:-\w+\s+)*(\d+)\s*(?:\|.*)?$/.exec(command) : null;
+    if (btPid && (FRAME.test(t) || EXCEPTION_RIP.test(t))) {
+      const pid = Number(btPid[1]);
+      const known = out.tasks.get(pid);
+      const n = parseStack(lines, i, out, { pid, task: known?.task ?? '0', cpu: known?.cpu ?? -1, comm: known?.comm ?? `pid ${pid}` }, command, lineNo);
+      if (n > 0) {
+        take(n);
+        continue;
+      }
+    }
     const dis = DIS.exec(t);
     if (dis) {
       const address = BigInt(dis[1]);
@@ -419,6 +431,11 @@ function parseStack(lines: string[], start: number, out: CrashText, task: { pid:
       registers.push(rs);
       continue;
     }
+    // An elision the author made (`...`, `[...]`): the stack goes on after it.
+    if (/^(\.{3,}|\[\.{3}\])$/.test(t) && (FRAME.test(lines[i + 1] ?? '') || EXCEPTION_RIP.test(lines[i + 1] ?? ''))) {
+      i++;
+      continue;
+    }
     const mk = MARKER.exec(t);
     if (mk) {
       const kind = stackKindOf(mk[1]);
@@ -434,10 +451,21 @@ function parseStack(lines: string[], start: number, out: CrashText, task: { pid:
       i++;
       continue;
     }
+    // `bt -F`: stack words shown as symbols or slab caches (`[task_struct]`, `schedule+50`); only the hex ones are values.
+    if (frames.length && /^[0-9a-f]{16}:(\s+(?:[0-9a-f]{16}|\[[\w-]+\]|[A-Za-z_][\w.]*(?:\+\d+)?))+$/.test(t)) {
+      i++;
+      continue;
+    }
     break;
   }
   if (!frames.length && !registers.length) return 0;
   out.stacks.push({ ...task, frames, registers, ...(command ? { command } : {}), line: headerLine, endLine: i });
+  // `foreach UN bt` prints only tasks in that state.
+  const only = command ? /^foreach\s+(?:.*\s)?(RU|IN|UN|ID|ZO|ST|TR|DE|PA|WA|NE|SW)\s+bt\b/.exec(command) : null;
+  if (only && task.pid > 0) {
+    const had = out.tasks.get(task.pid);
+    if (had && !had.state) had.state = only[1];
+  }
   return i - start;
 }
 

@@ -16,6 +16,9 @@ function statOf(stats: PerfStat[], s: PerfSample): PerfStat | undefined {
 }
 
 export function addPerfText(c: CaseFile, p: PerfText, source: string): void {
+  if (p.report.length) {
+    c.profile = [...(c.profile ?? []), ...p.report.map((r) => ({ percent: r.percent, symbol: r.symbol, ...(r.dso ? { dso: r.dso } : {}), kernel: r.kernel, ...(r.comm ? { comm: r.comm } : {}), callers: r.callers, ...(p.reportSamples ? { samples: `${p.reportSamples.count} samples of ${p.reportSamples.event}` } : {}), from: { kind: 'text' as const, source, line: r.line } }))];
+  }
   const byTid = new Map<number, PerfSample[]>();
   for (const s of p.samples) byTid.set(s.tid, [...(byTid.get(s.tid) ?? []), s]);
   for (const [tid, all] of byTid) {

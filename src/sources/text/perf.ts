@@ -58,10 +58,12 @@ export interface PerfAnnotation {
 
 export interface PerfReportLine {
   percent: number;
-  comm: string;
+  comm?: string;
   dso: string;
   kernel: boolean;
   symbol: string;
+  /** The hottest caller chain under it in a call-graph report, innermost first. */
+  callers: string[];
   line: number;
 }
 
@@ -83,16 +85,17 @@ const CHAIN = /^\s+([0-9a-f]+)\s+(.*?)\s+\(([^)]*)\)\s*$/;
 const ANNOTATE_HEAD = /^\s*Percent\s+\|\s+Source code & Disassembly of (\S+) for/;
 const ANNOTATE = /^\s*(\d+\.\d+)\s*:\s+([0-9a-f]+):\s+(.*?)\s*$/;
 const ANNOTATE_SYMBOL = /^\s*:\s*\d*\s+([0-9a-f]+) <([^>]+)>:\s*$/;
-const REPORT = /^\s*(\d+\.\d+)%\s+(?:\d+\.\d+%\s+)?(\S+)\s+(\S+)\s+\[([.kgu])\]\s+(.+?)\s*$/;
+const REPORT = /^\s*[+-]?\s*(\d+\.\d+)%\s+(?:\d+\.\d+%\s+)?(?:(\S+)\s+)?(\S+)\s+\[([.kgu])\]\s+(.+?)\s*$/;
 
 /** Kernel text on x86_64 and arm64 lives in the upper half. */
 const kernelAddress = (a: bigint) => a >= 0xffff800000000000n;
 
 export function looksLikePerfText(text: string): boolean {
+  // A report pasted alone: a few lines of `NN.NN%  [dso]  [k] symbol`.
   const head = text.split('\n', 2000);
   let hits = 0;
   for (const l of head) {
-    if (STAT_HEAD.test(l) || ANNOTATE_HEAD.test(l) || (SAMPLE_HEAD.test(l) && /:\s*$|:\s+[0-9a-f]+ /.test(l)) || REPORT.test(l)) hits++;
+    if (STAT_HEAD.test(l) || ANNOTATE_HEAD.test(l) || (SAMPLE_HEAD.test(l) && /:\s*$|:\s+[0-9a-f]+ /.test(l)) || REPORT.test(l) || /^\s+---[A-Za-z_]/.test(l)) hits++;
     if (hits >= 2 || STAT_HEAD.test(l) || ANNOTATE_HEAD.test(l)) return true;
   }
   return false;
@@ -106,6 +109,7 @@ export function parsePerfText(text: string): PerfText {
   let stat: PerfStat | undefined;
   let sample: PerfSample | undefined;
   let annotate: { dso?: string; symbol?: string } | undefined;
+  const graphs = new Map<PerfReportLine, string[]>();
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i];
     const n = i + 1;
@@ -193,16 +197,42 @@ export function parsePerfText(text: string): PerfText {
     }
     const r = REPORT.exec(l);
     if (r) {
-      out.report.push({ percent: Number(r[1]), comm: r[2], dso: r[3], kernel: r[4] === 'k', symbol: r[5], line: n });
+      // The same entry again (a report's detail section under its flat list): its graph lines belong to the first.
+      const again = out.report.find((x) => x.symbol === r[5] && x.percent === Number(r[1]));
+      if (again) out.report.push(out.report.splice(out.report.indexOf(again), 1)[0]);
+      else out.report.push({ percent: Number(r[1]), ...(r[2] ? { comm: r[2] } : {}), dso: r[3], kernel: r[4] === 'k', symbol: r[5], callers: [], line: n });
       use();
       continue;
     }
-    // A report's call-graph lines and comment header.
-    if (out.report.length && /^\s+(\||---|\d+\.\d+%--|[A-Za-z_][\w.]*$)/.test(l)) {
+    // A report's call graph under its entry (stdio `---f`, `|--61.10%--f`, `|  f`; TUI `- 68.80% f`, `- f`, `  f`).
+    const last = out.report[out.report.length - 1];
+    if (last && /^\s+(?:[|`]|---|-\s|\d+\.\d+%--|--\d|[A-Za-z_][\w.]*\s*$)/.test(l)) {
+      graphs.set(last, [...(graphs.get(last) ?? []), l]);
       use();
       continue;
     }
     if (/^#/.test(l) && (out.report.length || out.reportSamples || /^# (To display|Overhead|Total Lost|Event count|\.{3})/.test(l))) use();
+  }
+  for (const [entry, lines] of graphs) entry.callers = hottestPath(lines, entry.symbol);
+  return out;
+}
+
+/**
+ * The first (hottest) path down a call graph: names in order until a branch marker (`|--N%--`, `--N%--`, `- N%`)
+ * appears at or left of the column where the path last branched.
+ */
+function hottestPath(lines: string[], symbol: string): string[] {
+  const out: string[] = [];
+  let branchCol = -1;
+  for (const l of lines) {
+    const marker = /(\|?--\d+\.\d+%--|-\s+\d+\.\d+%\s)/.exec(l);
+    if (marker) {
+      if (branchCol >= 0 && marker.index <= branchCol && out.length) break;
+      branchCol = marker.index;
+    }
+    const name = /([A-Za-z_][\w.]*)\s*(?:\(inlined\))?\s*$/.exec(l)?.[1];
+    if (!name || (out.length === 0 && name === symbol.replace(/\s.*$/, ''))) continue;
+    if (out[out.length - 1] !== name) out.push(name);
   }
   return out;
 }
