@@ -63,7 +63,7 @@ export function fillCaseFromDump(c: CaseFile, dump: KernelDump): void {
   const prov = (what: string, address?: bigint): Provenance => ({ kind: 'dump', source, what, ...(address !== undefined ? { address } : {}) });
   const sys = c.system;
   if (dump.release) sys.release = dump.release;
-  sys.arch = 'x86_64';
+  sys.arch = dump.arch;
   if (dump.vmcoreinfo.crashTime !== undefined) sys.crashTime = new Date(Number(dump.vmcoreinfo.crashTime) * 1000).toISOString();
   const panic = attempt(() => panicString(dump.printk()));
   if (panic.ok && panic.value && !sys.panic) sys.panic = panic.value;

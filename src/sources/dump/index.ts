@@ -7,6 +7,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { InputError } from '../../model/errors.ts';
 import { openKernelMemory, type KernelMemory } from './arch/x86_64/index.ts';
+import { openArm64Memory } from './arch/arm64/memory.ts';
 import { openDumpContainer } from './format/open.ts';
 import type { DumpContainer } from './format/types.ts';
 import { parseVmcoreinfo, type Vmcoreinfo } from './format/vmcoreinfo.ts';
@@ -138,6 +139,11 @@ export class KernelDump {
     this.incomplete.push(...container.incomplete, ...memory.notes);
   }
 
+  /** The dump's architecture. */
+  get arch(): 'x86_64' | 'arm64' {
+    return dumpArch(this.container, this.vmcoreinfo);
+  }
+
   get release(): string | undefined {
     return this.vmcoreinfo.osrelease;
   }
@@ -204,7 +210,10 @@ export class KernelDump {
   }
 
   private systemMapSymbols(file: string): Symbols {
-    const table = new SymbolTable(readSystemMap(file, this.vmcoreinfo.kernelOffset));
+    // KASLR moves the kernel image: from START_KERNEL_MAP on x86_64, from KIMAGE_VADDR (= MODULES_END) on arm64.
+    const arm64 = dumpArch(this.container, this.vmcoreinfo) === 'arm64';
+    const imageStart = arm64 ? (this.vmcoreinfo.numbers.get('MODULES_END') ?? 0xffff800008000000n) : START_KERNEL_MAP;
+    const table = new SymbolTable(readSystemMap(file, this.vmcoreinfo.kernelOffset, imageStart));
     const bad = this.verifySymbols(table);
     if (bad) throw new InputError(`System.map does not match the dump: ${bad}`, file);
     return new Symbols(table, file);
@@ -308,7 +317,7 @@ export class KernelDump {
       compression: c.compression,
       headerVersion: c.headerVersion,
       dumpLevel: c.dumpLevel,
-      arch: 'x86_64',
+      arch: dumpArch(this.container, this.vmcoreinfo),
       release: vi.osrelease,
       cpus: { notes: c.cpuNotes.length, noteSources, headerCount: c.nrCpus },
       dumpedBy,
@@ -440,9 +449,13 @@ export class KernelDump {
       const arr = k.variable('node_data');
       let pages = 0n;
       for (let i = 0; i < 1024; i++) {
-        const p = arr.index(i);
-        if (p.isNull()) break;
-        pages += p.deref().member('node_spanned_pages').u64();
+        // Entries past the possible nodes are NULL, or past the array's readable part: the nodes end there.
+        const spanned = attempt(() => {
+          const p = arr.index(i);
+          return p.isNull() ? undefined : p.deref().member('node_spanned_pages').u64();
+        });
+        if (!spanned.ok || spanned.value === undefined) break;
+        pages += spanned.value;
       }
       return pages;
     });
@@ -494,6 +507,15 @@ export function panicString(log: PrintkLog): string | undefined {
   return undefined;
 }
 
+/** The dump's architecture: the kdump header's machine, the ELF machine, or what VMCOREINFO only arm64 writes. */
+export function dumpArch(container: DumpContainer, vi: Vmcoreinfo): 'x86_64' | 'arm64' {
+  const machine = container.utsname?.machine;
+  if (machine === 'aarch64' || machine === 'arm64') return 'arm64';
+  if ((container as { machine?: number }).machine === 183) return 'arm64';
+  if (vi.numbers.has('kimage_voffset') || vi.numbers.has('TCR_EL1_T1SZ')) return 'arm64';
+  return 'x86_64';
+}
+
 /** Opens a vmcore (or a /var/crash/<dir> holding one). Input problems throw InputError. */
 export function openKernelDump(path: string, opts: OpenKernelDumpOptions = {}): KernelDump {
   const file = resolveDumpPath(path);
@@ -505,7 +527,7 @@ export function openKernelDump(path: string, opts: OpenKernelDumpOptions = {}): 
     const vi = parseVmcoreinfo(container.vmcoreinfo);
     let memory: KernelMemory;
     try {
-      memory = openKernelMemory(container, vi);
+      memory = dumpArch(container, vi) === 'arm64' ? openArm64Memory(container, vi) : openKernelMemory(container, vi);
     } catch (e) {
       if (e instanceof InputError) throw e;
       throw new InputError(`cannot set up kernel virtual memory: ${(e as Error).message}`, file);

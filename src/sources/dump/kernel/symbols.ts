@@ -164,7 +164,7 @@ function isLocal(type: number): boolean {
  * Parses a System.map ("ffffffff81000000 T _text" lines). `kaslrOffset` is added to
  * kernel-image addresses (>= 0xffffffff80000000, not type 'A'); per-CPU and absolute symbols stay.
  */
-export function parseSystemMap(text: string, file: string, kaslrOffset = 0n): RawSymbol[] {
+export function parseSystemMap(text: string, file: string, kaslrOffset = 0n, imageStart = START_KERNEL_MAP): RawSymbol[] {
   const out: RawSymbol[] = [];
   let lineNo = 0;
   let offset = 0;
@@ -179,7 +179,7 @@ export function parseSystemMap(text: string, file: string, kaslrOffset = 0n): Ra
     }
     let address = BigInt('0x' + m[1]);
     const type = m[2];
-    if (kaslrOffset !== 0n && address >= START_KERNEL_MAP && type !== 'A' && type !== 'a') {
+    if (kaslrOffset !== 0n && address >= imageStart && type !== 'A' && type !== 'a') {
       address = BigInt.asUintN(64, address + kaslrOffset);
     }
     out.push({ address, type, name: m[3] });
@@ -188,14 +188,14 @@ export function parseSystemMap(text: string, file: string, kaslrOffset = 0n): Ra
   return out;
 }
 
-export function readSystemMap(file: string, kaslrOffset = 0n): RawSymbol[] {
+export function readSystemMap(file: string, kaslrOffset = 0n, imageStart = START_KERNEL_MAP): RawSymbol[] {
   let text: string;
   try {
     text = readFileSync(file, 'latin1');
   } catch (e) {
     throw new InputError(`cannot read System.map: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file);
   }
-  return parseSystemMap(text, file, kaslrOffset);
+  return parseSystemMap(text, file, kaslrOffset, imageStart);
 }
 
 /** One loaded module's symbols and memory regions. */

@@ -165,7 +165,8 @@ function taskLayout(k: Kernel): TaskLayout {
     cpu,
     onCpu: optOffset(t, 'on_cpu'),
     stack: t.offsetOf('stack'),
-    threadSp: t.offsetOf('thread.sp'),
+    // x86_64 keeps the switched-out stack pointer in thread.sp, arm64 in thread.cpu_context.sp.
+    threadSp: optOffset(t, 'thread.sp') ?? t.offsetOf('thread.cpu_context.sp'),
     mm: t.offsetOf('mm'),
     parent: t.offsetOf('parent'),
     realParent: t.offsetOf('real_parent'),

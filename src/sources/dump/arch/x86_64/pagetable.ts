@@ -9,9 +9,9 @@ export const PTE_ADDR_MASK = 0x000ffffffffff000n;
 const MASK_1G = 0x000fffffc0000000n;
 const MASK_2M = 0x000fffffffe00000n;
 
-export interface PhysReader {
-  readPhys(paddr: bigint, length: number): Buffer;
-}
+import type { PhysReader } from '../space.ts';
+
+export type { PhysReader };
 
 /** Whether `vaddr` is canonical for the paging depth (sign-extended from bit 47 or 56). */
 export function isCanonical(vaddr: bigint, levels: 4 | 5): boolean {
