@@ -82,11 +82,20 @@ export function addCrashText(c: CaseFile, t: CrashText): void {
       task.stackFrom = at(s.line);
     }
   }
+  // Tasks on a run queue (`runq`) are runnable.
+  for (const [cpu, q] of t.runqueues) {
+    for (const r of q) {
+      if (r.pid === 0) continue;
+      const task = taskOf(c, r.pid, r.comm);
+      task.state ??= 'R';
+      task.cpu ??= cpu;
+    }
+  }
   // A task whose state the text does not give but whose stack sleeps in an uninterruptible lock or wait is in D.
   for (const task of c.tasks) {
     if (task.state || !task.stack?.length || task.stackFrom?.kind !== 'text') continue;
     const names = task.stack.slice(0, 8).map((f) => f.function);
-    if (!/^(__schedule|schedule)$/.test(names[0] ?? '')) continue;
+    if (!/^(context_switch|__schedule|schedule)$/.test(names[0] ?? '')) continue;
     const wait = names.find((n) => UNINTERRUPTIBLE.test(n));
     if (!wait) continue;
     task.state = 'D';

@@ -101,6 +101,16 @@ export interface CrashText {
   words: Map<bigint, { value: bigint; size: number; line: number }>;
   waitqs: CrashWaitq[];
   files: CrashFiles[];
+  /** `mod`: loaded modules. */
+  modules: Array<{ name: string; base: string; size: number; line: number }>;
+  /** `help -r`: each CPU's register note. */
+  cpuRegisters: Map<number, RegisterSet>;
+  /** `kmem -i`: memory summary rows (`TOTAL MEM`, `FREE`, `SLAB`...) in pages. */
+  memory: Map<string, { pages: number; line: number }>;
+  /** `runq`: tasks on each CPU's run queue (the current one first). */
+  runqueues: Map<number, Array<{ pid: number; comm: string; current: boolean; line: number }>>;
+  /** `mach` and other `KEY: value` header lines. */
+  machine: Map<string, string>;
   /** Lines not consumed, with their line numbers: the kernel log parser reads them. */
   rest: Array<{ text: string; line: number }>;
 }
@@ -170,7 +180,7 @@ export function looksLikeCrashText(text: string): boolean {
   let hits = 0;
   for (const raw of text.split('\n', 4000)) {
     const t = raw.replace(/^(?:\s*>(?=\s*(?:>|crash|PID|#|\[|0x)))+\s?/, '').trim();
-    if (/^crash(?:64)?> /.test(t) || TASK_HEADER.test(t) || FRAME.test(t) || PS_HEADER.test(t) || EXCEPTION_RIP.test(t) || DIS.test(t) || PS_M.test(t)) hits++;
+    if (/^crash(?:64)?> /.test(t) || TASK_HEADER.test(t) || FRAME.test(t) || PS_HEADER.test(t) || EXCEPTION_RIP.test(t) || DIS.test(t) || PS_M.test(t) || /^>>>\s.*stack_trace\(/.test(t) || /^#\d+\s+[A-Za-z_][\w.]*\s+\([^)]*:\d+(:\d+)?\)$/.test(t)) hits++;
     if (hits >= 3) return true;
   }
   return false;
@@ -199,8 +209,16 @@ export function parseCrashText(text: string, source: string): CrashText {
     words: new Map(),
     waitqs: [],
     files: [],
+    modules: [],
+    cpuRegisters: new Map(),
+    memory: new Map(),
+    runqueues: new Map(),
+    machine: new Map(),
     rest: [],
   };
+  let regsCpu: number | undefined;
+  let runqCpu: number | undefined;
+  let irqTable = false;
   const symbol = (name: string, address: bigint) => {
     if (!out.symbols.has(name)) out.symbols.set(name, address);
   };
@@ -215,6 +233,24 @@ export function parseCrashText(text: string, source: string): CrashText {
     const t = lines[i];
     const lineNo = i + 1;
     for (const m of t.matchAll(SYMREF)) symbol(m[2], BigInt('0x' + m[1]) - BigInt(m[3] ?? 0));
+    // drgn: `>>> prog.stack_trace(1234)` / `stack_trace(find_task(prog, 1234))`, then `#0  func (file:line:col)` frames.
+    const drgn = /^>>>\s.*stack_trace\((?:find_task\(\s*prog\s*,\s*)?(\d+)\)?\)/.exec(t);
+    if (drgn) {
+      const pid = Number(drgn[1]);
+      const frames: Frame[] = [];
+      let k = i + 1;
+      for (; k < lines.length; k++) {
+        const f = /^#(\d+)\s+(?:([A-Za-z_][\w.]*)(?:\+0x[0-9a-f]+\/0x[0-9a-f]+)?\s*(?:\(([^)]*)\))?|0x([0-9a-f]+))(?:\s+\(inlined\))?\s*$/.exec(lines[k]);
+        if (!f) break;
+        frames.push({ function: f[2] ?? `0x${f[4]}`, ...(f[4] ? { address: f[4] } : {}), reliable: true, stack: 'task', line: k + 1 });
+      }
+      if (frames.length) {
+        const known = out.tasks.get(pid);
+        out.stacks.push({ pid, task: known?.task ?? '0', cpu: known?.cpu ?? -1, comm: known?.comm ?? `pid ${pid}`, frames, registers: [], command: 'drgn stack_trace', line: lineNo, endLine: k });
+        take(k - i);
+        continue;
+      }
+    }
     const prompt = /^crash(?:64)?>\s?(.*)$/.exec(t);
     if (prompt) {
       command = prompt[1].trim();
@@ -230,6 +266,97 @@ export function parseCrashText(text: string, source: string): CrashText {
     }
     if (!t) {
       i++;
+      continue;
+    }
+    // `mod`
+    if (/^MODULE\s+NAME\s+(BASE|TEXT_BASE)\s+SIZE\s+OBJECT FILE$/.test(t)) {
+      take(1);
+      continue;
+    }
+    const mod = /^([0-9a-f]{16})\s+(\S+)\s+([0-9a-f]{16})\s+(\d+)\s+(.*)$/.exec(t);
+    if (mod) {
+      out.modules.push({ name: mod[2], base: mod[3], size: Number(mod[4]), line: lineNo });
+      take(1);
+      continue;
+    }
+    // `help -r` (and `bt`'s CPU register banners): `CPU 0:` then register lines.
+    const cpuHead = /^CPU (\d+):$/.exec(t);
+    if (cpuHead && (REG_LINE.test(lines[i + 1] ?? '') || /^(X\d+|LR|SP|PC|PSTATE|R[A-Z0-9]+):/.test(lines[i + 1] ?? ''))) {
+      regsCpu = Number(cpuHead[1]);
+      take(1);
+      continue;
+    }
+    if (regsCpu !== undefined && /^(?:[A-Z][A-Z0-9_]*:\s+[0-9a-f]+\s*)+$/.test(t)) {
+      const block: string[] = [];
+      const line = lineNo;
+      while (i < lines.length && /^(?:[A-Z][A-Z0-9_]*:\s+[0-9a-f]+\s*)+$/.test(lines[i])) block.push(lines[i++]);
+      out.recognized += block.length;
+      const rs = registerSet(block, 0, line);
+      if (rs.values.x0 !== undefined || rs.values.pc !== undefined) {
+        rs.arch = 'arm64';
+        if (rs.values.pstate) {
+          rs.irqsEnabled = (parseInt(rs.values.pstate, 16) & 0x80) === 0;
+          rs.mode = (parseInt(rs.values.pstate, 16) & 0xf) === 0 ? 'user' : 'kernel';
+        }
+      }
+      out.cpuRegisters.set(regsCpu, rs);
+      regsCpu = undefined;
+      continue;
+    }
+    // `kmem -i`
+    if (/^PAGES\s+TOTAL\s+PERCENTAGE$/.test(t)) {
+      take(1);
+      continue;
+    }
+    const km = /^(TOTAL MEM|FREE|USED|SHARED|BUFFERS|CACHED|SLAB|TOTAL HUGE|HUGE FREE|TOTAL SWAP|SWAP USED|SWAP FREE|COMMIT LIMIT|COMMITTED)\s+(\d+)\s+.*$/.exec(t);
+    if (km) {
+      out.memory.set(km[1], { pages: Number(km[2]), line: lineNo });
+      take(1);
+      continue;
+    }
+    // `runq`
+    const rq = /^CPU (\d+)(?: RUNQUEUE: [0-9a-f]+)?$/.exec(t);
+    if (rq) {
+      runqCpu = Number(rq[1]);
+      out.runqueues.set(runqCpu, []);
+      take(1);
+      continue;
+    }
+    if (runqCpu !== undefined) {
+      const cur = /^CURRENT: PID:\s*(\d+)\s+TASK:\s*[0-9a-f]+\s+COMMAND:\s*"(.*)"$/.exec(t);
+      const queued = /^(?:\[\s*\d+\]\s+)?PID:\s*(\d+)\s+TASK:\s*[0-9a-f]+\s+COMMAND:\s*"(.*)"$/.exec(t);
+      if (cur || (queued && /^\[/.test(t))) {
+        const m = (cur ?? queued)!;
+        out.runqueues.get(runqCpu)!.push({ pid: Number(m[1]), comm: m[2], current: !!cur, line: lineNo });
+        take(1);
+        continue;
+      }
+      if (/^(RT PRIO_ARRAY|CFS RB_ROOT|DL RB_ROOT|\[no tasks queued\]|\[\s*\d+\]\s*$|GROUP .*|TASK_GROUP.*)/.test(t) || /^\[\s*\d+\]\s+[0-9a-f]+/.test(t)) {
+        take(1);
+        continue;
+      }
+      runqCpu = undefined;
+    }
+    // `irq -s`: a CPU header row, then one row per interrupt.
+    if (/^(CPU\d+\s+)+$/.test(t + ' ')) {
+      irqTable = true;
+      take(1);
+      continue;
+    }
+    if (irqTable && /^\s*\w+:\s+(\d+\s+)+/.test(t)) {
+      take(1);
+      continue;
+    }
+    irqTable = false;
+    // `mach` and similar `KEY: value` headers (IRQ STACKS:, DOUBLEFAULT STACK SIZE: ...).
+    const kv = /^([A-Z][A-Z0-9 ()/_-]{2,40}):\s*(.*)$/.exec(t);
+    if (kv && !SYS.test(t) && !REG_LINE.test(t) && !/^(PID|CPU \d+)$/.test(kv[1])) {
+      out.machine.set(kv[1], kv[2]);
+      take(1);
+      continue;
+    }
+    if (/^CPU \d+: [0-9a-f]{16}$/.test(t)) {
+      take(1);
       continue;
     }
     const sys = SYS.exec(t);

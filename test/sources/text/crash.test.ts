@@ -124,4 +124,39 @@ describe('crash text: shapes', () => {
     assert.equal(instructionFromText(1n, 'ret').flow, 'return');
     assert.equal(instructionFromText(1n, 'mov    %gs:0x7e9d1c8c(%rip),%eax').memory?.segment, 'gs');
   });
+
+  it('drgn stack traces, help -r, kmem -i, runq and mod are read, not left over', () => {
+    const text = [
+      '>>> prog.stack_trace(161)',
+      '#0  context_switch (./kernel/sched/core.c:5238:2)',
+      '#1  __schedule (./kernel/sched/core.c:6552:8)',
+      '#2  rwsem_down_write_slowpath (./kernel/locking/rwsem.c:1178:4)',
+      'crash> help -r',
+      'CPU 0:',
+      '    X0: 0000000000161bd4   X1: ffff00000fede618   X2: ffff3a5537cca000',
+      '   X29: ffffc5aad86b3d50',
+      '    LR: d2e9c5aad76da284   SP: ffffc5aad86b3d50   PC: ffffc5aad76da26c',
+      'crash> kmem -i',
+      '                 PAGES        TOTAL      PERCENTAGE',
+      '    TOTAL MEM    75449     294.7 MB         ----',
+      '         FREE    62678     244.8 MB   83% of TOTAL MEM',
+      'crash> runq',
+      'CPU 0 RUNQUEUE: ffff88800fc2c540',
+      '  CURRENT: PID: 124    TASK: ffff888003a8a100  COMMAND: "crunch/0"',
+      '  CFS RB_ROOT: ffff88800fc2c5f0',
+      '     [120] PID: 130    TASK: ffff888003a8c200  COMMAND: "mapper"',
+      'crash> mod',
+      '     MODULE       NAME                         BASE          SIZE  OBJECT FILE',
+      'ffffc5aa65bbf300  qemu_fw_cfg            ffffc5aa65bbb000   24576  (not loaded)  [CONFIG_KALLSYMS]',
+    ].join('\n');
+    const t = parseCrashText(text, 'mixed');
+    assert.deepEqual(t.stacks[0].frames.map((f) => f.function), ['context_switch', '__schedule', 'rwsem_down_write_slowpath']);
+    assert.equal(t.stacks[0].pid, 161);
+    assert.equal(t.cpuRegisters.get(0)?.values.pc, 'ffffc5aad76da26c');
+    assert.equal(t.memory.get('TOTAL MEM')?.pages, 75449);
+    assert.deepEqual(t.runqueues.get(0)?.map((x) => x.pid), [124, 130]);
+    assert.equal(t.modules[0].name, 'qemu_fw_cfg');
+    assert.equal(t.rest.filter((r) => r.text.trim()).length, 0, t.rest.map((r) => r.text).join('|'));
+    assert.ok(looksLikeCrashText(text));
+  });
 });
