@@ -59,11 +59,7 @@ export function sameSpinDetector(ctx: DetectorContext): Finding[] {
       extra: { function: fn, cpus },
       nodes: [objectId],
     });
-    ctx.node(objectId, 'loop', `loop in ${fn}`, f.id);
-    for (const cpu of cpus) {
-      ctx.node(cpuNode(cpu), 'cpu', `CPU ${cpu}`, f.id);
-      ctx.edge(cpuNode(cpu), objectId, 'spins-on', f.id);
-    }
+    spinGraph(ctx, objectId, `loop in ${fn}`, cpus, f.id);
     out.push(f);
   }
   return out;
@@ -97,12 +93,17 @@ function pastedSameSpin(ctx: DetectorContext, fn: string, vs: CpuView[]): Findin
     extra: { function: fn, cpus },
     nodes: [objectId],
   });
-  ctx.node(objectId, 'loop', `loop in ${fn}`, f.id);
-  for (const cpu of cpus) {
-    ctx.node(cpuNode(cpu), 'cpu', `CPU ${cpu}`, f.id);
-    ctx.edge(cpuNode(cpu), objectId, 'spins-on', f.id);
-  }
+  spinGraph(ctx, objectId, lock ? `lock 0x${lock}` : `loop in ${fn}`, cpus, f.id);
   return f;
+}
+
+/** The graph of CPUs spinning on one shared object: the object, each CPU, a spins-on edge from each. */
+function spinGraph(ctx: DetectorContext, objectId: string, label: string, cpus: number[], findingId: string): void {
+  ctx.node(objectId, objectId.startsWith('lock:') ? 'lock' : 'loop', label, findingId);
+  for (const cpu of cpus) {
+    ctx.node(cpuNode(cpu), 'cpu', `CPU ${cpu}`, findingId);
+    ctx.edge(cpuNode(cpu), objectId, 'spins-on', findingId);
+  }
 }
 
 /** One CPU spinning in a sequence-count read loop that its Code: bytes show. */

@@ -25,6 +25,7 @@ import { isUnknown } from '../../model/queries.ts';
 import type { RegisterSet } from '../../model/trace.ts';
 import { decode } from './arch/x86_64/decode.ts';
 import { spinLoopAt } from '../code/spin-loop.ts';
+import { PANIC_PATH } from '../code/panic-path.ts';
 import { decodeQspinlock } from '../code/qspinlock.ts';
 import { registerSetFromNote, noteHasRegisters } from './arch/x86_64/registers.ts';
 import type { KernelDump } from './index.ts';
@@ -40,8 +41,6 @@ import { disksInFlight } from './walk/block.ts';
 import { waitLayout, waitObjectsOf, workers, workqueueFlushers, type WorkerInfo } from './walk/waits.ts';
 
 
-/** Functions of the kdump / panic / NMI machinery: a note taken there is not where the CPU was working. */
-const PANIC_PATH = /^(__crash_kexec|crash_kexec|machine_kexec|crash_save_cpu|crash_setup_regs|panic|vpanic|nmi_panic|crash_nmi_callback|native_machine_crash_shutdown|kdump_nmi_shootdown_cpus|nmi_shootdown_cpus|default_do_nmi|exc_nmi|nmi_handle|unknown_nmi_error|__die|oops_end)$/;
 
 export { decodeQspinlock } from '../code/qspinlock.ts';
 

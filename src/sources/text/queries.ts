@@ -24,11 +24,13 @@ import { isUnknown } from '../../model/queries.ts';
 import type { RegisterSet } from '../../model/trace.ts';
 import { decodeQspinlock } from '../code/qspinlock.ts';
 import { spinLoopAt } from '../code/spin-loop.ts';
+import { PANIC_PATH as NOTE_PATH } from '../code/panic-path.ts';
+
+/** A pasted stack may also start in the NMI entry itself (`end_repeat_nmi`, `asm_exc_nmi`). */
+const PANIC_PATH = new RegExp(NOTE_PATH.source.replace(/\)\$$/, '|end_repeat_nmi|asm_exc_nmi|nmi)$'));
 import { instructionFromText } from './att.ts';
 import { leafNumber, type CrashStack, type CrashText, type CrashValue } from './crash.ts';
 
-/** Functions of the kdump / panic / NMI machinery: a stack whose top is there is not where the CPU was working. */
-const PANIC_PATH = /^(__crash_kexec|crash_kexec|machine_kexec|crash_save_cpu|crash_setup_regs|panic|vpanic|nmi_panic|crash_nmi_callback|native_machine_crash_shutdown|kdump_nmi_shootdown_cpus|nmi_shootdown_cpus|default_do_nmi|exc_nmi|nmi_handle|unknown_nmi_error|__die|oops_end|end_repeat_nmi|asm_exc_nmi|nmi)$/;
 
 const notPasted = (what: string, command: string) => ({ unknown: `${what} is not in the pasted text (crash> ${command})` });
 
