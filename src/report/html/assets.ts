@@ -13,8 +13,12 @@ let cached: Assets | undefined;
 
 /** Where client.ts and style.css are: beside this module, or under src/ when running the prepared build (dist/). */
 function assetDir(): URL {
-  const here = new URL('./', import.meta.url);
-  return existsSync(new URL('client.ts', here)) ? here : new URL('../src/report/html/', import.meta.url);
+  // From the sources: beside this module; from the build: dist/coroner.mjs or a chunk under dist/chunks/.
+  for (const rel of ['./', '../src/report/html/', '../../src/report/html/']) {
+    const dir = new URL(rel, import.meta.url);
+    if (existsSync(new URL('client.ts', dir))) return dir;
+  }
+  return new URL('../src/report/html/', import.meta.url);
 }
 
 /** Bundles the assets (about 30 ms the first time; cached after, they never change within a process). */
