@@ -433,7 +433,7 @@ export class KernelDump {
 
   /** Backtraces of CPUs and tasks (needs BTF and the ORC tables). */
   get backtracer(): Backtracer {
-    this._bt ??= new Backtracer(this.kernel, this.scheduler, this.walkCpus(), this.container.cpuNotes, this.dumpedBy === 'kdump');
+    this._bt ??= new Backtracer(this.kernel, this.scheduler, this.walkCpus(), this.container.cpuNotes, this.dumpedBy === 'kdump', this.arch === 'arm64' ? 'arm64' : undefined);
     return this._bt;
   }
 

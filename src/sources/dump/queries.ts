@@ -218,6 +218,8 @@ class DumpQueries implements KernelQueries {
   cpuContexts(): CpuContext[] {
     if (this.contexts) return this.contexts;
     const out: CpuContext[] = [];
+    // arm64 register notes are not read yet: no CPU context rather than x86_64 names over arm64 registers.
+    if (this.dump.arch === 'arm64') return (this.contexts = out);
     for (const note of this.dump.container.cpuNotes) {
       if (!noteHasRegisters(note)) continue;
       const registers = this.withSymbol(registerSetFromNote(note, { withControl: false }));

@@ -70,7 +70,7 @@ export class ElfContainer implements DumpContainer {
     const type = eh.readUInt16LE(16);
     if (type !== 4) throw new InputError(`ELF type ${type} is not a core file (ET_CORE = 4)`, path, 16);
     this.machine = eh.readUInt16LE(18);
-    if (this.machine !== EM_X86_64) this.incomplete.push(`ELF machine ${this.machine}: only x86_64 registers and page tables are understood`);
+    if (this.machine !== EM_X86_64) this.incomplete.push(`ELF machine ${this.machine}: register notes and stacks are read for x86_64 only (memory, tasks and the log of arm64 dumps are)`);
     const phoff = eh.readBigUInt64LE(32);
     const shoff = eh.readBigUInt64LE(40);
     const phentsize = eh.readUInt16LE(54);

@@ -164,7 +164,7 @@ export class KdumpContainer implements DumpContainer {
     this.nrCpus = nrCpus;
     this.utsname = utsname;
     if (utsname.machine && utsname.machine !== 'x86_64') {
-      this.incomplete.push(`machine is ${utsname.machine}: only x86_64 registers and page tables are understood`);
+      this.incomplete.push(`machine is ${utsname.machine}: register notes and stacks are read for x86_64 only (memory, tasks and the log of arm64 dumps are)`);
     }
 
     const bs = BigInt(blockSize);

@@ -47,6 +47,8 @@ export class Backtracer {
     readonly notes: CpuNote[],
     /** Captured by the kernel's kdump path (notes are the panic context and NMI-interrupted contexts). */
     readonly kdump: boolean,
+    /** Set for an architecture whose notes and stacks this unwinder does not read (arm64): every trace is empty and says why. */
+    readonly unsupported?: string,
   ) {
     this.unwinder = new DumpUnwinder(kernel, kernel.symbols);
   }
@@ -70,7 +72,9 @@ export class Backtracer {
     const note = this.noteOf(cpu);
     let trace: Backtrace;
     let registers: Regs | undefined;
-    if (note && noteHasRegisters(note)) {
+    if (this.unsupported) {
+      trace = this.unsupportedTrace();
+    } else if (note && noteHasRegisters(note)) {
       registers = noteRegs(note);
       trace = this.kdump ? this.unwinder.kdumpCpu(registers, cpu, task?.stack) : this.unwinder.fromRegisters(registers, cpu, task?.stack);
     } else if (task) {
@@ -84,8 +88,13 @@ export class Backtracer {
     return r;
   }
 
+  private unsupportedTrace(): Backtrace {
+    return { frames: [], end: { kind: 'error', detail: `stacks of ${this.unsupported} dumps are not unwound yet: register notes and frame records of this architecture are not read` }, start: 'none', notes: [] };
+  }
+
   /** crash `bt PID` for one task. */
   task(t: TaskInfo): TaskBacktrace {
+    if (this.unsupported) return { task: t, trace: this.unsupportedTrace() };
     if (this.cpus.includes(t.cpu)) {
       const c = this.cpu(t.cpu);
       if (c.task?.address === t.address && c.registers) return { task: t, cpu: t.cpu, trace: c.trace };
