@@ -29,6 +29,15 @@ describe('arm64 dumps', { skip: dirs.length ? false : 'no arm64 fixtures (../sha
       assert.equal(r.code, 0, r.stderr);
       assert.equal(noMem(r.stdout), noMem(readFileSync(join(d, 'crash.ps.txt'), 'utf8')));
     });
+    it(`${name}: dump bt frames are crash's bt -a and foreach UN bt frames`, () => {
+      // Frame lines and task headers only (register blocks are not printed for arm64 yet). crash names a module's
+      // function without the compiler's .isra.N/.constprop.N suffix that the module's own kallsyms carries.
+      const frames = (s: string) => trim(s).split('\n').filter((l) => /^(PID:|\s*#\d+ \[)/.test(l)).map((l) => l.replace(/\.(isra|constprop|part|cold)\.\d+( at \S+ \[)/, '$2')).join('\n');
+      const all = runCli(['dump', 'bt', join(d, 'vmcore.kdump')]);
+      assert.equal(frames(all.stdout), frames(readFileSync(join(d, 'crash.bt-a.txt'), 'utf8')));
+      const un = runCli(['dump', 'bt', '--state', 'D', join(d, 'vmcore.kdump')]);
+      assert.equal(frames(un.stdout), frames(readFileSync(join(d, 'crash.foreach-UN-bt.txt'), 'utf8')));
+    });
     it(`${name}: the System line says arm64`, () => {
       const r = runCli(['dump', 'info', join(d, 'vmcore.kdump')]);
       assert.match(r.stdout, /arch: arm64/);

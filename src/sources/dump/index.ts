@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { InputError } from '../../model/errors.ts';
 import { openKernelMemory, type KernelMemory } from './arch/x86_64/index.ts';
 import { openArm64Memory } from './arch/arm64/memory.ts';
+import { Arm64Unwinder } from './arch/arm64/unwind.ts';
 import { openDumpContainer } from './format/open.ts';
 import type { DumpContainer } from './format/types.ts';
 import { parseVmcoreinfo, type Vmcoreinfo } from './format/vmcoreinfo.ts';
@@ -433,8 +434,14 @@ export class KernelDump {
 
   /** Backtraces of CPUs and tasks (needs BTF and the ORC tables). */
   get backtracer(): Backtracer {
-    this._bt ??= new Backtracer(this.kernel, this.scheduler, this.walkCpus(), this.container.cpuNotes, this.dumpedBy === 'kdump', this.arch === 'arm64' ? 'arm64' : undefined);
+    this._bt ??= new Backtracer(this.kernel, this.scheduler, this.walkCpus(), this.container.cpuNotes, this.dumpedBy === 'kdump', this.arch === 'arm64' ? this.arm64Unwinding() : undefined);
     return this._bt;
+  }
+
+  private arm64Unwinding(): { unwinder: Arm64Unwinder; cpuContext: number } {
+    const vaBits = Number(this.vmcoreinfo.numbers.get('VA_BITS') ?? 48n);
+    const pacMask = this.vmcoreinfo.numbers.get('KERNELPACMASK') ?? BigInt.asUintN(64, ~((1n << BigInt(vaBits)) - 1n));
+    return { unwinder: new Arm64Unwinder(this.memory, this.symbols, BigInt.asUintN(64, pacMask), this.kernel.type('struct pt_regs').sizeof), cpuContext: this.kernel.type('struct task_struct').offsetOf('thread.cpu_context') };
   }
 
   /** A user task's command line from its memory, or why it is unknown (kernel thread, user pages excluded...). */

@@ -57,6 +57,17 @@ function prstatusRegisters(desc: Buffer): Record<string, bigint> | undefined {
   return regs;
 }
 
+/** arm64's user_pt_regs in an NT_PRSTATUS (x0-x30, sp, pc, pstate), when the note is long enough to be one (x86_64's is shorter). */
+function arm64Registers(desc: Buffer): Record<string, bigint> | undefined {
+  if (desc.length < PRSTATUS_REG + 34 * 8) return undefined;
+  const regs: Record<string, bigint> = {};
+  for (let i = 0; i < 31; i++) regs[`x${i}`] = desc.readBigUInt64LE(PRSTATUS_REG + i * 8);
+  regs.sp = desc.readBigUInt64LE(PRSTATUS_REG + 31 * 8);
+  regs.pc = desc.readBigUInt64LE(PRSTATUS_REG + 32 * 8);
+  regs.pstate = desc.readBigUInt64LE(PRSTATUS_REG + 33 * 8);
+  return regs;
+}
+
 /** QEMUCPUState (QEMU's "QEMU" note, type 0): general registers, segments, descriptor tables, control registers. */
 function qemuCpuState(desc: Buffer): { registers: Record<string, bigint>; control: Record<string, bigint> } | undefined {
   if (desc.length < 432) return undefined;
@@ -97,7 +108,8 @@ export function cpuNotesFrom(notes: ElfNote[], problems?: string[]): CpuNote[] {
       problems?.push(`NT_PRSTATUS note ${i} is ${n.desc.length} bytes, expected ${PRSTATUS_SIZE_X86_64} (x86_64)`);
       return;
     }
-    out.push({ cpu: i, pid: n.desc.readInt32LE(PRSTATUS_PID), registers, source: 'prstatus' });
+    const arm64 = arm64Registers(n.desc);
+    out.push({ cpu: i, pid: n.desc.readInt32LE(PRSTATUS_PID), registers, source: 'prstatus', ...(arm64 ? { arm64 } : {}) });
   });
   qemu.forEach((n, i) => {
     const st = qemuCpuState(n.desc);

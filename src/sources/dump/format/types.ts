@@ -28,6 +28,8 @@ export interface CpuNote {
   /** x86_64 user_regs_struct names: r15 ... rip, cs, eflags, rsp, ss, fs_base, gs_base, ds, es, fs, gs, orig_rax. */
   registers: Record<string, bigint>;
   source: 'prstatus' | 'qemu-cpustate';
+  /** The same NT_PRSTATUS read as arm64's user_pt_regs (x0-x30, sp, pc, pstate), when it is long enough to be one. */
+  arm64?: Record<string, bigint>;
   /** Control registers where the note has them (QEMU CPU state: cr0, cr3, cr4, gs_base of the kernel...). */
   control?: Record<string, bigint>;
 }

@@ -24,6 +24,9 @@ export interface SymbolInfo {
 /** Where x86_64 kernel-image addresses start; KASLR shifts symbols at and above it. */
 export const START_KERNEL_MAP = 0xffffffff80000000n;
 
+/** Linker markers of text sections, which alias the first function of their section. */
+const SECTION_MARKER = /^__\w+_text_(start|end)$/;
+
 /** A sorted, immutable table of (address, name, type), names kept as bytes until asked for. */
 export class SymbolTable {
   private readonly addrs: BigUint64Array;
@@ -81,7 +84,10 @@ export class SymbolTable {
       else hi = mid - 1;
     }
     while (lo > 0 && this.addrs[lo - 1] === this.addrs[lo]) lo--;
-    return lo;
+    // A section marker (`__sched_text_start`) sharing the address of a function is not its name.
+    let k = lo;
+    while (k + 1 < this.addrs.length && this.addrs[k + 1] === this.addrs[lo] && SECTION_MARKER.test(this.nameAt(k))) k++;
+    return SECTION_MARKER.test(this.nameAt(k)) ? lo : k;
   }
 
   /** The symbol containing `addr` (nearest preceding), sized up to the next higher address. */

@@ -6,6 +6,7 @@ import type { CpuNote } from '../format/types.ts';
 import { DumpUnwinder } from '../arch/x86_64/backtrace.ts';
 import type { Backtrace, Regs } from '../arch/x86_64/unwind.ts';
 import { noteHasRegisters } from '../arch/x86_64/registers.ts';
+import type { Arm64Unwinder } from '../arch/arm64/unwind.ts';
 import { cpuInfo, type CpuInfo } from './cpus.ts';
 import type { Scheduler, TaskInfo } from './sched.ts';
 import type { Kernel } from '../kernel/value.ts';
@@ -47,8 +48,8 @@ export class Backtracer {
     readonly notes: CpuNote[],
     /** Captured by the kernel's kdump path (notes are the panic context and NMI-interrupted contexts). */
     readonly kdump: boolean,
-    /** Set for an architecture whose notes and stacks this unwinder does not read (arm64): every trace is empty and says why. */
-    readonly unsupported?: string,
+    /** arm64: frame-record unwinding, and where a task keeps its switched-out fp/pc (thread.cpu_context). */
+    readonly arm64?: { unwinder: Arm64Unwinder; cpuContext: number },
   ) {
     this.unwinder = new DumpUnwinder(kernel, kernel.symbols);
   }
@@ -72,8 +73,11 @@ export class Backtracer {
     const note = this.noteOf(cpu);
     let trace: Backtrace;
     let registers: Regs | undefined;
-    if (this.unsupported) {
-      trace = this.unsupportedTrace();
+    if (this.arm64) {
+      const r = note?.arm64;
+      if (r) trace = this.arm64.unwinder.fromRegisters(r);
+      else if (task) trace = this.arm64Sleeping(task);
+      else trace = { frames: [], end: { kind: 'error', detail: `CPU ${cpu}: no register note and no current task` }, start: 'none', notes: [] };
     } else if (note && noteHasRegisters(note)) {
       registers = noteRegs(note);
       trace = this.kdump ? this.unwinder.kdumpCpu(registers, cpu, task?.stack) : this.unwinder.fromRegisters(registers, cpu, task?.stack);
@@ -88,13 +92,28 @@ export class Backtracer {
     return r;
   }
 
-  private unsupportedTrace(): Backtrace {
-    return { frames: [], end: { kind: 'error', detail: `stacks of ${this.unsupported} dumps are not unwound yet: register notes and frame records of this architecture are not read` }, start: 'none', notes: [] };
+  /** A switched-out arm64 task: thread.cpu_context holds x19-x28, fp, sp, pc. */
+  private arm64Sleeping(t: TaskInfo): Backtrace {
+    const a = this.arm64!;
+    const at = t.address + BigInt(a.cpuContext);
+    try {
+      const fp = this.kernel.read(at + 10n * 8n, 8, "thread.cpu_context.fp").readBigUInt64LE(0);
+      const pc = this.kernel.read(at + 12n * 8n, 8, "thread.cpu_context.pc").readBigUInt64LE(0);
+      return a.unwinder.unwind(pc, fp, 'switch frame');
+    } catch (e) {
+      return { frames: [], end: { kind: 'error', detail: `thread.cpu_context of ${t.comm}:${t.pid} unreadable: ${(e as Error).message}` }, start: 'switch frame', notes: [] };
+    }
   }
 
   /** crash `bt PID` for one task. */
   task(t: TaskInfo): TaskBacktrace {
-    if (this.unsupported) return { task: t, trace: this.unsupportedTrace() };
+    if (this.arm64) {
+      if (this.cpus.includes(t.cpu)) {
+        const c = this.cpu(t.cpu);
+        if (c.task?.address === t.address && this.noteOf(t.cpu)?.arm64) return { task: t, cpu: t.cpu, trace: c.trace };
+      }
+      return { task: t, trace: this.arm64Sleeping(t) };
+    }
     if (this.cpus.includes(t.cpu)) {
       const c = this.cpu(t.cpu);
       if (c.task?.address === t.address && c.registers) return { task: t, cpu: t.cpu, trace: c.trace };

@@ -1,0 +1,88 @@
+/**
+ * arm64 stacks by frame records: each function's prologue stores {caller's x29, x30} at its frame pointer, so the
+ * chain from x29 (a CPU's registers, or a switched-out task's thread.cpu_context.fp) walks to the stack's base, where a
+ * zero record ends it. Return addresses carry pointer-authentication bits in their top bits: a kernel address has them
+ * set back (KERNELPACMASK). As crash prints them, frame N shows the record's address and the call site (return
+ * address - 4); frame 0 the frame pointer and the PC - 4.
+ */
+import type { Symbols } from '../../kernel/symbols.ts';
+import type { AddressSpace } from '../space.ts';
+import type { Backtrace, DumpFrame } from '../x86_64/unwind.ts';
+
+const MAX_FRAMES = 128;
+const hex = (v: bigint) => v.toString(16).padStart(16, '0');
+
+export class Arm64Unwinder {
+  constructor(
+    private readonly mem: AddressSpace,
+    private readonly symbols: Symbols,
+    /** The bits pointer authentication may use in a kernel address (NUMBER(KERNELPACMASK), or those above VA_BITS). */
+    private readonly pacMask: bigint,
+    /** sizeof(struct pt_regs): the entry from user space saves them at the top of the kernel stack. */
+    private readonly ptRegsSize: number,
+  ) {}
+
+  /** A return address without its PAC bits: kernel addresses (bit 55 set) get the top bits set back. */
+  strip(addr: bigint): bigint {
+    return (addr >> 55n) & 1n ? addr | this.pacMask : addr & ~this.pacMask;
+  }
+
+  private frame(slot: bigint, ip: bigint): DumpFrame {
+    const at = ip - 4n;
+    const s = this.symbols.lookup(at);
+    return {
+      function: s ? s.name : `0x${at.toString(16)}`,
+      ...(s ? { offset: s.offset, size: s.size } : {}),
+      ...(s?.module ? { module: s.module } : {}),
+      address: hex(at),
+      reliable: true,
+      stack: 'task',
+      ip: at,
+      slot,
+      sp: hex(slot),
+    };
+  }
+
+  /** The chain from a PC and frame pointer (x29). */
+  unwind(pc: bigint, fp: bigint, start: string): Backtrace {
+    const frames: DumpFrame[] = [this.frame(fp, this.strip(pc))];
+    return this.follow(frames, fp, start);
+  }
+
+  /**
+   * A CPU's registers: x29 and the PC. A CPU caught in the exception vectors on its way in from user space still
+   * has the user's x29: its one kernel frame is at the kernel stack pointer, and no record chain exists yet.
+   */
+  fromRegisters(r: Record<string, bigint>): Backtrace {
+    const kernelFp = ((r.x29 >> 63n) & 1n) === 1n;
+    // Its one frame is the pt_regs the entry is about to fill at the top of the kernel stack.
+    if (!kernelFp && ((r.pc >> 63n) & 1n) === 1n) return { frames: [this.frame(r.sp - BigInt(this.ptRegsSize), this.strip(r.pc))], end: { kind: 'user-mode' }, start: 'registers', notes: [] };
+    return this.unwind(r.pc, r.x29, 'registers');
+  }
+
+  private follow(frames: DumpFrame[], fp: bigint, start: string): Backtrace {
+    let cur = fp;
+    for (let i = 0; i < MAX_FRAMES; i++) {
+      if (cur === 0n) return { frames, end: { kind: 'end-of-stack' }, start, notes: [] };
+      let next: bigint;
+      let lr: bigint;
+      try {
+        next = this.mem.readU64(cur);
+        lr = this.strip(this.mem.readU64(cur + 8n));
+      } catch (e) {
+        return { frames, end: { kind: 'error', detail: `frame record at 0x${cur.toString(16)} unreadable: ${(e as Error).message}` }, start, notes: [] };
+      }
+      if (next === 0n || lr === 0n) {
+        // The final record at the top of the stack: below a kernel thread (ret_from_fork) or a CPU's first code
+        // (__primary_switched) it is no call; below user space (el0t_64_sync) it is the entry from user mode.
+        const last = frames[frames.length - 1];
+        if (frames.length > 1 && last.slot === cur && !/^el0/.test(last.function)) frames.pop();
+        return { frames, end: { kind: 'end-of-stack' }, start, notes: [] };
+      }
+      frames.push(this.frame(next, lr));
+      if (next <= cur) return { frames, end: { kind: 'error', detail: `frame pointer 0x${next.toString(16)} does not move up the stack from 0x${cur.toString(16)}` }, start, notes: [] };
+      cur = next;
+    }
+    return { frames, end: { kind: 'limit', detail: `more than ${MAX_FRAMES} frames` }, start, notes: [] };
+  }
+}
