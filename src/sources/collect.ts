@@ -52,6 +52,8 @@ export interface CollectOptions {
   stdin?: NodeJS.ReadableStream;
   /** Seconds to wait for a writer on a named FIFO (default: CORONER_FIFO_WAIT or 10). */
   fifoWaitSeconds?: number;
+  /** Told how far reading has got (0..1 of the reading) and what it is doing: a terminal's progress bar. */
+  onProgress?: (fraction: number, what: string) => void;
 }
 
 /** Expands directories into the evidence files inside them; other paths are kept as given (`-` is stdin). */
@@ -120,7 +122,8 @@ export async function collectEvidence(paths: string[], opts: CollectOptions = {}
   const many = items.length > 1;
   const pieces: Piece[] = [];
   try {
-    for (const item of items) {
+    for (const [n, item] of items.entries()) {
+      opts.onProgress?.((n / items.length) * 0.5, `reading ${basename(item.path)}`);
       const piece = item.role === 'dump' ? await readDump(item.path, opts, many) : await readPiece(item.path, opts, many);
       const index = pieces.length;
       pieces.push(piece);
@@ -146,6 +149,7 @@ export async function collectEvidence(paths: string[], opts: CollectOptions = {}
   const c = emptyCaseFile();
   const left: string[] = [];
   for (const [i, piece] of pieces.entries()) {
+    opts.onProgress?.(0.5 + (i / pieces.length) * 0.5, `facts from ${basename(piece.label)}`);
     const unit = chosenOf(i);
     const multi = piece.units.length > 1;
     if (unit && piece.kind === 'log') {
@@ -420,7 +424,9 @@ async function addDump(c: CaseFile, piece: DumpPiece, identity: BootIdentity, op
       Object.assign(c.sources[c.sources.length - 1], { boot: identity, used: true });
     });
     // CPUs, tasks and their stacks from the dump itself, after the log: the dump's stacks and registers are more direct and win.
+    opts.onProgress?.(0.6, `${basename(path)}: CPUs, tasks and stacks`);
     await stage('CPUs and tasks', async () => (await import('./dump/casefile.ts')).fillCaseFromDump(c, dump));
+    opts.onProgress?.(0.9, `${basename(path)}: kernel memory`);
     // Memory queries for the detectors (they keep the dump open; `c.kernel.close()` closes it).
     await stage('kernel memory queries', async () => (await import('./dump/queries.ts')).attachKernelQueries(c, dump));
   } finally {

@@ -1,6 +1,7 @@
 /** `coroner analyze PATH...`: all evidence about one incident -> the verdict (text or JSON). */
 import { Option, type Command } from '@commander-js/extra-typings';
 import { writeReport } from '../report-output.ts';
+import { startProgress } from '../progress.ts';
 
 export function registerAnalyze(program: Command): void {
   program
@@ -13,8 +14,16 @@ export function registerAnalyze(program: Command): void {
     .action(async (paths, opts) => {
       // Loaded here, not at start-up: `coroner --help` and the other commands stay fast.
       const { collectEvidence } = await import('../../sources/collect.ts');
-      const c = await collectEvidence(paths, { systemMap: opts.systemMap });
-      await writeReport(c, opts.format, opts.output);
+      // A bar on a terminal when reading takes over a second (a vmcore, a big log); nothing when piped.
+      const progress = await startProgress('coroner analyze');
+      try {
+        const c = await collectEvidence(paths, { systemMap: opts.systemMap, onProgress: (f, what) => progress?.update(f, what) });
+        progress?.update(1, 'diagnosing');
+        progress?.stop();
+        await writeReport(c, opts.format, opts.output);
+      } finally {
+        progress?.stop();
+      }
     });
 }
 

@@ -2,6 +2,7 @@
 import { InvalidArgumentError, Option, type Command } from '@commander-js/extra-typings';
 import { InputError } from '../../model/errors.ts';
 import { writeReport } from '../report-output.ts';
+import { startProgress } from '../progress.ts';
 
 function seconds(v: string): number {
   const n = Number(v);
@@ -40,15 +41,8 @@ export function registerLive(program: Command): void {
       if (process.getuid?.() !== 0) {
         process.stderr.write('coroner: not running as root: kernel stacks, other processes\' descriptors and perf sampling are not readable; the report covers what could be read and is marked incomplete\n');
       }
-      // Progress on a terminal only (loaded lazily: pipes and files never see it).
-      const cliProgress = process.stderr.isTTY ? (await import('cli-progress')).default : undefined;
-      const bar = cliProgress
-        ? new cliProgress.SingleBar(
-            { format: 'coroner live [{bar}] {percentage}% {what}', hideCursor: true, clearOnComplete: true, stream: process.stderr },
-            cliProgress.Presets.shades_classic,
-          )
-        : undefined;
-      bar?.start(100, 0, { what: '' });
+      // Progress on a terminal only: pipes and files never see it.
+      const bar = await startProgress('coroner live', { delayMs: 0 });
       const { collectLive } = await import('../../sources/live/index.ts');
       let c;
       try {
@@ -57,7 +51,7 @@ export function registerLive(program: Command): void {
           pids: opts.pid,
           perf: opts.perf ? 'perf' : false,
           kernelLog: opts.kernelLog,
-          onProgress: (f: number, what: string) => bar?.update(Math.round(f * 100), { what }),
+          onProgress: (f: number, what: string) => bar?.update(f, what),
         });
       } finally {
         bar?.stop();
