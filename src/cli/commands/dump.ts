@@ -259,6 +259,23 @@ function frameLine(i: number, f: DumpFrame): string {
   return `${`#${i}`.padStart(3)} [${at}] ${f.reliable ? '' : '? '}${name} at ${f.address ?? '?'}${f.module ? ` [${f.module}]` : ''}`;
 }
 
+/** crash `rd` layout: 16 bytes a line as words of `size` bytes (little-endian), then their ASCII. */
+export function renderRd(at: bigint, bytes: Buffer, size: number): string {
+  const lines: string[] = [];
+  for (let off = 0; off < bytes.length; off += 16) {
+    const chunk = bytes.subarray(off, Math.min(off + 16, bytes.length));
+    const words: string[] = [];
+    for (let w = 0; w + size <= chunk.length; w += size) {
+      let v = 0n;
+      for (let b = size - 1; b >= 0; b--) v = (v << 8n) | BigInt(chunk[w + b]);
+      words.push(v.toString(16).padStart(size * 2, '0'));
+    }
+    const ascii = [...chunk].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+    lines.push(`${hex(at + BigInt(off))}:  ${words.join(' ')}   ${ascii}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
 /** crash `bt` layout for one trace. */
 export function renderBt(trace: Backtrace, head: { pid?: number; task?: string; cpu?: number; comm?: string }): string {
   const out = [`PID: ${String(head.pid ?? '?').padEnd(8)} TASK: ${head.task ?? '?'.repeat(16)}  CPU: ${String(head.cpu ?? '?').padEnd(4)} COMMAND: "${head.comm ?? '?'}"`];
@@ -340,6 +357,67 @@ export function registerDump(program: Command): void {
         const recs = psRecords(d, { cmdline: opts.cmdline });
         write(opts.format === 'json' ? toJson(recs) : renderPs(recs, d.totalRamKiB(), { lastRun: opts.lastRun }));
         for (const n of d.scheduler.notes) process.stderr.write(`coroner: ${d.path}: task list incomplete: ${n}\n`);
+      } finally {
+        d.close();
+      }
+    });
+
+  dump
+    .command('sym')
+    .description("symbol <-> address, as crash's `sym` (module symbols too): `ADDR (t) name+off [module]`")
+    .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
+    .argument('<what...>', 'symbol names or addresses (hex)')
+    .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
+    .action(async (vmcore, what, opts) => {
+      const { openKernelDump } = await reader();
+      const { InputError } = await import('../../model/errors.ts');
+      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      try {
+        const out: string[] = [];
+        for (const w of what) {
+          const addr = /^(0x)?[0-9a-f]{8,16}$/i.test(w) ? BigInt(w.startsWith('0x') ? w : `0x${w}`) : undefined;
+          if (addr !== undefined) {
+            const s = d.symbols.lookup(addr);
+            if (!s) throw new InputError(`no symbol covers address ${w}`, vmcore);
+            out.push(`${hex(addr)} (${s.type}) ${s.name}${s.offset ? `+${s.offset}` : ''}${s.module ? ` [${s.module}]` : ''}`);
+            continue;
+          }
+          const at = d.symbols.address(w);
+          if (at === undefined) throw new InputError(`no symbol ${JSON.stringify(w)} in the kernel or its modules`, vmcore);
+          const s = d.symbols.lookup(at);
+          out.push(`${hex(at)} (${s?.type ?? '?'}) ${w}${s?.module ? ` [${s.module}]` : ''}`);
+        }
+        write(out.join('\n') + '\n');
+      } finally {
+        d.close();
+      }
+    });
+
+  dump
+    .command('rd')
+    .description("kernel memory as crash's `rd` prints it: words (64-bit by default) and their ASCII")
+    .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
+    .argument('<address>', 'a kernel virtual address (hex) or a symbol')
+    .argument('[count]', 'how many words', '1')
+    .addOption(new Option('-s, --size <bits>', 'word size').choices(['8', '16', '32', '64'] as const).default('64' as const))
+    .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
+    .action(async (vmcore, address, count, opts) => {
+      const { openKernelDump } = await reader();
+      const { InputError } = await import('../../model/errors.ts');
+      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      try {
+        const at = /^(0x)?[0-9a-f]{8,16}$/i.test(address) ? BigInt(address.startsWith('0x') ? address : `0x${address}`) : d.symbols.address(address);
+        if (at === undefined) throw new InputError(`no symbol ${JSON.stringify(address)} in the kernel or its modules`, vmcore);
+        if (!/^\d+$/.test(count) || Number(count) < 1 || Number(count) > 1 << 20) throw new InputError(`count ${JSON.stringify(count)}: expected 1 to ${1 << 20}`, vmcore);
+        const size = Number(opts.size) / 8;
+        let bytes: Buffer;
+        try {
+          bytes = d.memory.read(at, Number(count) * size);
+        } catch (e) {
+          const why = (e as Error).name === 'ExcludedPageError' ? 'the page was excluded from the dump (makedumpfile filtering)' : (e as Error).message;
+          throw new InputError(`cannot read ${Number(count) * size} bytes at 0x${at.toString(16)}: ${why}`, vmcore);
+        }
+        write(renderRd(at, bytes, size));
       } finally {
         d.close();
       }
