@@ -48,3 +48,30 @@ describe('dump sym / dump rd', { skip: dirs.length ? false : 'no fixtures' }, ()
     assert.match(r.stderr, /no symbol "no_such_symbol_anywhere"/);
   });
 });
+
+describe('dump dis', { skip: dirs.length ? false : 'no fixtures' }, () => {
+  for (const d of dirs) {
+    for (const f of readdirSync(d).filter((x) => /^crash\.dis-[\w.]+\.txt$/.test(x))) {
+      const fn = /^crash\.dis-([\w.]+)\.txt$/.exec(f)![1];
+      const name = `${d.split('/').slice(-2).join('/')}: dis ${fn}`;
+      it(`${name} is crash's dis, line for line`, () => {
+        const vmcore = join(d, 'vmcore.kdump');
+        const theirs = readFileSync(join(d, f), 'utf8').split('\n').filter((l) => l.startsWith('0x')).map((l) => l.trimEnd());
+        const ours = runCli(['dump', 'dis', vmcore, fn]).stdout.split('\n').filter(Boolean).map((l) => l.trimEnd());
+        assert.equal(ours.length, theirs.length);
+        for (let i = 0; i < ours.length; i++) {
+          if (ours[i] === theirs[i]) continue;
+          // Only an alias may differ (two symbols at one address, e.g. __indirect_thunk_start / __x86_indirect_thunk_array).
+          assert.equal(ours[i].replace(/<[^>]+>/g, '<>'), theirs[i].replace(/<[^>]+>/g, '<>'), `line ${i + 1}`);
+          const names = (l: string) => [...l.matchAll(/<([\w.]+)(?:\+\d+)?>/g)].map((m) => m[1]);
+          const [a, b] = [names(ours[i]), names(theirs[i])];
+          for (let k = 0; k < a.length; k++) {
+            if (a[k] === b[k]) continue;
+            const at = (s: string) => /^([0-9a-f]{16})/.exec(runCli(['dump', 'sym', vmcore, s]).stdout)?.[1];
+            assert.equal(at(a[k]), at(b[k]), `${a[k]} and ${b[k]} are one address`);
+          }
+        }
+      });
+    }
+  }
+});

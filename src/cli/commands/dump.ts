@@ -424,6 +424,63 @@ export function registerDump(program: Command): void {
     });
 
   dump
+    .command('dis')
+    .description("disassembly as crash's `dis` prints it (AT&T syntax, branch targets and RIP-relative operands named): a whole function, COUNT instructions from an address, or with -r up to it")
+    .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
+    .argument('<what>', 'a function name or an address (hex)')
+    .argument('[count]', 'how many instructions (default: the whole function)')
+    .option('-r, --reverse', 'from the start of the function up to and including the address (crash dis -r)')
+    .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
+    .action(async (vmcore, what, count, opts) => {
+      const { openKernelDump } = await reader();
+      const { InputError } = await import('../../model/errors.ts');
+      const { decode } = await import('../../sources/dump/arch/x86_64/decode.ts');
+      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      try {
+        if (d.arch !== 'x86_64') throw new InputError(`dis: only x86_64 code is disassembled (this dump is ${d.arch})`, vmcore);
+        const addr = /^(0x)?[0-9a-f]{8,16}$/i.test(what) ? BigInt(what.startsWith('0x') ? what : `0x${what}`) : d.symbols.address(what);
+        if (addr === undefined) throw new InputError(`no symbol ${JSON.stringify(what)} in the kernel or its modules`, vmcore);
+        const fn = d.symbols.lookup(addr);
+        if (!fn) throw new InputError(`no function covers 0x${addr.toString(16)}`, vmcore);
+        const start = opts.reverse || count === undefined ? fn.address : addr;
+        const end = opts.reverse ? addr + 1n : count === undefined ? fn.address + BigInt(fn.size) : addr + BigInt(Number(count) * 15);
+        let bytes: Buffer;
+        try {
+          bytes = d.memory.read(start, Number(end - start));
+        } catch (e) {
+          throw new InputError(`cannot read the code at 0x${start.toString(16)}: ${(e as Error).message}`, vmcore);
+        }
+        let insns = decode(bytes, start).filter((i) => i.address < end);
+        if (count !== undefined && !opts.reverse) insns = insns.slice(0, Number(count));
+        // A whole function ends at its last instruction: the nops after it are padding to the next symbol (int3s after a
+        // ret are the function's own, against straight-line speculation).
+        if (count === undefined && !opts.reverse) while (insns.length > 1 && /^nop\w*$/.test(insns[insns.length - 1].mnemonic)) insns.pop();
+        const name = (a: bigint) => {
+          const s = d.symbols.lookup(a);
+          return s ? `<${s.name}${s.offset ? `+${s.offset}` : ''}>` : '';
+        };
+        const out = insns.map((i) => {
+          const words = i.text.split(' ');
+          // Prefixes stay with their instruction (`lock cmpxchg`), as gdb prints them.
+          let k = 0;
+          while (k < words.length - 1 && /^(lock|rep|repe|repz|repne|repnz|notrack|bnd|data16)$/.test(words[k])) k++;
+          const mn = words.slice(0, k + 1).join(' ');
+          let ops = words.slice(k + 1).join(' ');
+          if (i.target !== undefined) ops = ops.replace(/0x[0-9a-f]+$/, (t) => `${t} ${name(i.target!)}`);
+          let line = `0x${i.address.toString(16)} ${name(i.address)}:\t${ops ? `${k ? mn : mn.padEnd(6)} ${ops}` : mn}`;
+          // A per-CPU (%gs:) offset is no kernel address: shown bare, as crash does.
+          if (i.memory?.ripRelative !== undefined) line += `        # 0x${i.memory.ripRelative.toString(16)}${i.memory.segment ? '' : ` ${name(i.memory.ripRelative)}`}`;
+          // The 5-byte nop at a function's entry is ftrace's call site.
+          if (i.address === fn.address && i.length === 5 && /^nop/.test(i.mnemonic)) line += ' [FTRACE NOP]';
+          return line;
+        });
+        write(out.join('\n') + '\n');
+      } finally {
+        d.close();
+      }
+    });
+
+  dump
     .command('bt')
     .description("backtraces, as crash's `bt -a` (every CPU, the default), `bt PID`, `foreach bt`")
     .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')

@@ -22,6 +22,8 @@ export function decode(bytes: Uint8Array, addr: bigint): Instruction[] {
   formatter.leadingZeros = false;
   formatter.smallHexNumbersInDecimal = false;
   formatter.ripRelativeAddresses = true;
+  // As GNU tools print memory operands: `0x0(%rax,%rax,1)`, not `(%rax,%rax)` (the scale is added below).
+  formatter.showZeroDisplacements = true;
   const out: Instruction[] = [];
   try {
     decoder.ip = addr;
@@ -32,7 +34,7 @@ export function decode(bytes: Uint8Array, addr: bigint): Instruction[] {
           out.push({ address: insn.ip, length: insn.length, text: '(bad)', mnemonic: '(bad)', flow: 'other' });
           continue;
         }
-        const text = formatter.format(insn);
+        const text = formatter.format(insn).replace(/\((%\w+),(%\w+)\)/g, '($1,$2,1)');
         const mnemonic = formatter.formatMnemonic(insn).trim().split(/\s+/).pop() ?? '';
         const x: Instruction = { address: insn.ip, length: insn.length, text, mnemonic, flow: flowOf(i, insn.flowControl) };
         if (x.flow === 'branch' || x.flow === 'conditional-branch' || x.flow === 'call') {
