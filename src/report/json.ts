@@ -7,6 +7,7 @@ import type { Frame } from '../model/trace.ts';
 import type { Diagnosis } from '../diagnose/index.ts';
 import type { Report } from './schema.ts';
 import { SCHEMA_VERSION } from './schema-version.ts';
+import { withCoronerCommands } from './confirm.ts';
 
 export const TOOL_VERSION = '0.1.0';
 
@@ -66,7 +67,7 @@ function event(e: LogEvent): Report['events'][number] {
   };
 }
 
-function findingView(f: Finding): Report['findings'][number] {
+function findingView(f: Finding, vmcore?: string): Report['findings'][number] {
   return {
     id: f.id,
     kind: f.kind,
@@ -76,7 +77,7 @@ function findingView(f: Finding): Report['findings'][number] {
     subjects: f.subjects.map((s) => ({ ...s })),
     evidence: f.evidence.map(evidence),
     steps: f.steps,
-    confirm: f.confirm,
+    confirm: withCoronerCommands(f.confirm, vmcore),
     causedBy: f.causedBy ?? [],
     knownIssue: f.knownIssue ? { ...f.knownIssue } : null,
     extra: plain(f.extra) as Record<string, unknown>,
@@ -130,7 +131,8 @@ export function buildReport(c: CaseFile, d: Diagnosis): Report {
       events: t.events,
     })),
     objects: c.objects.map((o) => ({ id: o.id, kind: o.kind, symbol: o.symbol ?? null, address: o.address ?? null, observed: { ...o.observed } })),
-    findings: d.findings.map(findingView),
+    // With a vmcore, each crash command a finding offers comes after the Coroner command showing the same from the dump alone.
+    findings: d.findings.map((f) => findingView(f, c.sources.find((x) => x.kind === 'dump' && (x as { used?: boolean }).used !== false)?.path)),
     graph: {
       nodes: [...d.graph.nodes.values()].map((n) => ({ id: n.id, kind: n.kind, label: n.label, findings: n.findings })),
       edges: d.graph.edges.map((e) => ({ from: e.from, to: e.to, kind: e.kind, finding: e.finding, ...(e.label ? { label: e.label } : {}) })),
