@@ -75,3 +75,25 @@ describe('dump dis', { skip: dirs.length ? false : 'no fixtures' }, () => {
     }
   }
 });
+
+describe('dump p', { skip: dirs.length ? false : 'no fixtures' }, () => {
+  for (const d of dirs.filter((x) => existsSync(join(x, 'crash.p-jiffies_seq.txt')))) {
+    it(`${d.split('/').slice(-2).join('/')}: globals print as crash's p prints them (anonymous unions, u8 chars)`, () => {
+      const vmcore = join(d, 'vmcore.kdump');
+      const oracle = readFileSync(join(d, 'crash.p-jiffies_seq.txt'), 'utf8');
+      const names = ['jiffies_seq', 'jiffies_lock', 'jiffies', 'jiffies_64'];
+      // The oracle prints `NAME = $N = value` per variable; take each variable's block.
+      const blocks = names.map((n) => new RegExp(`^${n} = \\$\\d+ = ([\\s\\S]*?)(?=^\\w+ = \\$\\d+ = |(?![\\s\\S]))`, 'm').exec(oracle)![1].trimEnd());
+      const r = runCli(['dump', 'p', vmcore, ...names]);
+      assert.equal(r.code, 0, r.stderr);
+      const ours = r.stdout.trimEnd().split(/^\$\d+ = /m).slice(1).map((b) => b.trimEnd());
+      assert.deepEqual(ours, blocks);
+      assert.equal(runCli(['dump', 'p', vmcore, 'init_task.comm']).stdout.trim(), '$1 = "swapper/0\\000\\000\\000\\000\\000\\000"');
+    });
+    it(`${d.split('/').slice(-2).join('/')}: a static with no BTF type is exit 2 saying so`, () => {
+      const r = runCli(['dump', 'p', join(d, 'vmcore.kdump'), 'tick_do_timer_cpu']);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /type of 'tick_do_timer_cpu' is not known/);
+    });
+  }
+});

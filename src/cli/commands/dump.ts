@@ -481,6 +481,39 @@ export function registerDump(program: Command): void {
     });
 
   dump
+    .command('p')
+    .description("a global, or a member or element path of one, as crash's `p` prints it (types from the dump's BTF)")
+    .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
+    .argument('<expr...>', 'NAME, NAME.member.member, NAME[3].member')
+    .option('-x, --hex', 'integers in hex (crash p -x)')
+    .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
+    .action(async (vmcore, exprs, opts) => {
+      const { openKernelDump } = await reader();
+      const { InputError } = await import('../../model/errors.ts');
+      const { printValue } = await import('../print-value.ts');
+      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      try {
+        const out: string[] = [];
+        exprs.forEach((expr, n) => {
+          const m = /^([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[\d+\])*)$/.exec(expr);
+          if (!m) throw new InputError(`p: ${JSON.stringify(expr)}: expected NAME, NAME.member or NAME[i] paths`, vmcore);
+          let v;
+          try {
+            v = d.kernel.variable(m[1]);
+            for (const step of m[2].match(/\.[A-Za-z_]\w*|\[\d+\]/g) ?? []) v = step.startsWith('.') ? v.member(step.slice(1)) : v.index(Number(step.slice(1, -1)));
+            out.push(`$${n + 1} = ${printValue(v, d.symbols, { hex: opts.hex })}`);
+          } catch (e) {
+            const err = e as Error;
+            throw new InputError(`p ${expr}: ${err.name === 'ExcludedPageError' ? 'the page is excluded from the dump (makedumpfile filtering)' : err.message}`, vmcore);
+          }
+        });
+        write(out.join('\n') + '\n');
+      } finally {
+        d.close();
+      }
+    });
+
+  dump
     .command('bt')
     .description("backtraces, as crash's `bt -a` (every CPU, the default), `bt PID`, `foreach bt`")
     .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')

@@ -228,6 +228,12 @@ export class Value {
     return v;
   }
 
+  /** A member by its BTF record (anonymous members too, which `member(path)` cannot name). */
+  memberAt(name: string, typeId: number, bitOffset: number, bitSize: number): Value {
+    const type = KType.of(this.type.types, typeId);
+    return new Value(this.kernel, this.address + BigInt(bitOffset >> 3), type, `${this.path}.${name || '<anon>'}`, bitSize ? bitOffset & 7 : 0, bitSize);
+  }
+
   /** Whether the struct (or pointed-to struct) has `name`. */
   hasMember(name: string): boolean {
     const t = this.type.isPointer ? this.type.target() : this.type;
