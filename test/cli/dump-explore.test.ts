@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fixtureDirs, runCli } from '../helpers.ts';
+import { allFixtureDirs, fixtureDirs, runCli } from '../helpers.ts';
 
 const dirs = fixtureDirs().filter((d) => existsSync(join(d, 'vmcore.kdump')));
 
@@ -94,6 +94,21 @@ describe('dump p', { skip: dirs.length ? false : 'no fixtures' }, () => {
       const r = runCli(['dump', 'p', join(d, 'vmcore.kdump'), 'tick_do_timer_cpu']);
       assert.equal(r.code, 2);
       assert.match(r.stderr, /type of 'tick_do_timer_cpu' is not known/);
+    });
+  }
+});
+
+describe('dump struct', () => {
+  const withCtx = allFixtureDirs().filter((d) => existsSync(join(d, 'crash.uffd-ctx.txt')) && existsSync(join(d, 'vmcore.kdump')));
+  for (const d of withCtx) {
+    it(`${d.split('/').slice(-2).join('/')}: struct userfaultfd_ctx is crash's struct print`, () => {
+      const oracle = readFileSync(join(d, 'crash.uffd-ctx.txt'), 'utf8');
+      // The context is the uffd file's private_data (the oracle printed the file first), then the ctx itself.
+      const ctx = /^\s*private_data = 0x([0-9a-f]+),$/m.exec(oracle)![1];
+      const block = /^struct userfaultfd_ctx \{\n[\s\S]*?\n\}$/m.exec(oracle)![0];
+      const r = runCli(['dump', 'struct', join(d, 'vmcore.kdump'), 'userfaultfd_ctx', ctx]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trimEnd(), block);
     });
   }
 });

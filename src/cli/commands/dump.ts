@@ -514,6 +514,35 @@ export function registerDump(program: Command): void {
     });
 
   dump
+    .command('struct')
+    .description("a struct at an address, as crash's `struct TYPE ADDR` prints it (types from the dump's BTF)")
+    .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
+    .argument('<type>', 'struct name (`userfaultfd_ctx` or `struct userfaultfd_ctx`)')
+    .argument('<address>', 'kernel virtual address (hex) or a symbol')
+    .option('-x, --hex', 'integers in hex')
+    .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
+    .action(async (vmcore, type, address, opts) => {
+      const { openKernelDump } = await reader();
+      const { InputError } = await import('../../model/errors.ts');
+      const { printValue } = await import('../print-value.ts');
+      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      try {
+        const name = type.replace(/^struct\s+/, '');
+        const at = /^(0x)?[0-9a-f]{8,16}$/i.test(address) ? BigInt(address.startsWith('0x') ? address : `0x${address}`) : d.symbols.address(address);
+        if (at === undefined) throw new InputError(`no symbol ${JSON.stringify(address)} in the kernel or its modules`, vmcore);
+        try {
+          const v = d.kernel.value(at, `struct ${name}`);
+          write(`struct ${name} ${printValue(v, d.symbols, { hex: opts.hex })}\n`);
+        } catch (e) {
+          const err = e as Error;
+          throw new InputError(`struct ${name} at 0x${at.toString(16)}: ${err.name === 'ExcludedPageError' ? 'the page is excluded from the dump (makedumpfile filtering)' : err.message}`, vmcore);
+        }
+      } finally {
+        d.close();
+      }
+    });
+
+  dump
     .command('bt')
     .description("backtraces, as crash's `bt -a` (every CPU, the default), `bt PID`, `foreach bt`")
     .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
