@@ -1,7 +1,7 @@
 /**
  * A finding's "confirm:" commands, with the Coroner command that shows the same thing from the dump alone placed
  * before each crash command it can stand for (no debuginfo, no crash start-up): `crash> dis -r ADDR` →
- * `coroner dump dis -r VMCORE ADDR`, `crash> bt -a` → `coroner dump bt VMCORE`, `foreach UN bt`, `sym`, `rd`, `ps`, `log`.
+ * `coroner dump dis -r VMCORE ADDR`, `crash> bt -a` → `coroner dump bt VMCORE`, `foreach UN bt`, `sym`, `rd`, `p`, `struct`, `ps`, `log`.
  */
 
 /** A path as a POSIX shell word. */
@@ -26,6 +26,8 @@ export function coronerEquivalent(cmd: string, vmcore: string): string | undefin
   if ((x = /^dis(?: -l)? ([A-Za-z_][\w.]*)$/.exec(c))) return t(`dis ${v} ${x[1]}`);
   if ((x = /^sym (\S+)$/.exec(c))) return t(`sym ${v} ${x[1]}`);
   if ((x = /^rd (?:-(8|16|32|64) )?(\S+)(?: (\d+))?$/.exec(c))) return t(`rd ${x[1] ? `-s ${x[1]} ` : ''}${v} ${x[2]}${x[3] ? ` ${x[3]}` : ''}`);
+  if ((x = /^p (-x )?([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\d+\])*)$/.exec(c))) return t(`p ${x[1] ? '-x ' : ''}${v} ${x[2]}`);
+  if ((x = /^struct (?:struct )?([A-Za-z_]\w*) (?:0x)?([0-9a-f]{8,16}|[A-Za-z_]\w*)$/.exec(c))) return t(`struct ${v} ${x[1]} ${x[2]}`);
   if (/^ps$/.test(c)) return t(`ps ${v}`);
   if (/^ps -m$/.test(c)) return t(`ps -m ${v}`);
   if ((x = /^log(\s*\|.*)?$/.exec(c))) return `coroner dump log ${v}${x[1] ?? ''}${comment}`;

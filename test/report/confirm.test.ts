@@ -12,7 +12,9 @@ describe('confirm commands', () => {
     assert.equal(coronerEquivalent('crash> dis -r ffffffffb1168545   # the loop', '/var/crash/x/vmcore'), 'coroner dump dis -r /var/crash/x/vmcore ffffffffb1168545   # the loop');
     assert.equal(coronerEquivalent('crash> foreach UN bt', 'my dump'), "coroner dump bt --state D 'my dump'");
     assert.equal(coronerEquivalent('crash> rd -32 jiffies_seq 4', 'v'), 'coroner dump rd -s 32 v jiffies_seq 4');
-    assert.equal(coronerEquivalent('crash> struct mutex ffff888003a8c200', 'v'), undefined);
+    assert.equal(coronerEquivalent('crash> struct mutex ffff888003a8c200', 'v'), 'coroner dump struct v mutex ffff888003a8c200');
+    assert.equal(coronerEquivalent('crash> p jiffies_seq', 'v'), 'coroner dump p v jiffies_seq');
+    assert.equal(coronerEquivalent('crash> p -x __preempt_count:1', 'v'), undefined);
     assert.deepEqual(withCoronerCommands(['crash> bt -a', 'cat /proc/x'], undefined), ['crash> bt -a', 'cat /proc/x']);
     assert.deepEqual(withCoronerCommands(['crash> bt -a', 'cat /proc/x'], 'v'), ['coroner dump bt v', 'crash> bt -a', 'cat /proc/x']);
   });
