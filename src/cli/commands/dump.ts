@@ -259,6 +259,21 @@ function frameLine(i: number, f: DumpFrame): string {
   return `${`#${i}`.padStart(3)} [${at}] ${f.reliable ? '' : '? '}${name} at ${f.address ?? '?'}${f.module ? ` [${f.module}]` : ''}`;
 }
 
+/** A hex address as typed (`ffffffff81000000`, `0x...`), or undefined when the text is no address. */
+function hexAddress(text: string): bigint | undefined {
+  return /^(0x)?[0-9a-f]{8,16}$/i.test(text) ? BigInt(text.startsWith('0x') ? text : `0x${text}`) : undefined;
+}
+
+/** An address typed as hex or as a symbol of the kernel or a module; an input error naming it when it is neither. */
+async function addressArg(d: { symbols: { address(name: string): bigint | undefined } }, text: string, vmcore: string): Promise<bigint> {
+  const at = hexAddress(text) ?? d.symbols.address(text);
+  if (at === undefined) {
+    const { InputError } = await import('../../model/errors.ts');
+    throw new InputError(`no symbol ${JSON.stringify(text)} in the kernel or its modules`, vmcore);
+  }
+  return at;
+}
+
 /** crash `rd` layout: 16 bytes a line as words of `size` bytes (little-endian), then their ASCII. */
 export function renderRd(at: bigint, bytes: Buffer, size: number): string {
   const lines: string[] = [];
@@ -375,7 +390,7 @@ export function registerDump(program: Command): void {
       try {
         const out: string[] = [];
         for (const w of what) {
-          const addr = /^(0x)?[0-9a-f]{8,16}$/i.test(w) ? BigInt(w.startsWith('0x') ? w : `0x${w}`) : undefined;
+          const addr = hexAddress(w);
           if (addr !== undefined) {
             const s = d.symbols.lookup(addr);
             if (!s) throw new InputError(`no symbol covers address ${w}`, vmcore);
@@ -406,8 +421,7 @@ export function registerDump(program: Command): void {
       const { InputError } = await import('../../model/errors.ts');
       const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
       try {
-        const at = /^(0x)?[0-9a-f]{8,16}$/i.test(address) ? BigInt(address.startsWith('0x') ? address : `0x${address}`) : d.symbols.address(address);
-        if (at === undefined) throw new InputError(`no symbol ${JSON.stringify(address)} in the kernel or its modules`, vmcore);
+        const at = await addressArg(d, address, vmcore);
         if (!/^\d+$/.test(count) || Number(count) < 1 || Number(count) > 1 << 20) throw new InputError(`count ${JSON.stringify(count)}: expected 1 to ${1 << 20}`, vmcore);
         const size = Number(opts.size) / 8;
         let bytes: Buffer;
@@ -438,8 +452,7 @@ export function registerDump(program: Command): void {
       const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
       try {
         if (d.arch !== 'x86_64') throw new InputError(`dis: only x86_64 code is disassembled (this dump is ${d.arch})`, vmcore);
-        const addr = /^(0x)?[0-9a-f]{8,16}$/i.test(what) ? BigInt(what.startsWith('0x') ? what : `0x${what}`) : d.symbols.address(what);
-        if (addr === undefined) throw new InputError(`no symbol ${JSON.stringify(what)} in the kernel or its modules`, vmcore);
+        const addr = await addressArg(d, what, vmcore);
         const fn = d.symbols.lookup(addr);
         if (!fn) throw new InputError(`no function covers 0x${addr.toString(16)}`, vmcore);
         const start = opts.reverse || count === undefined ? fn.address : addr;
@@ -528,8 +541,7 @@ export function registerDump(program: Command): void {
       const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
       try {
         const name = type.replace(/^struct\s+/, '');
-        const at = /^(0x)?[0-9a-f]{8,16}$/i.test(address) ? BigInt(address.startsWith('0x') ? address : `0x${address}`) : d.symbols.address(address);
-        if (at === undefined) throw new InputError(`no symbol ${JSON.stringify(address)} in the kernel or its modules`, vmcore);
+        const at = await addressArg(d, address, vmcore);
         try {
           const v = d.kernel.value(at, `struct ${name}`);
           write(`struct ${name} ${printValue(v, d.symbols, { hex: opts.hex })}\n`);
