@@ -109,6 +109,11 @@ export function lineFact(e: LogEvent, line: number | undefined, text: string): F
   return { text, from: { kind: 'log', source: e.source, line: line ?? e.line } };
 }
 
+/** The evidence is pasted text (crash or perf output) with no vmcore behind it: what the text lacks cannot be read. */
+export function pastedOnly(c: CaseFile): boolean {
+  return c.sources.some((s) => s.kind === 'text') && !c.sources.some((s) => s.kind === 'dump');
+}
+
 export function cpuNode(cpu: number): string {
   return `cpu:${cpu}`;
 }

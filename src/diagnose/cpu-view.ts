@@ -4,6 +4,7 @@
  * machine itself); a log's latest backtrace of a CPU (NMI backtrace, lockup report, RCU stall) stands in otherwise.
  * Detectors read these instead of asking the dump and the log each in their own way.
  */
+import { PANIC_PATH } from '../sources/code/panic-path.ts';
 import type { CaseFile } from '../model/casefile.ts';
 import type { LogEvent } from '../model/event.ts';
 import type { Fact } from '../model/provenance.ts';
@@ -56,9 +57,6 @@ export function latestStackEvents(events: readonly LogEvent[]): Map<number, LogE
   return m;
 }
 
-/** Functions of the kdump / panic machinery a dump's note can stop in. */
-const PANIC_NOTE = /^(__crash_kexec|crash_kexec|machine_kexec|crash_save_cpu|crash_setup_regs|panic|vpanic|nmi_panic|crash_nmi_callback|native_machine_crash_shutdown|kdump_nmi_shootdown_cpus|nmi_shootdown_cpus|default_do_nmi|exc_nmi|nmi_handle|unknown_nmi_error|__die|oops_end)$/;
-
 function dumpView(c: CaseFile, x0: CpuContext, event: LogEvent | undefined): CpuView {
   const st = c.cpus.find((s) => s.cpu === x0.cpu);
   let x = x0;
@@ -66,7 +64,7 @@ function dumpView(c: CaseFile, x0: CpuContext, event: LogEvent | undefined): Cpu
   // The panicking CPU's note is on the panic path, often inside the interrupt that panicked (the watchdog's timer):
   // the context that interrupt hit is the exception frame below it, with its registers.
   if (x0.panicPath && x0.from === 'note' && st?.stack?.length && (st.stackFrom?.kind === 'dump' || st.stackFrom?.kind === 'text')) {
-    const i = st.stack.findIndex((f) => f.exceptionRip && f.regs && f.regs.mode !== 'user' && !PANIC_NOTE.test(f.function) && !matchesAny(f.function, NMI_MACHINERY_FUNCTIONS));
+    const i = st.stack.findIndex((f) => f.exceptionRip && f.regs && f.regs.mode !== 'user' && !PANIC_PATH.test(f.function) && !matchesAny(f.function, NMI_MACHINERY_FUNCTIONS));
     if (i >= 0) {
       const f = st.stack[i];
       const r = f.regs!;

@@ -9,7 +9,7 @@ import type { TaskRef } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
 import type { Frame } from '../model/trace.ts';
 import type { TaskState } from '../model/casefile.ts';
-import { cpuNode, finding, taskNode, type DetectorContext } from './context.ts';
+import { cpuNode, finding, pastedOnly, taskNode, type DetectorContext } from './context.ts';
 import { busyInKernel } from './cpu-view.ts';
 import { isBenignWait } from './known/frames.ts';
 import { RCU_GP } from './lockups.ts';
@@ -69,7 +69,8 @@ export function hungTasksDetector(ctx: DetectorContext): Finding[] {
   const dumpCpus = ctx.views.cpus.filter((v) => v.from === 'dump' && busyInKernel(v));
   const clocksStopped = dumpCpus.length > 0 && dumpCpus.every((v) => v.irqsEnabled === false);
   const seenLive = (t: TaskState) => t.facts.some((f) => f.from.kind === 'live');
-  const pastedBlocked = (t: TaskState) => t.facts.some((f) => f.from.kind === 'text') && !ctx.c.sources.some((s) => s.kind === 'dump');
+  const pasted = pastedOnly(ctx.c);
+  const pastedBlocked = (t: TaskState) => pasted && t.facts.some((f) => f.from.kind === 'text');
   // A D task is hung when the kernel reported it, or when it has been blocked past the kernel's own threshold.
   // D waits that are normal however long they last (a vfork parent) count only when the kernel itself reported them.
   const hung = ctx.c.tasks.filter((t) => {

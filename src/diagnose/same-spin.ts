@@ -6,7 +6,7 @@
  */
 import type { Finding } from '../model/finding.ts';
 import type { LogEvent } from '../model/event.ts';
-import { cpuNode, eventFact, finding, lineFact, type DetectorContext } from './context.ts';
+import { cpuNode, eventFact, finding, lineFact, pastedOnly, type DetectorContext } from './context.ts';
 import { busyInKernel, inSpinlockSlowpath, waitsForIpi, type CpuView } from './cpu-view.ts';
 import { kernelRegisters, pcFunction } from './stacks.ts';
 import { isUnknown } from '../model/queries.ts';
@@ -16,7 +16,7 @@ export function sameSpinDetector(ctx: DetectorContext): Finding[] {
   // CPUs pasted from crash's `bt -a` (dump-like views, with no vmcore behind them) count when the text lacks the
   // code or the memory that would let the seqcount and spinlock detectors read the loop itself.
   const q = ctx.c.kernel;
-  const pasted = !!q && ctx.c.sources.some((s) => s.kind === 'text') && !ctx.c.sources.some((s) => s.kind === 'dump');
+  const pasted = !!q && pastedOnly(ctx.c);
   const unreadLoop = (v: CpuView) => pasted && v.from === 'dump' && !!v.regs && isUnknown(q!.spinLoop(v.regs));
   for (const v of ctx.views.cpus) {
     if (!busyInKernel(v) || waitsForIpi(v)) continue;

@@ -8,7 +8,7 @@
  * CPU -> lock (spins on), lock -> holder (held by); the graph turns them into a deadlock, a hog or a lost unlock.
  */
 import type { Finding } from '../model/finding.ts';
-import { isUnknown, symbolText, type CpuContext, type Instruction, type KernelQueries, type QSpinlockState, type SymbolRef } from '../model/queries.ts';
+import { isUnknown, symbolText, type CpuContext, type Instruction, type KernelQueries, type Maybe, type QSpinlockState, type SymbolRef } from '../model/queries.ts';
 import type { Fact } from '../model/provenance.ts';
 import type { Frame, RegisterSet } from '../model/trace.ts';
 import { frameText } from '../model/trace.ts';
@@ -53,8 +53,10 @@ function lockArgument(q: KernelQueries, insns: Instruction[], i: number, lock: b
 }
 
 /** The code addresses of a CPU's stack, innermost first: the PC, then each frame's return address. */
-function codeSites(q: KernelQueries, v: CpuView): Array<{ function: string; module?: string; address: bigint; pc: boolean }> {
-  const out: Array<{ function: string; module?: string; address: bigint; pc: boolean }> = [];
+type CodeSite = { function: string; module?: string; address: bigint; pc: boolean };
+
+function codeSites(q: KernelQueries, v: CpuView): CodeSite[] {
+  const out: CodeSite[] = [];
   const rip = v.regs?.values.rip;
   if (rip && v.pc) out.push({ function: v.pc.function, ...(v.pc.module ? { module: v.pc.module } : {}), address: BigInt(`0x${rip}`), pc: true });
   for (const f of v.frames) {
@@ -67,41 +69,52 @@ function codeSites(q: KernelQueries, v: CpuView): Array<{ function: string; modu
 }
 
 /**
- * Where this CPU's own code took `lock` and has not released it: the innermost function (the PC's, or a caller's up to
- * its return address) with a lock call whose argument is the lock. The call a frame is making right now (the lock it
- * is requesting) does not count. Without a proof, the innermost unreleased lock call of a caller is returned unproven.
+ * The callers' code of a CPU's stack, innermost first, each site with the function around it and its code up to the
+ * site (when the function's bounds are known and the site is inside its first 16 KiB). Lock slow paths and lock calls
+ * are passed over. `entry` marks the entry code (where a walk stops), `oops` the oops/exception path, which takes no
+ * lock itself.
  */
-/** The first caller of a spinning CPU whose code cannot be read (a pasted stack without its `dis`): whether it took a lock is unknown. */
-function unreadCaller(q: KernelQueries, v: CpuView): string | undefined {
-  let n = 0;
-  for (const site of codeSites(q, v)) {
-    if (n++ > 24) break;
-    if (matchesAny(site.function, SPINLOCK_SLOWPATH_FUNCTIONS) || LOCK_CALL.test(site.function) || site.pc) continue;
-    if (/^(asm_|entry_|ret_from_fork|kthread$|do_syscall_64)/.test(site.function)) break;
-    const fn = q.functionBounds(site.address);
-    if (!fn) return site.function;
-    if (fn.offset === 0 || fn.offset > 0x4000) continue;
-    if (isUnknown(q.disassemble(fn.address, fn.offset))) return site.function;
-  }
-  return undefined;
-}
-
-export function stackTook(q: KernelQueries, v: CpuView, lock: bigint): TakenBy | undefined {
-  let viaOops = false;
-  let fallback: TakenBy | undefined;
+function* callerCode(q: KernelQueries, v: CpuView): Generator<{ site: CodeSite; oops: boolean; entry: boolean; fn?: SymbolRef; code: () => Maybe<Instruction[]> | undefined }> {
   let n = 0;
   for (const site of codeSites(q, v)) {
     if (n++ > 24) break;
     if (matchesAny(site.function, SPINLOCK_SLOWPATH_FUNCTIONS) || LOCK_CALL.test(site.function)) continue;
-    if (matchesAny(site.function, OOPS_PATH_FUNCTIONS) || /^asm_exc_|^exc_/.test(site.function)) {
+    const oops = matchesAny(site.function, OOPS_PATH_FUNCTIONS) || /^asm_exc_|^exc_/.test(site.function);
+    const entry = /^(asm_|entry_|ret_from_fork|kthread$|do_syscall_64)/.test(site.function);
+    const fn = q.functionBounds(site.address);
+    // Disassembled only when asked: the oops path is passed over without reading its code.
+    const code = () => (fn && fn.offset !== 0 && fn.offset <= 0x4000 ? q.disassemble(fn.address, fn.offset) : undefined);
+    yield { site, oops, entry, ...(fn ? { fn } : {}), code };
+  }
+}
+
+/** The first caller of a spinning CPU whose code cannot be read (a pasted stack without its `dis`): whether it took a lock is unknown. */
+function unreadCaller(q: KernelQueries, v: CpuView): string | undefined {
+  for (const { site, entry, fn, code } of callerCode(q, v)) {
+    if (site.pc) continue;
+    if (entry) break;
+    const insns = code();
+    if (!fn || (insns && isUnknown(insns))) return site.function;
+  }
+  return undefined;
+}
+
+/**
+ * Where this CPU's own code took `lock` and has not released it: the innermost function (the PC's, or a caller's up to
+ * its return address) with a lock call whose argument is the lock. The call a frame is making right now (the lock it
+ * is requesting) does not count. Without a proof, the innermost unreleased lock call of a caller is returned unproven.
+ */
+export function stackTook(q: KernelQueries, v: CpuView, lock: bigint): TakenBy | undefined {
+  let viaOops = false;
+  let fallback: TakenBy | undefined;
+  for (const { site, oops, entry, fn, code } of callerCode(q, v)) {
+    if (oops) {
       viaOops = true;
       continue;
     }
-    if (/^(asm_|entry_|ret_from_fork|kthread$|do_syscall_64)/.test(site.function)) break;
-    const fn = q.functionBounds(site.address);
-    if (!fn || fn.offset === 0 || fn.offset > 0x4000) continue;
-    const insns = q.disassemble(fn.address, fn.offset);
-    if (isUnknown(insns)) continue;
+    if (entry) break;
+    const insns = code();
+    if (!fn || !insns || isUnknown(insns)) continue;
     const calls: Array<{ k: number; lock: boolean }> = [];
     for (let k = 0; k < insns.length; k++) {
       const x = insns[k];

@@ -158,7 +158,7 @@ export async function collectEvidence(paths: string[], opts: CollectOptions = {}
       addParsedLog(c, log);
       const src = c.sources[c.sources.length - 1] as EvidenceSource;
       if (piece.crash) src.kind = 'text';
-      if (piece.crash && piece.crash.recognized > (piece.perf?.consumed.size ?? 0)) addCrashText(c, piece.crash);
+      if (piece.crash && piece.crash.recognized > 0) addCrashText(c, piece.crash);
       if (piece.perf?.consumed.size) addPerfText(c, piece.perf, piece.label);
       src.boot = unit.identity;
       src.used = true;
@@ -257,12 +257,11 @@ async function readPastedText(input: OpenedInput, many: boolean): Promise<LogPie
   // perf output first (its sample lines would read as nothing else), then crash's shapes in what is left.
   const perf = parsePerfText(text);
   const crash = parseCrashText(perf.consumed.size ? text.split(/\r?\n/).map((l, i) => (perf.consumed.has(i + 1) ? '' : l)).join('\n') : text, label);
-  crash.recognized += perf.consumed.size;
   // The rest keeps its line numbers: blank lines stand for the crash output taken out.
   const rest: string[] = new Array(crash.lines).fill('');
   for (const r of crash.rest) rest[r.line - 1] = r.text;
   const parsed = parseLogText(rest.join('\n'), label, { prints: many });
-  const kinds = [...(crash.recognized > perf.consumed.size ? ['crash session'] : []), ...(perf.consumed.size ? ['perf output'] : [])].join(' and ') || 'pasted text';
+  const kinds = [...(crash.recognized > 0 ? ['crash session'] : []), ...(perf.consumed.size ? ['perf output'] : [])].join(' and ') || 'pasted text';
   parsed.format = parsed.kernelLineSeen ? `${kinds} with kernel log (${parsed.format})` : kinds;
   parsed.notes.push(...notUnderstood(crash, parsed, perf.consumed.size));
   if (perf.consumed.size) parsed.notes.push(`perf output read: ${describePerf(perf)}`);
@@ -289,7 +288,7 @@ function notUnderstood(crash: CrashText, parsed: ParsedLog, perfLines: number): 
     if (last && r.line - last.to <= 1) last.to = r.line;
     else chunks.push({ from: r.line, to: r.line, first: r.text.trim().slice(0, 60) });
   }
-  const out = crash.recognized > perfLines ? [`crash output read: ${crash.recognized - perfLines} of ${crash.lines} lines (${describeCrash(crash)})`] : [];
+  const out = crash.recognized > 0 ? [`crash output read: ${crash.recognized} of ${crash.lines} lines (${describeCrash(crash)})`] : [];
   if (!parsed.kernelLineSeen && !crash.stacks.length && !crash.tasks.size && !perfLines) out.push('no kernel log line and no task or stack in the crash output');
   for (const c of chunks.slice(0, 10)) out.push(`not understood: lines ${c.from}${c.to > c.from ? `-${c.to}` : ''} ("${c.first}")`);
   if (chunks.length > 10) out.push(`not understood: ${chunks.length - 10} more chunk(s)`);

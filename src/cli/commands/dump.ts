@@ -264,6 +264,12 @@ function hexAddress(text: string): bigint | undefined {
   return /^(0x)?[0-9a-f]{8,16}$/i.test(text) ? BigInt(text.startsWith('0x') ? text : `0x${text}`) : undefined;
 }
 
+/** Why memory could not be read, as a user wants it said: a page makedumpfile filtered out is named as such. */
+function readFailure(e: unknown): string {
+  const err = e as Error;
+  return err.name === 'ExcludedPageError' ? 'the page is excluded from the dump (makedumpfile filtering)' : err.message;
+}
+
 /** An address typed as hex or as a symbol of the kernel or a module; an input error naming it when it is neither. */
 async function addressArg(d: { symbols: { address(name: string): bigint | undefined } }, text: string, vmcore: string): Promise<bigint> {
   const at = hexAddress(text) ?? d.symbols.address(text);
@@ -428,7 +434,7 @@ export function registerDump(program: Command): void {
         try {
           bytes = d.memory.read(at, Number(count) * size);
         } catch (e) {
-          const why = (e as Error).name === 'ExcludedPageError' ? 'the page was excluded from the dump (makedumpfile filtering)' : (e as Error).message;
+          const why = readFailure(e);
           throw new InputError(`cannot read ${Number(count) * size} bytes at 0x${at.toString(16)}: ${why}`, vmcore);
         }
         write(renderRd(at, bytes, size));
@@ -516,8 +522,7 @@ export function registerDump(program: Command): void {
             for (const step of m[2].match(/\.[A-Za-z_]\w*|\[\d+\]/g) ?? []) v = step.startsWith('.') ? v.member(step.slice(1)) : v.index(Number(step.slice(1, -1)));
             out.push(`$${n + 1} = ${printValue(v, d.symbols, { hex: opts.hex })}`);
           } catch (e) {
-            const err = e as Error;
-            throw new InputError(`p ${expr}: ${err.name === 'ExcludedPageError' ? 'the page is excluded from the dump (makedumpfile filtering)' : err.message}`, vmcore);
+            throw new InputError(`p ${expr}: ${readFailure(e)}`, vmcore);
           }
         });
         write(out.join('\n') + '\n');
@@ -546,8 +551,7 @@ export function registerDump(program: Command): void {
           const v = d.kernel.value(at, `struct ${name}`);
           write(`struct ${name} ${printValue(v, d.symbols, { hex: opts.hex })}\n`);
         } catch (e) {
-          const err = e as Error;
-          throw new InputError(`struct ${name} at 0x${at.toString(16)}: ${err.name === 'ExcludedPageError' ? 'the page is excluded from the dump (makedumpfile filtering)' : err.message}`, vmcore);
+          throw new InputError(`struct ${name} at 0x${at.toString(16)}: ${readFailure(e)}`, vmcore);
         }
       } finally {
         d.close();

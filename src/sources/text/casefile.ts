@@ -1,7 +1,7 @@
 /** Pasted crash output -> CaseFile: the system, tasks, CPUs, their stacks and registers, and the memory queries. */
 import { cpuOf, taskOf, type CaseFile, type TaskStateLetter } from '../../model/casefile.ts';
 import type { Provenance } from '../../model/provenance.ts';
-import type { CrashText } from './crash.ts';
+import { clockSeconds, type CrashText } from './crash.ts';
 import { activeStacks, TextQueries } from './queries.ts';
 
 /** crash's two-letter task states as the letters the model uses. */
@@ -29,8 +29,8 @@ export function addCrashText(c: CaseFile, t: CrashText): void {
   const node = get('NODENAME');
   if (node) sys.hostname ??= node.value;
   const up = get('UPTIME');
-  const m = up && /(?:(\d+) days?,\s*)?(\d+):(\d\d):(\d\d)/.exec(up.value);
-  if (m) sys.uptime = Math.max(sys.uptime ?? 0, Number(m[1] ?? 0) * 86400 + Number(m[2]) * 3600 + Number(m[3]) * 60 + Number(m[4]));
+  const uptime = up ? clockSeconds(up.value) : undefined;
+  if (uptime !== undefined) sys.uptime = Math.max(sys.uptime ?? 0, uptime);
   const panic = get('PANIC');
   const panicText = panic?.value.replace(/^"(.*)"$/, '$1').trim();
   if (panicText) {

@@ -7,6 +7,7 @@
  * kept as "not understood" chunks.
  */
 import type { Frame, RegisterSet, StackKind } from '../../model/trace.ts';
+import { irqsEnabledOf, modeOf } from '../log/frames.ts';
 
 export interface CrashTask {
   pid: number;
@@ -151,7 +152,7 @@ function unquoter(lines: string[]): (s: string) => string {
 }
 
 /** Seconds from `00:00:33` or `1 days, 02:03:04`. */
-function clockSeconds(s: string): number | undefined {
+export function clockSeconds(s: string): number | undefined {
   const m = /(?:(\d+) days?,\s*)?(\d+):(\d\d):(\d\d)/.exec(s);
   if (!m) return undefined;
   return Number(m[1] ?? 0) * 86400 + Number(m[2]) * 3600 + Number(m[3]) * 60 + Number(m[4]);
@@ -165,13 +166,16 @@ function stackKindOf(marker: string): StackKind {
   return 'unknown';
 }
 
-/** Register set from crash's register block lines. */
+/** Register set from crash's register block lines (x86_64 `RIP: ... RFLAGS:`, arm64 `X0: ... PC: ... PSTATE:`). */
 function registerSet(lines: string[], at: number, line: number): RegisterSet {
   const values: Record<string, string> = {};
   for (const l of lines) for (const m of l.matchAll(REG_PAIR)) values[m[1].toLowerCase() === 'rflags' ? 'eflags' : m[1].toLowerCase()] = m[2];
-  const out: RegisterSet = { arch: 'x86_64', values, atFrame: at, line };
-  if (values.cs !== undefined) out.mode = (parseInt(values.cs, 16) & 3) === 3 ? 'user' : 'kernel';
-  if (values.eflags !== undefined) out.irqsEnabled = (parseInt(values.eflags, 16) & 0x200) !== 0;
+  const arm64 = values.rip === undefined && (values.x0 !== undefined || values.pc !== undefined);
+  const out: RegisterSet = { arch: arm64 ? 'arm64' : 'x86_64', values, atFrame: at, line };
+  const mode = !arm64 && values.cs !== undefined ? ((parseInt(values.cs, 16) & 3) === 3 ? 'user' : 'kernel') : modeOf(out);
+  if (mode) out.mode = mode;
+  const irqs = irqsEnabledOf(out);
+  if (irqs !== undefined) out.irqsEnabled = irqs;
   return out;
 }
 
@@ -292,13 +296,6 @@ export function parseCrashText(text: string, source: string): CrashText {
       while (i < lines.length && /^(?:[A-Z][A-Z0-9_]*:\s+[0-9a-f]+\s*)+$/.test(lines[i])) block.push(lines[i++]);
       out.recognized += block.length;
       const rs = registerSet(block, 0, line);
-      if (rs.values.x0 !== undefined || rs.values.pc !== undefined) {
-        rs.arch = 'arm64';
-        if (rs.values.pstate) {
-          rs.irqsEnabled = (parseInt(rs.values.pstate, 16) & 0x80) === 0;
-          rs.mode = (parseInt(rs.values.pstate, 16) & 0xf) === 0 ? 'user' : 'kernel';
-        }
-      }
       out.cpuRegisters.set(regsCpu, rs);
       regsCpu = undefined;
       continue;

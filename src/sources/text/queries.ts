@@ -24,13 +24,9 @@ import { isUnknown } from '../../model/queries.ts';
 import type { RegisterSet } from '../../model/trace.ts';
 import { decodeQspinlock } from '../code/qspinlock.ts';
 import { spinLoopAt } from '../code/spin-loop.ts';
-import { PANIC_PATH as NOTE_PATH } from '../code/panic-path.ts';
-
-/** A pasted stack may also start in the NMI entry itself (`end_repeat_nmi`, `asm_exc_nmi`). */
-const PANIC_PATH = new RegExp(NOTE_PATH.source.replace(/\)\$$/, '|end_repeat_nmi|asm_exc_nmi|nmi)$'));
+import { PANIC_OR_NMI_ENTRY as PANIC_PATH } from '../code/panic-path.ts';
 import { instructionFromText } from './att.ts';
 import { leafNumber, type CrashStack, type CrashText, type CrashValue } from './crash.ts';
-
 
 const notPasted = (what: string, command: string) => ({ unknown: `${what} is not in the pasted text (crash> ${command})` });
 

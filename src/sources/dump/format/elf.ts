@@ -5,7 +5,7 @@
  */
 import { InputError } from '../../../model/errors.ts';
 import { cpuNotesFrom, parseNotes, vmcoreinfoFrom, type ElfNote } from './notes.ts';
-import { LruCache, readExact, type ByteSource } from './io.ts';
+import { LITTLE_ENDIAN, LruCache, readExact, type ByteSource } from './io.ts';
 import { ExcludedPageError, MissingPageError, type CpuNote, type DumpContainer, type PfnRange } from './types.ts';
 
 const PT_LOAD = 1;
@@ -30,7 +30,6 @@ export interface LoadSegment {
 
 /** 2^32, to join the halves of a 64-bit field read as two 32-bit words. */
 const TWO32 = 0x1_0000_0000;
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** Fields below 2^53 are exact as numbers; a program header with a larger one is parsed with BigInt instead. */
 const SAFE_HI = 0x20_0000;
 export class ElfContainer implements DumpContainer {

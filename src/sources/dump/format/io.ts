@@ -82,6 +82,9 @@ function notRegular(st: { isFile(): boolean; isBlockDevice(): boolean; isFIFO():
   throw new InputError(`${what}: a dump is read at random offsets, so it must be a regular file: give its path`, path);
 }
 
+/** Whether this host stores numbers little-endian (typed-array views over dump data assume it where they use it). */
+export const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /**
  * A bounded cache that keeps what was used recently: two generations of at most `capacity` entries each; a hit in the
  * old one moves the entry to the young one, and when the young one is full it becomes the old one. A lookup costs one

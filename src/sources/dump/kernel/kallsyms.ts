@@ -13,6 +13,8 @@
  *   `relative_base - 1 - offset`; without it every offset is unsigned from the base.
  */
 
+import { LITTLE_ENDIAN } from '../format/io.ts';
+
 /** Reads kernel virtual memory; throws on unreadable memory. */
 export type ReadFn = (vaddr: bigint, length: number) => Buffer;
 
@@ -85,7 +87,6 @@ export interface SymbolColumns {
   types: Uint8Array;
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Decodes every symbol of the kallsyms tables at `loc`. */
 export function decodeKallsyms(read: ReadFn, loc: KallsymsLocation): RawSymbol[] {

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { InputError } from '../../../model/errors.ts';
 import type { RawSymbol, SymbolColumns } from './kallsyms.ts';
 import { ByteNameIndex } from './name-index.ts';
+import { LITTLE_ENDIAN } from '../format/io.ts';
 
 export interface SymbolInfo {
   name: string;
@@ -149,7 +150,7 @@ function columnsOf(symbols: RawSymbol[]): SymbolColumns {
 
 /** Whether 64-bit addresses ascend, compared on 32-bit halves (no BigInt per element). */
 function isSorted(addrs: BigUint64Array): boolean {
-  if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
+  if (!LITTLE_ENDIAN) {
     for (let i = 1; i < addrs.length; i++) if (addrs[i] < addrs[i - 1]) return false;
     return true;
   }
