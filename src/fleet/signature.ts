@@ -59,6 +59,15 @@ export function primaryEvent(events: readonly LogEvent[]): LogEvent | undefined 
   return events.find((e) => e.kind !== 'nmi-backtrace' && e.kind !== 'sysrq-tasks' && e.kind !== 'sysrq-blocked');
 }
 
+/**
+ * The report a log is about: its first kernel report in print order (a later report is usually a consequence: a
+ * panic on warn, an oops after a corruption), a panic only when nothing else reported.
+ */
+export function mainReport(events: readonly LogEvent[]): LogEvent | undefined {
+  const reports = events.filter((e) => e.details.report);
+  return reports.find((e) => e.kind !== 'panic') ?? reports[0];
+}
+
 /** `kind:culprit<-frame<-frame` (or `kind:normalised title` when no function is known); `clean` for no events. */
 export function signatureOf(events: readonly LogEvent[]): string {
   const e = primaryEvent(events);

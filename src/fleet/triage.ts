@@ -4,7 +4,8 @@
  * pipes, FIFOs, and gzip/xz/zstd/bzip2-compressed.
  */
 import { diagnose } from '../diagnose/index.ts';
-import { signatureOfDiagnosis } from '../fleet/signature.ts';
+import { mainReport, signatureOfDiagnosis } from '../fleet/signature.ts';
+import type { LogEvent } from '../model/event.ts';
 import { emptyCaseFile } from '../model/casefile.ts';
 import { addParsedLog } from '../sources/log-case.ts';
 import { InputError } from '../model/errors.ts';
@@ -19,7 +20,12 @@ export interface TriageRecord {
   format: string | null;
   lines: number | null;
   signature: string;
-  events: Array<{ kind: string; line: number; title: string; cpu: number | null; culprit: string | null }>;
+  events: Array<{ kind: string; line: number; title: string; cpu: number | null; culprit: string | null; report?: string | null }>;
+  /** The log's first kernel report in the kernel-community convention (`KASAN: use-after-free Read in F`), its type, guilty frame and corruption. */
+  title?: string | null;
+  reportType?: string | null;
+  guilty?: string | null;
+  corrupted?: string | null;
   incomplete: boolean;
   error: string | null;
   /** In a log holding several boots: which boot (1-based) this record is of, and its lines; null for a log of one boot. */
@@ -96,13 +102,22 @@ function record(file: string, log: ParsedLog, boot: ParsedLog, of: number): Tria
       title: e.title,
       cpu: e.cpu ?? null,
       culprit: e.culprit ? `${e.culprit.function}${e.culprit.module ? ` [${e.culprit.module}]` : ''}` : null,
+      report: e.details.report?.title ?? null,
     })),
+    ...mainReportFields(c.events),
     incomplete: (boot.incomplete ?? false) || (log.incomplete ?? false),
     error: null,
     boot: of > 1 && b ? { index: b.index, firstLine: b.firstLine, lastLine: b.lastLine, of } : null,
     release: b?.release ?? boot.system.release ?? null,
     verdict: d.verdict.status,
   };
+}
+
+/** The title, type, guilty frame and corruption of the log's first report (see fleet/signature.ts mainReport). */
+function mainReportFields(events: readonly LogEvent[]): Pick<TriageRecord, 'title' | 'reportType' | 'guilty' | 'corrupted'> {
+  const e = mainReport(events);
+  const r = e?.details.report;
+  return { title: r?.title ?? null, reportType: r?.type ?? null, guilty: e?.culprit?.function ?? null, corrupted: r?.corrupted ?? null };
 }
 
 /** `file` or `file (boot 3 of 12, lines 1200-1830)`. */

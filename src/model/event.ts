@@ -16,6 +16,9 @@ export const EVENT_KINDS = [
   'panic',
   'kasan',
   'kfence',
+  'kmsan',
+  'kcsan',
+  'memory-leak',
   'ubsan',
   'lockdep',
   'nmi-backtrace',
@@ -102,6 +105,16 @@ export interface EventDetails {
   inInterrupt?: boolean;
   /** kasan/kfence/ubsan: bug type (`use-after-free`, `slab-out-of-bounds`, `shift-out-of-bounds`, ...). */
   bugType?: string;
+  /** kcsan: the two racing functions of the title (`data-race in a / b`). */
+  racing?: string[];
+  /** kasan: `Read` or `Write`, from `Read of size 8 at addr ...`. */
+  access?: 'Read' | 'Write';
+  /** `caller is F` (smp_processor_id in preemptible code), `last function: F` (workqueue leaked lock): the function named. */
+  namedFunction?: string;
+  /** lockdep: where each held lock was taken (`#0: ... at: F+0x1/0x2`), in print order. */
+  lockSites?: string[];
+  /** The report in the kernel-community convention: its type, title (`KASAN: use-after-free Read in F`), and whether it is corrupted. */
+  report?: { type: string; title: string; corrupted?: string };
   /** lockdep: the report title (`possible circular locking dependency detected`, ...). */
   lockdepTitle?: string;
   /** Modules linked in. */

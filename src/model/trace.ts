@@ -24,6 +24,10 @@ export interface Frame {
   regs?: RegisterSet;
   /** Stack address of the frame (dump: the slot holding its return address, or the saved RSP), hex without 0x. */
   sp?: string;
+  /** Source position the report printed beside the frame (`net/ipv4/tcp.c:123`), symbolized reports only. */
+  source?: string;
+  /** An inlined function the symbolizer printed as a frame of its own (`[inline]`): no address or offset of its own. */
+  inline?: boolean;
 }
 
 export type Arch = 'x86_64' | 'arm64' | 'x86' | 'ppc64' | 's390x' | 'arm' | 'riscv64' | 'parisc' | 'unknown';

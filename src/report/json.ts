@@ -18,6 +18,8 @@ function frame(f: Frame): Report['events'][number]['trace'][number] {
   if (f.module) out.module = f.module;
   if (f.address) out.address = f.address;
   if (f.line !== undefined) out.line = f.line;
+  if (f.source) out.source = f.source;
+  if (f.inline) out.inline = true;
   return out;
 }
 
@@ -53,6 +55,7 @@ function event(e: LogEvent): Report['events'][number] {
     cpu: e.cpu ?? null,
     task: e.task ? { comm: e.task.comm, pid: e.task.pid } : null,
     culprit: e.culprit ? { function: e.culprit.function, ...(e.culprit.module ? { module: e.culprit.module } : {}) } : null,
+    ...(e.details.report ? { report: { ...e.details.report } } : {}),
     ...(e.release ? { release: e.release } : {}),
     ...(e.taint ? { taint: e.taint } : {}),
     trace: e.trace.map(frame),

@@ -19,6 +19,8 @@ export const FrameSchema = Type.Object({
   module: Type.Optional(Type.String()),
   address: Type.Optional(Type.String({ description: 'hex, no 0x' })),
   reliable: Type.Boolean({ description: "false for frames marked '?' (found by scanning)" }),
+  source: Type.Optional(Type.String({ description: 'source position printed beside the frame (symbolized reports), e.g. net/ipv4/tcp.c:123' })),
+  inline: Type.Optional(Type.Boolean({ description: 'an inlined function the symbolizer printed as a frame of its own' })),
   stack: Type.Union([
     Type.Literal('task'),
     Type.Literal('irq'),
@@ -53,6 +55,13 @@ export const EventSchema = Type.Object({
   cpu: Nullable(Type.Integer()),
   task: Nullable(TaskRefSchema),
   culprit: Nullable(Type.Object({ function: Type.String(), module: Type.Optional(Type.String()) })),
+  report: Type.Optional(
+    Type.Object({
+      type: Type.String({ description: 'report type (kasan, warning-refcount, lockdep-deadlock, hung-task, ...)' }),
+      title: Type.String({ description: 'title in the kernel-community convention, e.g. KASAN: use-after-free Read in tcp_v4_rcv' }),
+      corrupted: Type.Optional(Type.String({ description: 'why the report cannot be trusted (interleaved, truncated), when so' })),
+    }),
+  ),
   release: Type.Optional(Type.String()),
   taint: Type.Optional(Type.String()),
   trace: Type.Array(FrameSchema),

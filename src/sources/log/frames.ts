@@ -7,10 +7,13 @@ const SYM = String.raw`([A-Za-z_.$][\w.$]*?)\+0x([0-9a-f]+)\/0x([0-9a-f]+)(?: \[
 /** `func+0x10/0x40 [mod]` anywhere. */
 const RE_SYM = new RegExp(SYM);
 /** New x86_64 / arm64 frame: ` ? func+0x10/0x40 [mod]` (arm64 6.14+ adds ` (P)` / ` (L)`). */
-const RE_FRAME_NEW = new RegExp(String.raw`^\s*(\? )?${SYM}(?: \([PL]\))?(?: [\w./-]+:\d+(?::\d+)?(?: \[inline\])?)?\s*$`);
+const RE_FRAME_NEW = new RegExp(String.raw`^\s*(\? )?${SYM}(?: \([PL]\))?(?: ([\w./+-]+:\d+)(?::\d+)?(?: \[inline\])?)?\s*$`);
+/** A symbolized report's inlined function: ` __dump_stack lib/dump_stack.c:88 [inline]` (no offset: it has no frame of its own). */
+const RE_FRAME_INLINE = /^\s+([A-Za-z_][\w.$]*) ([\w./+-]+:\d+)(?::\d+)? \[inline\]\s*$/;
 /** Old x86 / s390 / arm64 4.x: ` [<ffffffff81234567>] ? func+0x10/0x40 [mod]`, s390 `([<...>] func...)`. */
 const RE_FRAME_CRASH = /^\s*(?:#\d+\s+\[[0-9a-f]+\]\s+)?([A-Za-z_][\w.]*) at ([0-9a-f]{8,16})(?: \[([\w-]+)\])?\s*$/;
-const RE_FRAME_ADDR = new RegExp(String.raw`^\s*(\()?\[<([0-9a-f]+)>\] (\? )?(?:${SYM}|(0x[0-9a-f]+))\)?\s*$`);
+const RE_FRAME_ADDR = new RegExp(String.raw`^\s*(\()?\[<([0-9a-f]+)>\] (\? )?(?:${SYM}|(0x[0-9a-f]+)|([A-Za-z_][\w.$]*)(?= ))(?: ([\w./+-]+:\d+)(?::\d+)?)?( \[inline\])?\)?\s*$`);
+const RE_FRAME_EATEN = new RegExp(String.raw`^\s*\[\] (\? )?${SYM}\s*$`);
 /** arm32: `[<c0014318>] (dump_backtrace+0x0/0x10c) from [<c001457c>] (show_stack+0x24/0x2c)`. */
 const RE_FRAME_ARM = /^\s*\[<([0-9a-f]+)>\] \(([^()\s+]+)(?:\+0x([0-9a-f]+)\/0x([0-9a-f]+))?(?: \[([\w-]+)\])?\) from \[<([0-9a-f]+)>\] \(([^()\s+]+)(?:\+0x([0-9a-f]+)\/0x([0-9a-f]+))?(?: \[([\w-]+)\])?\)/;
 /** ppc64: `[c000000010f930b0] [c000000008068df8] .func+0x278/0x390 [mod] (unreliable)`. */
@@ -33,15 +36,29 @@ export function parseFrame(s: string, strict: boolean): ParsedFrame | null {
   if (m) {
     // Outside a trace section only an indented frame, or one with offset and size (a paste that lost its indentation), counts.
     if (strict && !/^\s/.test(s) && (m[3] === undefined || m[4] === undefined)) return null;
-    return { frame: { function: m[2], offset: int(m[3]), size: int(m[4]), module: m[5], reliable: !m[1], stack: 'unknown' } };
+    const frame: Frame = { function: m[2], offset: int(m[3]), size: int(m[4]), module: m[5], reliable: !m[1], stack: 'unknown' };
+    if (m[6]) frame.source = m[6];
+    return { frame };
+  }
+  if (s.endsWith(']') || s.endsWith('] ')) {
+    m = RE_FRAME_INLINE.exec(s);
+    if (m) return { frame: { function: m[1], source: m[2], inline: true, reliable: true, stack: 'unknown' } };
+  }
+  if (s.indexOf('[] ') >= 0) {
+    // A mail client ate the `<ffffffff81234567>` of an old-style frame: `[] func+0x10/0x40 [mod]`.
+    m = RE_FRAME_EATEN.exec(s);
+    if (m) return { frame: { function: stripDot(m[2]), offset: int(m[3]), size: int(m[4]), module: m[5], reliable: !m[1], stack: 'unknown' } };
   }
   if (s.indexOf('[<') >= 0) {
     m = RE_FRAME_ADDR.exec(s);
     if (m) {
-      const fn = m[4] ?? m[8];
-      return {
-        frame: { function: stripDot(fn), offset: int(m[5]), size: int(m[6]), module: m[7], address: m[2], reliable: !m[3] && !m[1], stack: 'unknown' },
-      };
+      const fn = m[4] ?? m[8] ?? m[9];
+      // kmemleak's symbolized backtraces print inlined functions at their caller's address: `[<ffff...>] kmalloc include/linux/slab.h:590 [inline]`.
+      if (m[9] !== undefined && !m[10]) return null;
+      const frame: Frame = { function: stripDot(fn), offset: int(m[5]), size: int(m[6]), module: m[7], address: m[2], reliable: !m[3] && !m[1], stack: 'unknown' };
+      if (m[10]) frame.source = m[10];
+      if (m[11]) frame.inline = true;
+      return { frame };
     }
     m = RE_FRAME_ARM.exec(s);
     if (m) {

@@ -53,7 +53,7 @@ export function bracedCpus(s: string): number[] {
   return [...m[1].matchAll(/(?:^|\s)(\d+)(?=[-\s]|$)/g)].map((x) => Number(x[1]));
 }
 
-const LOCKDEP_TITLES = String.raw`possible recursive locking detected|possible circular locking dependency detected|inconsistent lock state|suspicious RCU usage\.?|suspicious rcu_dereference_check\(\) usage\.?|possible irq lock inversion dependency detected|(?:HARD|SOFT)IRQ-safe -> (?:HARD|SOFT)IRQ-unsafe lock order detected|bad unlock balance detected!|lock held when returning to user space!|held lock freed!|still has locks held!|Nested lock was not taken|lock held by \S+ freed!|possible deadlock|circular locking deadlock detected!|lock held at task exit time!|inconsistent \{[^}]*\} state`;
+const LOCKDEP_TITLES = String.raw`possible recursive locking detected|possible circular locking dependency detected|inconsistent lock state|suspicious RCU usage\.?|suspicious rcu_dereference_check\(\) usage\.?|possible irq lock inversion dependency detected|(?:HARD|SOFT)IRQ-safe -> (?:HARD|SOFT)IRQ-unsafe lock order detected|bad unlock balance detected!|lock held when returning to user space!|held lock freed!|still has locks held!|Nested lock was not taken|lock held by \S+ freed!|possible deadlock|circular locking deadlock detected!|lock held at task exit time!|inconsistent \{[^}]*\} state|trying to register non-static key\.?`;
 
 export const HEADERS: HeaderRow[] = [
   // --- lockups -------------------------------------------------------------------------------
@@ -413,10 +413,52 @@ export const HEADERS: HeaderRow[] = [
     },
   },
   {
+    id: 'kmsan',
+    kind: 'kmsan',
+    needle: 'KMSAN',
+    re: /^BUG: KMSAN: (\S+) in (\S+)/,
+    sample: 'BUG: KMSAN: uninit-value in __crc32c_le_base+0x1b2/0x200',
+    build: (m) => ({ details: { bugType: m[1] }, symbol: parseSymbol(m[2]) ?? { function: m[2] } }),
+  },
+  {
+    id: 'kcsan',
+    kind: 'kcsan',
+    needle: 'KCSAN',
+    re: /^BUG: KCSAN: (\S+) in (\S+)(?: \/ (\S+))?/,
+    sample: 'BUG: KCSAN: data-race in __fsnotify_parent / __fsnotify_recalc_mask',
+    build: (m) => ({ details: { bugType: m[1], racing: [m[2], ...(m[3] ? [m[3]] : [])].map((x) => parseSymbol(x)?.function ?? x) } }),
+  },
+  {
+    id: 'memory-leak',
+    kind: 'memory-leak',
+    needle: 'memory leak',
+    re: /^BUG: memory leak$/,
+    sample: 'BUG: memory leak',
+    build: () => ({ details: {} }),
+  },
+  {
+    id: 'kmemleak-object',
+    kind: 'memory-leak',
+    needle: 'unreferenced object',
+    mode: 'attach-or-start',
+    attachTo: ['memory-leak'],
+    re: /^unreferenced object 0x([0-9a-f]+) \(size (\d+)\):/,
+    sample: 'unreferenced object 0xffff888109e3fc00 (size 1024):',
+    build: (m) => ({ details: { address: m[1] } }),
+  },
+  {
+    id: 'unhandled-fault-arm',
+    kind: 'oops',
+    needle: 'Unhandled fault',
+    re: /^Unhandled fault: (.+?) \((0x[0-9a-f]+)\) at (0x[0-9a-f]+)/,
+    sample: 'Unhandled fault: imprecise external abort (0x1406) at 0x00000000',
+    build: (m) => ({ details: { accessText: m[1], address: m[3].replace(/^0x/, '') } }),
+  },
+  {
     id: 'bug-generic',
     kind: 'bug',
     needle: 'BUG',
-    re: /^BUG: (?!KASAN|KFENCE)(\S.*)$/,
+    re: /^BUG: (?!KASAN|KFENCE|KMSAN|KCSAN|memory leak$)(\S.*)$/,
     sample: 'BUG: Bad page state in process swapper/0  pfn:02a5c',
     build: () => ({ details: {} }),
   },
@@ -426,7 +468,7 @@ export const HEADERS: HeaderRow[] = [
     needle: 'WARNING:',
     re: /^WARNING: CPU: (\d+) PID: (\d+) at (\S+) (\S+(?: \[[\w-]+\])?)/,
     sample: 'WARNING: CPU: 1 PID: 2 at fs/inode.c:336 drop_nlink+0x35/0x50',
-    build: (m) => ({ cpu: Number(m[1]), details: { location: m[3] }, symbol: parseSymbol(m[4]) }),
+    build: (m) => ({ cpu: Number(m[1]), details: { location: m[3] }, symbol: parseSymbol(m[4]) ?? (/^[A-Za-z_][\w.]*$/.test(m[4]) ? { function: m[4] } : undefined) }),
   },
   {
     id: 'warning-6.x',

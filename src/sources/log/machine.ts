@@ -8,6 +8,7 @@ import type { BlockerHint, EventKind, LogEvent, TaskRef } from '../../model/even
 import type { Fact } from '../../model/provenance.ts';
 import type { Frame, RegisterSet, StackKind } from '../../model/trace.ts';
 import { irqsEnabledOf, modeOf, parseCode, parseFrame, parseMarker, parseRegisterLine, parseSymbol } from './frames.ts';
+import { guiltyFrame, reportTitle, reportTypeOf } from './guilty.ts';
 import { cpuList, EXTRA_NEEDLES, HEADERS, panicCauseOf, type HeaderInfo, type HeaderRow } from './headers.ts';
 import { parsePrefix, type PrefixFormat } from './prefix.ts';
 import { baseName, skipRowOf } from './skip.ts';
@@ -62,6 +63,8 @@ interface Open {
   route: string;
   lastTs?: number;
   lines: number;
+  /** Inlined functions printed before the PC's own RIP/pc line (symbolized reports), innermost first. */
+  pcInline?: Frame[];
   main: Target;
   cur: Target;
   regs?: RegisterSet;
@@ -198,7 +201,7 @@ const KNOWN: RegExp[] = [
 ];
 
 /** Report text of sanitizers (KASAN, KFENCE, UBSAN) and lockdep after the main trace. */
-const SANITIZER_TEXT = /^(Allocated by task|Freed by task|Last potentially related work creation|Second to last potentially related|The buggy address|which belongs to the cache|located \d+ bytes|Memory state around the buggy address|[>\s]?[0-9a-f]{16}: (?:[0-9a-f]{2}|fc|fa|fb|f\w) |\^|Read of size|Write of size|Use-after-free (read|write) at|Out-of-bounds (read|write) at|Invalid (free|read|write) of|Corrupted memory at|kfence-#\d+|allocated by task|freed by task|Disabling lock debugging|shift exponent|index -?\d+ is out of range|load of value|signed integer overflow|.* cannot be represented in type|member access within|variable length array|division by zero|null pointer passed|pointer index expression|.*applying (non-zero )?offset|execution reached an unreachable|addition of unsigned offset|The buggy address belongs to the physical page|page last (allocated|free)|KASAN: |KFENCE: |Object |Redzone |Padding |INFO: (Allocated|Freed|Slab|Object|0x)|FIX |Bytes b4)/;
+const SANITIZER_TEXT = /^(Uninit was (?:created|stored to memory) at|Local variable \S+ created at|Bytes \d+-\d+ of \d+ are uninitialized|Memory access of size|Data copied to user address|Allocated by task|Freed by task|Last potentially related work creation|Second to last potentially related|The buggy address|which belongs to the cache|located \d+ bytes|Memory state around the buggy address|[>\s]?[0-9a-f]{16}: (?:[0-9a-f]{2}|fc|fa|fb|f\w) |\^|Read of size|Write of size|Use-after-free (read|write) at|Out-of-bounds (read|write) at|Invalid (free|read|write) of|Corrupted memory at|kfence-#\d+|allocated by task|freed by task|Disabling lock debugging|shift exponent|index -?\d+ is out of range|load of value|signed integer overflow|.* cannot be represented in type|member access within|variable length array|division by zero|null pointer passed|pointer index expression|.*applying (non-zero )?offset|execution reached an unreachable|addition of unsigned offset|The buggy address belongs to the physical page|page last (allocated|free)|KASAN: |KFENCE: |Object |Redzone |Padding |INFO: (Allocated|Freed|Slab|Object|0x)|FIX |Bytes b4)/;
 
 export class LogMachine {
   readonly events: Array<{ open: Open }> = [];
@@ -357,11 +360,18 @@ export class LogMachine {
     // An RCU stall detected by another CPU names no stack of its own: blame what its NMI backtraces show.
     for (const o of sorted) {
       const e = o.ev;
-      if (e.kind === 'rcu-stall' && !e.culprit && o.related.length) {
-        const stalled = e.details.stalledCpus ?? [];
-        const bt = o.related.find((r) => r.ev.kind === 'nmi-backtrace' && r.ev.culprit && (stalled.length === 0 || stalled.includes(r.ev.cpu ?? -1)));
-        if (bt) e.culprit = bt.ev.culprit;
-      }
+      if (e.kind !== 'rcu-stall') continue;
+      const stalled = e.details.stalledCpus ?? [];
+      // Detected by another CPU: that CPU's own trace is the detector's, the stalled CPU's backtrace is what matters.
+      const byOther = !e.details.selfDetected && (e.cpu === undefined || !stalled.includes(e.cpu));
+      if (e.culprit && !byOther) continue;
+      const bt = o.related.find((r) => r.ev.kind === 'nmi-backtrace' && r.ev.culprit && (stalled.length === 0 || stalled.includes(r.ev.cpu ?? -1)));
+      const dumped = e.details.tasks?.map((tk) => guiltyFrame({ ...e, culprit: undefined, trace: tk.trace, registers: [] }, reportTypeOf(e))).find(Boolean);
+      const culprit = bt?.ev.culprit ?? dumped;
+      if (!culprit) continue;
+      e.culprit = culprit;
+      const type = reportTypeOf(e);
+      if (type) e.details.report = { type: type.id, title: reportTitle(type, e, culprit) };
     }
     const taints = sorted.map((o) => o.ev.taint).filter((x): x is string => !!x);
     if (taints.length) this.system.taint = taints[taints.length - 1];
@@ -429,6 +439,15 @@ export class LogMachine {
     title: string,
     preamble: { route: string; line: number } | undefined,
   ): boolean {
+    // A symbolizer expands a header's PC into its inlined functions, one header line each, innermost first
+    // (`WARNING: ... at mm/mmap.c:170 vma_iter_store mm/mmap.c:170 [inline]`, then the same header with the function
+    // that holds the code, `vma_complete+0x9/0x2fb`): one report, named after the function that holds the code.
+    if (open && open.ev.kind === row.kind && open.ev.endLine === line - 1 && / \[inline\]$/.test(open.ev.title) && open.main.frames.length === 0) {
+      const sym = row.build?.(m).symbol;
+      if (sym) (open as Open & { symbol?: typeof sym }).symbol = sym;
+      this.touch(open, line, ts);
+      return true;
+    }
     const info: HeaderInfo = row.build ? row.build(m) : { details: {} };
     const mode = row.mode ?? 'start';
     if (mode !== 'start') {
@@ -666,6 +685,42 @@ export class LogMachine {
       }
       if (/^(Showing busy workqueues|workqueue \S+: flags=|pwq \d+: cpus=|pool \d+: cpus=|Showing backtraces of running workers)/.test(t)) return true;
     }
+    // Sanitizer reports: which access (KASAN), where each racing access's stack starts (KCSAN), kmemleak's object lines.
+    if ((kind === 'kasan' || kind === 'kfence') && (m = /^(Read|Write) of size \d+/.exec(t))) {
+      ev.details.access ??= m[1] as 'Read' | 'Write';
+      this.closeTrace(o);
+      return true;
+    }
+    if (kind === 'kcsan' && /^(?:race at unknown origin, with )?(?:read|write)(?: \((?:marked|reordered)\))?(?:-write)? to 0x[0-9a-f]+ of \d+ bytes by (?:task \d+|interrupt) on cpu \d+:$/.test(t)) {
+      // The first access's stack is the report's trace; the second one's ends it.
+      if (o.main.state === 'none') o.main.state = 'active';
+      else this.closeTrace(o);
+      return true;
+    }
+    if (kind === 'kcsan' && /^(value changed: |Reported by Kernel Concurrency Sanitizer on:)/.test(t)) {
+      this.closeTrace(o);
+      return true;
+    }
+    if (kind === 'memory-leak') {
+      if (/^backtrace(?: \(crc [0-9a-f]+\))?:$/.test(t)) {
+        if (o.main.state === 'none') o.main.state = 'active';
+        return true;
+      }
+      if (/^(comm "|hex dump \(first \d+ bytes\):|(?:[0-9a-f]{2} ){8,}|unreferenced object )/.test(t)) {
+        this.closeTrace(o);
+        return true;
+      }
+    }
+    // `caller is F+0x1/0x2` (smp_processor_id in preemptible code), `last function: F` (workqueue leaked lock or atomic).
+    if ((m = /^(?:caller is|last function:) ([A-Za-z_][\w.]*)/.exec(t))) {
+      ev.details.namedFunction ??= m[1];
+      return true;
+    }
+    // lockdep's held-lock lines: `#0: ffff888... (&foo->lock){+.+.}-{3:3}, at: foo_ioctl+0x1/0x2 [mod]`.
+    if (kind === 'lockdep' && (m = /^#\d+: .*\bat: (?:\[<[0-9a-f]+>\] )?([A-Za-z_][\w.]*)/.exec(t))) {
+      (ev.details.lockSites ??= []).push(m[1]);
+      return true;
+    }
     // `Workqueue: events_freezable mmc_rescan`: the work this CPU (or the task being dumped) runs.
     if ((m = /^Workqueue: (\S+) (\S+)/.exec(t))) {
       const wq = { name: m[1], func: m[2] };
@@ -718,6 +773,11 @@ export class LogMachine {
     }
     if (/^#PF: /.test(t) && !ev.details.accessText) {
       ev.details.accessText = t.slice(5);
+      return true;
+    }
+    // A symbolized report's PC inside inlined functions: `RIP: 0010:lockdep_assert_cpus_held kernel/cpu.c:347 [inline]`.
+    if ((m = /^(?:RIP|EIP|pc|PC is at|NIP|epc)\s*:\s*(?:[0-9a-f]{4}:)?([A-Za-z_][\w.]*) ([\w./+-]+:\d+)(?::\d+)? \[inline\]$/.exec(t))) {
+      (o.pcInline ??= []).push({ function: m[1], source: m[2], inline: true, reliable: true, stack: 'unknown', line });
       return true;
     }
     if ((m = /^IP: (.*)$/.exec(t))) {
@@ -777,7 +837,7 @@ export class LogMachine {
       return /^(oom_reaper: |Killed process |oom-kill:|Memory cgroup stats)/.test(t);
     }
     if (kind === 'lockdep' && (o.section === 'lockdep-chains' || o.main.state === 'none')) return true;
-    if ((kind === 'kasan' || kind === 'kfence' || kind === 'ubsan' || kind === 'lockdep' || kind === 'bug') && SANITIZER_TEXT.test(t)) {
+    if ((kind === 'kasan' || kind === 'kfence' || kind === 'kmsan' || kind === 'kcsan' || kind === 'ubsan' || kind === 'lockdep' || kind === 'bug' || kind === 'memory-leak') && SANITIZER_TEXT.test(t)) {
       this.closeTrace(o);
       return true;
     }
@@ -815,7 +875,7 @@ export class LogMachine {
     if (tg.state === 'none') {
       // kfence prints its stack straight after the header, no "Call Trace:".
       // A pasted trace may have lost its "Call Trace:" line: a frame with offset and size cannot be anything else.
-      if (o.ev.kind === 'kfence' || (o.section === 'task' && tg !== o.main) || pf.frame.address !== undefined || (pf.frame.offset !== undefined && pf.frame.size !== undefined && PASTED_TRACE_KINDS.has(o.ev.kind))) tg.state = 'active';
+      if (o.ev.kind === 'kfence' || o.ev.kind === 'kmsan' || (o.section === 'task' && tg !== o.main) || pf.frame.address !== undefined || (pf.frame.offset !== undefined && pf.frame.size !== undefined && PASTED_TRACE_KINDS.has(o.ev.kind))) tg.state = 'active';
       else return true;
     }
     if (tg.state === 'closed') return true;
@@ -864,6 +924,8 @@ export class LogMachine {
     if (r.pcSymbol && !set.pcSymbol) {
       set.pcSymbol = r.pcSymbol;
       if (r.mode !== 'user') {
+        for (const f of o.pcInline ?? []) tg.push(f, true);
+        o.pcInline = undefined;
         tg.push({ ...r.pcSymbol, reliable: true, stack: 'unknown', line, exceptionRip: true }, true);
         (set as RegisterSet & { frameIndex?: number }).frameIndex = tg.frames.length - 1;
       }
@@ -992,25 +1054,20 @@ function archOfRelease(t: string): string | undefined {
 
 const NO_CULPRIT: EventKind[] = ['oom', 'sysrq-blocked', 'sysrq-tasks', 'mce', 'unknown-nmi', 'io-error', 'fs-error'];
 
-/** The most specific function to blame: first frame, in print order, that is neither generic nor unreliable. */
+/**
+ * The most specific function to blame (the report's guilty frame, guilty.ts), and the report's title in the
+ * kernel-community convention, kept in `details.report`.
+ */
 export function culpritOf(
   ev: LogEvent,
   headerSym?: { function: string; module?: string },
   ipSym?: { function: string; module?: string },
 ): LogEvent['culprit'] {
   if (NO_CULPRIT.includes(ev.kind) || ev.details.idle) return undefined;
-  if ((ev.kind === 'kasan' || ev.kind === 'kfence') && headerSym && !skipRowOf(headerSym.function)) {
-    return { function: headerSym.function, module: headerSym.module };
-  }
-  const usable = (f: Frame) => !f.function.startsWith('0x') && !skipRowOf(f.function);
-  const reliable = ev.trace.filter((f) => f.reliable);
-  // With only `?` frames (old unwinders), the NMI-stack ones are the reporting machinery.
-  const guesses = ev.trace.some((f) => f.stack !== 'nmi') ? ev.trace.filter((f) => f.stack !== 'nmi') : ev.trace;
-  const pool = reliable.length ? reliable : guesses;
-  const f = pool.find(usable);
-  if (f) return f.module ? { function: f.function, module: f.module } : { function: f.function };
-  if (ipSym && !skipRowOf(ipSym.function)) return ipSym.module ? { function: ipSym.function, module: ipSym.module } : { function: ipSym.function };
-  return undefined;
+  const type = reportTypeOf(ev);
+  const guilty = guiltyFrame(ev, type, headerSym, ipSym);
+  if (type) ev.details.report = { type: type.id, title: reportTitle(type, ev, guilty) };
+  return guilty;
 }
 
 // ---------------------------------------------------------------------------------------------

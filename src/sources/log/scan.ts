@@ -20,7 +20,7 @@ const SCAN_CHUNK = 8 * 1024 * 1024;
  * report, the system-fact lines, `Sending NMI`, the journal's boot markers (boots.ts). The `cut here` / `=====` preambles are not searched: the line before
  * every hit is fed first. Checked against the header samples by a test.
  */
-export const SCAN_NEEDLES = ['BUG', 'MI', 'INFO', 'LOCKUP', 'WARN', 'UBSAN', 'Kernel', '[#', 'CSD', 'Show', 'Hardw', 'Machin', 'Uncorr', 'Out of', '!', 'Linux', 'Comman', 'CPUs', 'Unable', 'failur', 'oom-k', '-- Boot ', '-- Reboot', 'I/O', 'nvme', 'EXT4-fs', 'XFS (', 'BTRFS', 'JBD2', 'Aborting jo', 'timing out', 'FAILED Res', 'Emask', 'Disk fail', 'SCSI hang', 'bcache: ', 'reset req', 'Assertion failed', 'not respond', 'bad gso', 'Call Trace', 'Call trace', 'RIP: ', 'pc : ', 'NIP: ', 'Comm: '];
+export const SCAN_NEEDLES = ['BUG', 'MI', 'INFO', 'LOCKUP', 'WARN', 'UBSAN', 'Kernel', '[#', 'CSD', 'Show', 'Hardw', 'Machin', 'Uncorr', 'Out of', '!', 'Linux', 'Comman', 'CPUs', 'Unable', 'failur', 'oom-k', '-- Boot ', '-- Reboot', 'I/O', 'nvme', 'EXT4-fs', 'XFS (', 'BTRFS', 'JBD2', 'Aborting jo', 'timing out', 'FAILED Res', 'Emask', 'Disk fail', 'SCSI hang', 'bcache: ', 'reset req', 'Assertion failed', 'not respond', 'bad gso', 'Call Trace', 'Call trace', 'RIP: ', 'pc : ', 'NIP: ', 'Comm: ', 'unreferenced obj', 'Unhandled fault'];
 
 export function scanNeedles(): string[] {
   return [...SCAN_NEEDLES];
