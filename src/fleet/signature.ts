@@ -107,5 +107,17 @@ export function signatureOfDiagnosis(events: readonly LogEvent[], findings: read
     else if (s.kind === 'task') e = events.find((x) => x.task?.pid === s.pid && x.trace.length > 0);
   }
   if (!e) return signatureOf(events);
+  // A report that names its bug (KASAN, WARNING, lockdep, BUG, oops) is the same bug whichever path reached it: its
+  // title (type and guilty function) is the signature, so one bug groups across kernels, offsets and callers, and
+  // two different reports blamed on one function stay apart.
+  const report = e.details.report;
+  if (report && e.culprit && !HANG_REPORTS.has(report.type)) {
+    const fn = normaliseFunction(e.culprit.function);
+    const what = report.title.endsWith(` in ${fn}`) ? report.title.slice(0, -(fn.length + 4)) : report.title;
+    return `${root.kind}:${fn}${e.culprit.module ? ` [${e.culprit.module}]` : ''}: ${normaliseTitle(what)}`;
+  }
   return `${root.kind}:${signatureBody(e, root.kind !== 'panic')}`;
 }
+
+/** Report types whose signature comes from the diagnosis (the holder, the loop), not from the report's title. */
+const HANG_REPORTS = new Set(['hung-task', 'rcu-stall', 'soft-lockup', 'hard-lockup', 'csd-lock', 'workqueue-lockup', 'panic']);

@@ -49,7 +49,8 @@ const cases: Case[] = existsSync(root)
 
 /** Titles compare without a trailing ` (2)` and without case or spacing differences. */
 const normTitle = (t: string | null | undefined) => (t ?? '').replace(/\s+\(\d+\)$/, '').replace(/\s+/g, ' ').trim().toLowerCase();
-const normFn = (f: string | null | undefined) => (f ? baseName(f.replace(/\s*\[.*$/, '')) : null);
+/** A KCSAN pair (`a / b`) is blamed on its first function. */
+const normFn = (f: string | null | undefined) => (f ? baseName(f.replace(/\s*\/.*$/, '').replace(/\s*\[.*$/, '')) : null);
 
 test(`report corpus: guilty frames and titles of ${cases.length} real reports`, async () => {
   if (!cases.length) return;
@@ -91,4 +92,30 @@ test(`report corpus: guilty frames and titles of ${cases.length} real reports`, 
     ].join('\n'),
   );
   assert.ok(frameOk / cases.length >= FLOOR, `guilty frame agrees on ${pct(frameOk)} of ${cases.length} reports, below the floor of ${FLOOR * 100}%`);
+});
+
+test('triage signatures: one bug reported on several kernels groups; different bugs blamed on one function stay apart', async () => {
+  const recs = new Map<string, { sig: string; spec: Sidecar }>();
+  for (const c of cases) {
+    if (c.spec.corrupted) continue;
+    const [r] = await triageFile(c.file);
+    recs.set(c.id, { sig: r.signature, spec: c.spec });
+  }
+  const list = [...recs.entries()];
+  let same = 0;
+  let apart = 0;
+  for (let i = 0; i < list.length; i++) {
+    for (let j = i + 1; j < list.length; j++) {
+      const [ia, a] = list[i];
+      const [ib, b] = list[j];
+      if (a.spec.bug && a.spec.bug === b.spec.bug) {
+        same++;
+        assert.equal(a.sig, b.sig, `${ia} and ${ib} are one bug (${a.spec.bug}) and must share a signature`);
+      } else if (a.spec.guilty && a.spec.guilty === b.spec.guilty && a.spec.kind !== b.spec.kind && a.spec.bug !== b.spec.bug) {
+        apart++;
+        assert.notEqual(a.sig, b.sig, `${ia} (${a.spec.title}) and ${ib} (${b.spec.title}) are different bugs in one function`);
+      }
+    }
+  }
+  console.log(`signature pairs checked: ${same} of one bug, ${apart} of different bugs in one function`);
 });

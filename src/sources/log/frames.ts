@@ -13,6 +13,7 @@ const RE_FRAME_INLINE = /^\s+([A-Za-z_][\w.$]*) ([\w./+-]+:\d+)(?::\d+)? \[inlin
 /** Old x86 / s390 / arm64 4.x: ` [<ffffffff81234567>] ? func+0x10/0x40 [mod]`, s390 `([<...>] func...)`. */
 const RE_FRAME_CRASH = /^\s*(?:#\d+\s+\[[0-9a-f]+\]\s+)?([A-Za-z_][\w.]*) at ([0-9a-f]{8,16})(?: \[([\w-]+)\])?\s*$/;
 const RE_FRAME_ADDR = new RegExp(String.raw`^\s*(\()?\[<([0-9a-f]+)>\] (\? )?(?:${SYM}|(0x[0-9a-f]+)|([A-Za-z_][\w.$]*)(?= ))(?: ([\w./+-]+:\d+)(?::\d+)?)?( \[inline\])?\)?\s*$`);
+const RE_FRAME_DECODED = /^\s*(\? )?([A-Za-z_.][\w.$]*) \(([\w./+?-]+:[\d?]+)(?: \(discriminator \d+\))?\)( \[inline\])?\s*$/;
 const RE_FRAME_EATEN = new RegExp(String.raw`^\s*\[\] (\? )?${SYM}\s*$`);
 /** arm32: `[<c0014318>] (dump_backtrace+0x0/0x10c) from [<c001457c>] (show_stack+0x24/0x2c)`. */
 const RE_FRAME_ARM = /^\s*\[<([0-9a-f]+)>\] \(([^()\s+]+)(?:\+0x([0-9a-f]+)\/0x([0-9a-f]+))?(?: \[([\w-]+)\])?\) from \[<([0-9a-f]+)>\] \(([^()\s+]+)(?:\+0x([0-9a-f]+)\/0x([0-9a-f]+))?(?: \[([\w-]+)\])?\)/;
@@ -39,6 +40,16 @@ export function parseFrame(s: string, strict: boolean): ParsedFrame | null {
     const frame: Frame = { function: m[2], offset: int(m[3]), size: int(m[4]), module: m[5], reliable: !m[1], stack: 'unknown' };
     if (m[6]) frame.source = m[6];
     return { frame };
+  }
+  if (s.indexOf(' (') > 0) {
+    // scripts/decode_stacktrace.sh output: ` jbd2__journal_start (fs/jbd2/transaction.c:477 (discriminator 1))`, `dump_stack (??:?)`.
+    m = RE_FRAME_DECODED.exec(s);
+    if (m && (/^\s/.test(s) || !strict)) {
+      const frame: Frame = { function: stripDot(m[2]), reliable: !m[1], stack: 'unknown' };
+      if (!m[3].startsWith('??')) frame.source = m[3];
+      if (m[4]) frame.inline = true;
+      return { frame };
+    }
   }
   if (s.endsWith(']') || s.endsWith('] ')) {
     m = RE_FRAME_INLINE.exec(s);

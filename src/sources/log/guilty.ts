@@ -61,8 +61,9 @@ export const REPORT_TYPES: ReportType[] = [
   {
     id: 'kasan-free',
     match: (e) => e.kind === 'kasan' && /free/.test(e.details.bugType ?? '') && !/use-after-free/.test(e.details.bugType ?? ''),
-    title: (e) => `KASAN: ${e.details.bugType}`,
-    from: ['trace'],
+    title: (e) => `KASAN: ${e.details.bugType === 'double-free or invalid-free' ? 'invalid-free' : e.details.bugType}`,
+    // newer kernels name the freeing caller in the header, older ones kfree
+    from: ['header', 'trace'],
     sample: 'BUG: KASAN: double-free in kfree+0x1d/0x40',
   },
   {
@@ -418,7 +419,11 @@ export function guiltyFrame(e: LogEvent, type: ReportType | undefined, headerSym
   const genericFrame = (f: Frame) => generic(f.function);
   // A symbolized trace prints the functions inlined into a frame before it (`io_worker_exit fs/io-wq.c:183 [inline]`,
   // then `io_wqe_worker+0x66d/0xc40`): they share one frame, which is named after the function that holds the code.
-  const frames = physicalFrames(usableFrames(e));
+  // A stall or lockup is the task context's loop: a hard interrupt that happened to be running when the report was
+  // taken (a timer callback) is not it, unless nothing else is there.
+  const stall = type?.id === 'rcu-stall' || type?.id === 'soft-lockup';
+  const all = physicalFrames(usableFrames(e));
+  const frames = stall && all.some((f) => f.stack !== 'irq' && !genericFrame(f)) ? all.filter((f) => f.stack !== 'irq') : all;
   const from = type?.from ?? ['trace'];
   for (const src of from) {
     if (src === 'header') {

@@ -780,6 +780,11 @@ export class LogMachine {
       (o.pcInline ??= []).push({ function: m[1], source: m[2], inline: true, reliable: true, stack: 'unknown', line });
       return true;
     }
+    // A decoded PC (scripts/decode_stacktrace.sh): `RIP: 0010:jbd2__journal_start (fs/jbd2/transaction.c:477 (discriminator 1))`.
+    if ((m = /^(?:RIP|EIP|pc|NIP|epc)\s*:\s*(?:[0-9a-f]{4}:)?([A-Za-z_][\w.]*) \([\w./+?-]+:[\d?]+/.exec(t)) && !ev.registers.length) {
+      (o as Open & { ipSym?: { function: string } }).ipSym ??= { function: m[1] };
+      return true;
+    }
     if ((m = /^IP: (.*)$/.exec(t))) {
       const sym = parseSymbol(m[1]);
       if (sym && !ev.registers.length) (o as Open & { ipSym?: typeof sym }).ipSym = sym;
