@@ -7,16 +7,16 @@ const SYM = String.raw`([A-Za-z_.$][\w.$]*?)\+0x([0-9a-f]+)\/0x([0-9a-f]+)(?: \[
 /** `func+0x10/0x40 [mod]` anywhere. */
 const RE_SYM = new RegExp(SYM);
 /** New x86_64 / arm64 frame: ` ? func+0x10/0x40 [mod]` (arm64 6.14+ adds ` (P)` / ` (L)`). */
-const RE_FRAME_NEW = new RegExp(String.raw`^\s*(\? )?${SYM}(?: \([PL]\))?(?: ([\w./+-]+:\d+)(?::\d+)?(?: \[inline\])?)?\s*$`);
+const RE_FRAME_NEW = new RegExp(String.raw`^\s*(\? )?${SYM}(?: \([PL]\))?(?: ([\w./+-]+:\d+)(?::\d+)?(?: \[inline\])?| ([a-z][\w-]*))?\s*$`);
 /** A symbolized report's inlined function: ` __dump_stack lib/dump_stack.c:88 [inline]` (no offset: it has no frame of its own). */
 const RE_FRAME_INLINE = /^\s+([A-Za-z_][\w.$]*) ([\w./+-]+:\d+)(?::\d+)? \[inline\]\s*$/;
 /** Old x86 / s390 / arm64 4.x: ` [<ffffffff81234567>] ? func+0x10/0x40 [mod]`, s390 `([<...>] func...)`. */
 const RE_FRAME_CRASH = /^\s*(?:#\d+\s+\[[0-9a-f]+\]\s+)?([A-Za-z_][\w.]*) at ([0-9a-f]{8,16})(?: \[([\w-]+)\])?\s*$/;
 const RE_FRAME_ADDR = new RegExp(String.raw`^\s*(\()?\[<([0-9a-f]+)>\] (\? )?(?:${SYM}|(0x[0-9a-f]+)|([A-Za-z_][\w.$]*)(?= ))(?: ([\w./+-]+:\d+)(?::\d+)?)?( \[inline\])?\)?\s*$`);
-const RE_FRAME_DECODED = /^\s*(\? )?([A-Za-z_.][\w.$]*) \(([\w./+?-]+:[\d?]+)(?: \(discriminator \d+\))?\)( \[inline\])?\s*$/;
+const RE_FRAME_DECODED = /^\s*(\? )?([A-Za-z_.][\w.$]*)(?:\+0x[0-9a-f]+\/0x[0-9a-f]+)? \(([\w./+?-]+:[\d?]+)(?: \(discriminator \d+\))?(?: [\w./+?-]+:[\d?]+(?: \(discriminator \d+\))?)*\)( \[inline\])?(?: \[?([\w-]+)\]?)?\s*$/;
 const RE_FRAME_EATEN = new RegExp(String.raw`^\s*\[\] (\? )?${SYM}\s*$`);
 /** arm32: `[<c0014318>] (dump_backtrace+0x0/0x10c) from [<c001457c>] (show_stack+0x24/0x2c)`. */
-const RE_FRAME_ARM = /^\s*\[<([0-9a-f]+)>\] \(([^()\s+]+)(?:\+0x([0-9a-f]+)\/0x([0-9a-f]+))?(?: \[([\w-]+)\])?\) from \[<([0-9a-f]+)>\] \(([^()\s+]+)(?:\+0x([0-9a-f]+)\/0x([0-9a-f]+))?(?: \[([\w-]+)\])?\)/;
+const RE_FRAME_ARM = /^\s*\[<([0-9a-f]+)>\] \(([^()\s+]+)(?:\+0x([0-9a-f]+)\/0x([0-9a-f]+))?(?: \[([\w-]+)\])?(?: [\w./+-]+:\d+)?\) from \[<([0-9a-f]+)>\] \(([^()\s+]+)(?:\+0x([0-9a-f]+)\/0x([0-9a-f]+))?(?: \[([\w-]+)\])?(?: ([\w./+-]+:\d+))?( \[inline\])?\)/;
 /** ppc64: `[c000000010f930b0] [c000000008068df8] .func+0x278/0x390 [mod] (unreliable)`. */
 const RE_FRAME_PPC = new RegExp(String.raw`^\s*\[([0-9a-f]+)\] \[([0-9a-f]+)\] \.?${SYM}( \(unreliable\))?\s*$`);
 /** Address-only frame (unknown symbol): ` 0xffffff8003477508` / ` ? 0xffffffffc0123456`. */
@@ -37,7 +37,8 @@ export function parseFrame(s: string, strict: boolean): ParsedFrame | null {
   if (m) {
     // Outside a trace section only an indented frame, or one with offset and size (a paste that lost its indentation), counts.
     if (strict && !/^\s/.test(s) && (m[3] === undefined || m[4] === undefined)) return null;
-    const frame: Frame = { function: m[2], offset: int(m[3]), size: int(m[4]), module: m[5], reliable: !m[1], stack: 'unknown' };
+    // decode_stacktrace.sh prints a module without brackets: `btrfs_get_delayed_node+0xda/0x1b0 btrfs`.
+    const frame: Frame = { function: m[2], offset: int(m[3]), size: int(m[4]), module: m[5] ?? m[7], reliable: !m[1], stack: 'unknown' };
     if (m[6]) frame.source = m[6];
     return { frame };
   }
@@ -46,6 +47,7 @@ export function parseFrame(s: string, strict: boolean): ParsedFrame | null {
     m = RE_FRAME_DECODED.exec(s);
     if (m && (/^\s/.test(s) || !strict)) {
       const frame: Frame = { function: stripDot(m[2]), reliable: !m[1], stack: 'unknown' };
+      if (m[5]) frame.module = m[5];
       if (!m[3].startsWith('??')) frame.source = m[3];
       if (m[4]) frame.inline = true;
       return { frame };
@@ -75,7 +77,7 @@ export function parseFrame(s: string, strict: boolean): ParsedFrame | null {
     if (m) {
       return {
         frame: { function: m[2], offset: int(m[3]), size: int(m[4]), module: m[5], address: m[1], reliable: true, stack: 'unknown' },
-        from: { function: m[7], offset: int(m[8]), size: int(m[9]), module: m[10], address: m[6], reliable: true, stack: 'unknown' },
+        from: { function: m[7], offset: int(m[8]), size: int(m[9]), module: m[10], address: m[6], reliable: true, stack: 'unknown', ...(m[11] ? { source: m[11] } : {}), ...(m[12] ? { inline: true } : {}) },
       };
     }
   }

@@ -23,6 +23,8 @@ export type FrameSource =
   | 'named'
   /** lockdep's held-lock lines: where the first listed lock was taken */
   | 'lock-site'
+  /** KCSAN: the first of the two racing functions the header names */
+  | 'racing'
   /** for a stall or lockup: the stuck CPU's NMI backtrace (already folded into the event's culprit by the parser) */
   | 'related';
 
@@ -36,6 +38,11 @@ export interface ReportType {
   from: FrameSource[];
   /** Frame families (skip.ts) that stay blamable for this type. */
   keep?: string[];
+  /**
+   * For the function a header names: only these families make it generic (a KASAN report names the access site,
+   * which may be report or dump machinery itself, e.g. `__show_regs` reading a stack out of bounds).
+   */
+  headerFamilies?: string[];
   /** Functions skipped for this type only (beyond the generic families). */
   skip?: RegExp;
   /** A header line of this type as the kernel prints it (checked by a test). */
@@ -46,15 +53,21 @@ const loc = (e: LogEvent) => e.details.location ?? '';
 const headerFn = (e: LogEvent) => /\bat \S+ (\S+?)\+0x/.exec(e.title)?.[1] ?? '';
 const lockdep = (t: RegExp) => (e: LogEvent) => e.kind === 'lockdep' && t.test(e.details.lockdepTitle ?? e.title);
 
+/** Families of helpers that only performed an access for their caller: a sanitizer's access site is their caller. */
+const ACCESS_HELPERS = SKIP_FRAMES.map((r) => r.family).filter((f, i, all) => all.indexOf(f) === i && f !== 'dump' && f !== 'printk');
+
+/** Functions whose WARN_ON checks the arguments their caller passed: the warning is the caller's, titled `WARNING in caller/api`. */
+const API_CHECKS = /^(usb_submit_urb|__local_bh_enable_ip|local_bh_enable|_local_bh_enable)$/;
+
 /** A subsystem's get/put/free wrapper (`sock_put`, `dev_put`, `put_task_struct_many`): the caller holds the bad count. */
 const PUT_WRAPPERS = /^(__)?(sock|sk|dev|netdev|in_dev|in6_dev|skb|kobject|nf_conntrack|dst|neigh|fib_info|cred|mnt|path|css|io|task|pid|ns|net|inode|file|fd|page|folio|bio|blk|request|tty|usb|sctp|l2cap|hci|mptcp|rxrpc|tcp|xfrm|nexthop|fib6_info|rt6|mr|ipv6|inet|vsock|nfc|nf|qdisc|tcf|bpf|dma_fence|drm|kvm)_(put|get|hold|unhold|release|ref|unref)$|^(put|get)_(device|pid|cred|task_struct|net|page|nsproxy|user_ns|mnt_ns|ipc_ns|uts_ns|cgroup_ns|time_ns|fs_context)\w*$|_ref_(put|get|inc|dec|sub|add|zero|or_null)\w*$|^req_ref_\w+$|^(__)?put_\w+_ref$|^kobject_(put|release|cleanup)$|^kref_put\w*$/;
 /** A subsystem's wrapper around a lock primitive (`f2fs_down_write`, `lock_sock_fast`): lockdep blames its caller. */
-const LOCK_WRAPPERS = /^\w+_(down|up)_(read|write)(_\w+)?$|^(__)?lock_sock(_nested|_fast)?$|^(__)?release_sock$|^unlock_sock_fast$|^\w+_(mutex|spin|rwsem|rw|read|write)_(lock|unlock|trylock)(_\w+)?$|^(mmap|i_mmap|anon_vma|inode|filemap_invalidate|xa|rtnl)_(read_|write_)?(lock|unlock)(_\w+)?$/;
+const LOCK_WRAPPERS = /^\w+_(down|up)_(read|write)(_\w+)?$|^(__)?lock_sock(_nested|_fast)?$|^(__)?release_sock$|^unlock_sock_fast$|^\w+_(mutex|spin|rwsem|rw|read|write)_(lock|unlock|trylock)(_\w+)?$|^(mmap|i_mmap|anon_vma|inode|filemap_invalidate|xa|rtnl)_(read_|write_)?(lock|unlock)(_\w+)?$|^mnt_want_write(_file)?$|^__mnt_want_write(_file)?$|^(__)?sb_start_(write|intwrite|pagefault)(_trylock)?$|^file_start_write$|^clk_(prepare|enable)_lock$/;
 
 /** Lock primitives, lockdep and allocators stay blamable in lockdep reports: the function taking the lock is the answer. */
-const LOCKDEP_KEEP = ['alloc', 'page-free', 'wakeup', 'wait', 'list', 'refcount', 'debugobjects'];
+const LOCKDEP_KEEP = ['alloc', 'page-free', 'wait', 'list', 'refcount', 'debugobjects'];
 /** A task hung in one of these names the mechanism it waits for, which is what a reader wants to know. */
-const HUNG_KEEP_RE = /^(synchronize_rcu(_expedited)?|synchronize_srcu|__synchronize_srcu|rcu_barrier\w*|flush_work|__flush_work|flush_workqueue|__flush_workqueue|drain_workqueue|flush_delayed_work|cancel_work_sync|__cancel_work_timer|cancel_delayed_work_sync|kthread_stop|kthread_flush_work|blk_mq_freeze_queue_wait|blk_mq_freeze_queue|del_gendisk|wait_for_device_probe|rtnl_lock|rtnl_lock_killable|rtnl_lock_interruptible|lock_sock_nested|__lock_sock|lock_sock|sk_wait_data|inode_lock|inode_lock_shared|filemap_fdatawait\w*|__filemap_fdatawait_range|wb_wait_for_completion|jbd2_log_wait_commit|jbd2_journal_commit_transaction|xlog_wait)$/
+const HUNG_KEEP_RE = /^(synchronize_rcu(_expedited)?|synchronize_srcu|__synchronize_srcu|rcu_barrier\w*|flush_work|__flush_work|flush_workqueue|__flush_workqueue|drain_workqueue|flush_delayed_work|cancel_work_sync|__cancel_work_timer|cancel_delayed_work_sync|kthread_flush_work|blk_mq_freeze_queue_wait|blk_mq_freeze_queue|del_gendisk|wait_for_device_probe|rtnl_lock|rtnl_lock_killable|rtnl_lock_interruptible|lock_sock_nested|__lock_sock|lock_sock|sk_wait_data|inode_lock|inode_lock_shared|filemap_fdatawait\w*|__filemap_fdatawait_range|wb_wait_for_completion|jbd2_log_wait_commit|jbd2_journal_commit_transaction|xlog_wait)$/
 
 export const REPORT_TYPES: ReportType[] = [
   // --- memory-safety sanitizers --------------------------------------------------------------
@@ -71,6 +84,7 @@ export const REPORT_TYPES: ReportType[] = [
     match: (e) => e.kind === 'kasan',
     title: (e) => `KASAN: ${e.details.bugType ?? 'invalid-access'}${e.details.access ? ` ${e.details.access}` : ''}`,
     from: ['header', 'trace'],
+    headerFamilies: ACCESS_HELPERS,
     sample: 'BUG: KASAN: slab-use-after-free in ext4_search_dir+0x2b5/0x300',
   },
   {
@@ -78,6 +92,7 @@ export const REPORT_TYPES: ReportType[] = [
     match: (e) => e.kind === 'kfence',
     title: (e) => `KFENCE: ${e.details.bugType ?? 'invalid access'}`,
     from: ['header', 'trace'],
+    headerFamilies: ACCESS_HELPERS,
     sample: 'BUG: KFENCE: use-after-free read in test_use_after_free_read+0xb3/0x143',
   },
   {
@@ -85,13 +100,14 @@ export const REPORT_TYPES: ReportType[] = [
     match: (e) => e.kind === 'kmsan',
     title: (e) => `KMSAN: ${e.details.bugType ?? 'uninit-value'}`,
     from: ['header', 'trace'],
+    headerFamilies: ACCESS_HELPERS,
     sample: 'BUG: KMSAN: uninit-value in __crc32c_le_base+0x1b2/0x200',
   },
   {
     id: 'kcsan',
     match: (e) => e.kind === 'kcsan',
     title: (e) => `KCSAN: ${e.details.bugType ?? 'data-race'}`,
-    from: ['header', 'trace'],
+    from: ['racing', 'trace'],
     sample: 'BUG: KCSAN: data-race in __fsnotify_parent / __fsnotify_recalc_mask',
   },
   {
@@ -159,7 +175,6 @@ export const REPORT_TYPES: ReportType[] = [
     title: () => 'WARNING: suspicious RCU usage',
     from: ['trace'],
     keep: LOCKDEP_KEEP,
-    skip: LOCK_WRAPPERS,
     sample: 'WARNING: suspicious RCU usage',
   },
   {
@@ -167,6 +182,7 @@ export const REPORT_TYPES: ReportType[] = [
     match: lockdep(/non-static key/),
     title: () => 'INFO: trying to register non-static key',
     from: ['trace'],
+    skip: LOCK_WRAPPERS,
     sample: 'INFO: trying to register non-static key.',
   },
   {
@@ -212,7 +228,7 @@ export const REPORT_TYPES: ReportType[] = [
   },
   {
     id: 'warning-kmalloc',
-    match: (e) => e.kind === 'warning' && /mm\/(page_alloc|util|slab_common|slub|slab|vmalloc|percpu)\.c/.test(loc(e)),
+    match: (e) => e.kind === 'warning' && /mm\/(page_alloc|util|vmalloc)\.c/.test(loc(e)),
     title: () => 'WARNING: kmalloc bug',
     from: ['trace'],
     sample: 'WARNING: CPU: 1 PID: 5041 at mm/util.c:632 kvmalloc_node+0x18c/0x1a0',
@@ -223,7 +239,15 @@ export const REPORT_TYPES: ReportType[] = [
     title: () => 'WARNING: locking bug',
     from: ['trace'],
     keep: ['alloc', 'wakeup', 'wait'],
+    skip: LOCK_WRAPPERS,
     sample: 'WARNING: CPU: 0 PID: 2 at kernel/locking/lockdep.c:231 __lock_acquire+0x1e0b/0x5c70',
+  },
+  {
+    id: 'warning-api',
+    match: (e) => e.kind === 'warning' && API_CHECKS.test(headerFn(e)),
+    title: () => 'WARNING',
+    from: ['trace'],
+    sample: 'WARNING: CPU: 0 PID: 4077 at drivers/usb/core/urb.c:504 usb_submit_urb+0xed2/0x18a0',
   },
   {
     id: 'warning',
@@ -238,6 +262,7 @@ export const REPORT_TYPES: ReportType[] = [
     match: (e) => e.kind === 'bug' && /sleeping function called from invalid context/.test(e.title),
     title: () => 'BUG: sleeping function called from invalid context',
     from: ['trace'],
+    skip: LOCK_WRAPPERS,
     sample: 'BUG: sleeping function called from invalid context at kernel/locking/mutex.c:580',
   },
   {
@@ -245,6 +270,7 @@ export const REPORT_TYPES: ReportType[] = [
     match: (e) => e.kind === 'bug' && /scheduling while atomic/.test(e.title),
     title: () => 'BUG: scheduling while atomic',
     from: ['trace'],
+    skip: LOCK_WRAPPERS,
     sample: 'BUG: scheduling while atomic: swapper/0/0/0x00000002',
   },
   {
@@ -405,6 +431,12 @@ export function isGenericFor(type: ReportType | undefined, fn: string): boolean 
   return false;
 }
 
+/** True when `fn` matches a skip-table row of one of `families`. */
+function inFamilies(fn: string, families: string[]): boolean {
+  const base = baseName(fn);
+  return SKIP_FRAMES.some((r) => families.includes(r.family) && r.pattern.test(base));
+}
+
 type Blamed = { function: string; module?: string };
 
 const blamed = (f: Pick<Frame, 'function' | 'module'>): Blamed => (f.module ? { function: f.function, module: f.module } : { function: f.function });
@@ -428,7 +460,11 @@ export function guiltyFrame(e: LogEvent, type: ReportType | undefined, headerSym
   for (const src of from) {
     if (src === 'header') {
       const h = headerSym ?? (e.details.racing?.[0] ? { function: e.details.racing[0] } : undefined);
-      if (h && !generic(h.function)) return blamed(h);
+      const helper = (fn: string) => fn.startsWith('0x') || (type?.headerFamilies ? inFamilies(fn, type.headerFamilies) : generic(fn));
+      if (h && !helper(h.function)) return blamed(h);
+    } else if (src === 'racing') {
+      const r = e.details.racing?.[0];
+      if (r) return { function: r };
     } else if (src === 'named') {
       const n = e.details.namedFunction;
       if (n && !generic(n)) return { function: n };
@@ -464,12 +500,16 @@ function physicalFrames(frames: Frame[]): Frame[] {
   for (const f of frames) {
     if (f.inline) run.push(f);
     else {
-      out.push(f);
+      // A syscall's body inlined into its entry wrapper (`__do_sys_memfd_secret` in `__se_sys_memfd_secret`) is the syscall.
+      const body = SYSCALL_WRAPPER.test(f.function) ? run.find((x) => /^__do_(compat_)?sys_/.test(x.function)) : undefined;
+      out.push(body ? { ...f, function: body.function.replace(/^__do_(compat_)?sys_/, '') } : f);
       run = [];
     }
   }
   return out.concat(run);
 }
+
+const SYSCALL_WRAPPER = /^__(se|x64|ia32|arm64|riscv|s390x?|powerpc)_(compat_)?sys_\w+$/;
 
 /** Frames to read for blame: reliable kernel frames (all of them when the unwinder left only `?` guesses). */
 function usableFrames(e: LogEvent): Frame[] {
@@ -485,5 +525,6 @@ export function reportTitle(type: ReportType, e: LogEvent, guilty: Blamed | unde
   const prefix = type.title(e);
   if (type.id === 'kcsan' && e.details.racing?.length) return `${prefix} in ${e.details.racing.join(' / ')}`;
   if (type.id === 'panic' || type.id === 'workqueue-lockup') return prefix;
+  if (type.id === 'warning-api' && guilty && headerFn(e) === 'usb_submit_urb') return `${prefix} in ${baseName(guilty.function)}/usb_submit_urb`;
   return guilty ? `${prefix} in ${baseName(guilty.function)}` : prefix;
 }

@@ -101,7 +101,7 @@ export function triggerNeedles(): string[] {
 }
 
 /** Reports whose trace a paste may have cut from its "Call Trace:" line (lockups and stalls print nothing else with frames). */
-const PASTED_TRACE_KINDS = new Set<EventKind>(['soft-lockup', 'hard-lockup', 'rcu-stall', 'nmi-backtrace', 'panic', 'hung-task', 'csd-lock', 'workqueue-lockup']);
+const PASTED_TRACE_KINDS = new Set<EventKind>(['soft-lockup', 'hard-lockup', 'rcu-stall', 'nmi-backtrace', 'panic', 'hung-task', 'csd-lock', 'workqueue-lockup', 'warning', 'oops', 'null-deref', 'paging-request', 'gpf']);
 
 /** A report whose header is not in the log. */
 export const FRAGMENT_TITLE = 'a kernel report whose first line is not in the log';
@@ -357,6 +357,19 @@ export class LogMachine {
     for (const o of sorted) {
       if (o.related.length) o.ev.related = [...new Set(o.related.map((r) => ids.get(r)!).filter(Boolean))];
     }
+    // A report cut short by another one at once (`BUG: sleeping function called ...` then an oops on the same CPU before
+    // any trace): the trace that follows is the one it would have printed.
+    for (let i = 0; i + 1 < sorted.length; i++) {
+      const e = sorted[i].ev;
+      const next = sorted[i + 1].ev;
+      if (!e.details.report || e.culprit || e.trace.length || next.line - e.endLine > 3 || !next.trace.length) continue;
+      if (e.task && next.task && e.task.pid !== next.task.pid) continue;
+      const type = reportTypeOf(e);
+      const culprit = guiltyFrame({ ...e, trace: next.trace, registers: next.registers }, type);
+      if (!culprit || !type) continue;
+      e.culprit = culprit;
+      e.details.report = { type: type.id, title: reportTitle(type, e, culprit) };
+    }
     // An RCU stall detected by another CPU names no stack of its own: blame what its NMI backtraces show.
     for (const o of sorted) {
       const e = o.ev;
@@ -503,7 +516,8 @@ export class LogMachine {
       lines: 1,
       main: new Target(),
       cur: undefined as unknown as Target,
-      section: row.kind === 'lockdep' ? 'lockdep-chains' : 'main',
+      // lockdep prints its chains before `stack backtrace:`; a non-static-key report has only the trace
+      section: row.kind === 'lockdep' && !/non-static key/.test(info.details.lockdepTitle ?? '') ? 'lockdep-chains' : 'main',
       tasks: [],
       eat: 0,
       related: [],
@@ -887,6 +901,14 @@ export class LogMachine {
     const f = pf.frame;
     f.line = line;
     if (pf.from) {
+      // A symbolized arm32 trace repeats a frame once per function inlined into its caller, innermost first:
+      // `(__list_add_valid) from (__list_add include/linux/list.h:67 [inline])`, then `... from (rdma_listen+0x17c/0x37c ...)`.
+      const last = [...tg.frames].reverse().find((x) => !x.inline);
+      if (tg.armFrom?.inline && last && last.function === f.function && last.address === f.address) {
+        tg.push(tg.armFrom);
+        tg.armFrom = { ...pf.from, line };
+        return true;
+      }
       if (tg.armFrom && tg.armFrom.function !== f.function) tg.push(tg.armFrom);
       tg.armFrom = undefined;
       tg.push(f);
