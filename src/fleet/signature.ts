@@ -96,7 +96,12 @@ export function signatureBody(e: LogEvent, byFrames = false): string {
  * it (so a soft lockup on a victim CPU groups with its real culprit), else after the primary event.
  */
 export function signatureOfDiagnosis(events: readonly LogEvent[], findings: readonly Finding[], roots: readonly string[]): string {
+  // A log whose first report names its bug (KASAN, WARNING, lockdep, BUG, oops) is that bug, whatever else the
+  // console holds (a fuzzer's mount noise, later consequences).
+  const main = mainReport(events);
+  const named = main?.details.report && main.culprit && !HANG_REPORTS.has(main.details.report.type) ? main : undefined;
   const root = findings.find((f) => f.id === roots[0]);
+  if (named && !root?.subjects.some((s) => s.kind === 'event' && s.id === named.id)) return reportSignature(named.kind, named);
   if (!root) return signatureOf(events);
   // The event behind the root: one it names, else the last report with a stack of its CPU, else its task's report.
   const subject = root.subjects.find((s) => s.kind === 'event');
@@ -110,13 +115,16 @@ export function signatureOfDiagnosis(events: readonly LogEvent[], findings: read
   // A report that names its bug (KASAN, WARNING, lockdep, BUG, oops) is the same bug whichever path reached it: its
   // title (type and guilty function) is the signature, so one bug groups across kernels, offsets and callers, and
   // two different reports blamed on one function stay apart.
-  const report = e.details.report;
-  if (report && e.culprit && !HANG_REPORTS.has(report.type)) {
-    const fn = normaliseFunction(e.culprit.function);
-    const what = report.title.endsWith(` in ${fn}`) ? report.title.slice(0, -(fn.length + 4)) : report.title;
-    return `${root.kind}:${fn}${e.culprit.module ? ` [${e.culprit.module}]` : ''}: ${normaliseTitle(what)}`;
-  }
+  if (e.details.report && e.culprit && !HANG_REPORTS.has(e.details.report.type)) return reportSignature(root.kind, e);
   return `${root.kind}:${signatureBody(e, root.kind !== 'panic')}`;
+}
+
+/** `kind:guilty [module]: report type`, e.g. `memory-corruption:vcs_read: KASAN: use-after-free Write`. */
+function reportSignature(kind: string, e: LogEvent): string {
+  const report = e.details.report!;
+  const fn = normaliseFunction(e.culprit!.function);
+  const what = report.title.replace(/ in \S+$/, '');
+  return `${kind}:${fn}${e.culprit!.module ? ` [${e.culprit!.module}]` : ''}: ${normaliseTitle(what)}`;
 }
 
 /** Report types whose signature comes from the diagnosis (the holder, the loop), not from the report's title. */

@@ -247,6 +247,7 @@ export const REPORT_TYPES: ReportType[] = [
     match: (e) => e.kind === 'warning' && API_CHECKS.test(headerFn(e)),
     title: () => 'WARNING',
     from: ['trace'],
+    skip: /^usb_(start_wait_urb|internal_control_msg|control_msg(_send|_recv)?|bulk_msg|interrupt_msg)$/,
     sample: 'WARNING: CPU: 0 PID: 4077 at drivers/usb/core/urb.c:504 usb_submit_urb+0xed2/0x18a0',
   },
   {
