@@ -7,7 +7,7 @@ const SYM = String.raw`([A-Za-z_.$][\w.$]*?)\+0x([0-9a-f]+)\/0x([0-9a-f]+)(?: \[
 /** `func+0x10/0x40 [mod]` anywhere. */
 const RE_SYM = new RegExp(SYM);
 /** New x86_64 / arm64 frame: ` ? func+0x10/0x40 [mod]` (arm64 6.14+ adds ` (P)` / ` (L)`). */
-const RE_FRAME_NEW = new RegExp(String.raw`^\s*(\? )?${SYM}(?: \([PL]\))?(?: ([\w./+-]+:\d+)(?::\d+)?(?: \[inline\])?| ([a-z][\w-]*))?\s*$`);
+const RE_FRAME_NEW = new RegExp(String.raw`^\s*(\? )?${SYM}(?: \([PL]\)| (\(unreliable\)))?(?: ([\w./+-]+:\d+)(?::\d+)?(?: \[inline\])?| ([a-z][\w-]*))?\s*$`);
 /** A symbolized report's inlined function: ` __dump_stack lib/dump_stack.c:88 [inline]` (no offset: it has no frame of its own). */
 const RE_FRAME_INLINE = /^\s+([A-Za-z_][\w.$]*) ([\w./+-]+:\d+)(?::\d+)? \[inline\]\s*$/;
 /** Old x86 / s390 / arm64 4.x: ` [<ffffffff81234567>] ? func+0x10/0x40 [mod]`, s390 `([<...>] func...)`. */
@@ -38,8 +38,8 @@ export function parseFrame(s: string, strict: boolean): ParsedFrame | null {
     // Outside a trace section only an indented frame, or one with offset and size (a paste that lost its indentation), counts.
     if (strict && !/^\s/.test(s) && (m[3] === undefined || m[4] === undefined)) return null;
     // decode_stacktrace.sh prints a module without brackets: `btrfs_get_delayed_node+0xda/0x1b0 btrfs`.
-    const frame: Frame = { function: m[2], offset: int(m[3]), size: int(m[4]), module: m[5] ?? m[7], reliable: !m[1], stack: 'unknown' };
-    if (m[6]) frame.source = m[6];
+    const frame: Frame = { function: m[2], offset: int(m[3]), size: int(m[4]), module: m[5] ?? m[8], reliable: !m[1] && !m[6], stack: 'unknown' };
+    if (m[7]) frame.source = m[7];
     return { frame };
   }
   if (s.indexOf(' (') > 0) {
@@ -63,6 +63,9 @@ export function parseFrame(s: string, strict: boolean): ParsedFrame | null {
     if (m) return { frame: { function: stripDot(m[2]), offset: int(m[3]), size: int(m[4]), module: m[5], reliable: !m[1], stack: 'unknown' } };
   }
   if (s.indexOf('[<') >= 0) {
+    // 2.6.2x x86_64 printed a module before the function: `[<ffffffffa0099645>] :dvb_core:dvb_unregister_frontend+0xb5/0x100`.
+    const old = /^(\s*\[<[0-9a-f]+>\] (?:\? )?):([\w-]+):([A-Za-z_][\w.]*\+0x[0-9a-f]+\/0x[0-9a-f]+)\s*$/.exec(s);
+    if (old) s = `${old[1]}${old[3]} [${old[2]}]`;
     m = RE_FRAME_ADDR.exec(s);
     if (m) {
       const fn = m[4] ?? m[8] ?? m[9];

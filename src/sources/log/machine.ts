@@ -894,7 +894,7 @@ export class LogMachine {
     if (tg.state === 'none') {
       // kfence prints its stack straight after the header, no "Call Trace:".
       // A pasted trace may have lost its "Call Trace:" line: a frame with offset and size cannot be anything else.
-      if (o.ev.kind === 'kfence' || o.ev.kind === 'kmsan' || (o.section === 'task' && tg !== o.main) || pf.frame.address !== undefined || (pf.frame.offset !== undefined && pf.frame.size !== undefined && PASTED_TRACE_KINDS.has(o.ev.kind))) tg.state = 'active';
+      if (o.ev.kind === 'kfence' || o.ev.kind === 'kmsan' || (o.section === 'task' && tg !== o.main) || pf.frame.address !== undefined || (pf.frame.offset !== undefined && pf.frame.size !== undefined && (PASTED_TRACE_KINDS.has(o.ev.kind) || /^kernel BUG at /.test(o.ev.title)))) tg.state = 'active';
       else return true;
     }
     if (tg.state === 'closed') return true;

@@ -103,6 +103,9 @@ function parsePlain(raw: string): Prefixed {
     }
     m = RE_DMESG_T.exec(line);
     if (m) return { body: line.slice(m[0].length), wallclock: m[1], caller: m[2], format: 'dmesg -T', kernel: true };
+    // A timestamp blanked by whoever pasted the log: `[ ] Call Trace:`.
+    m = /^\[\s*\]\s?/.exec(line);
+    if (m) return { body: line.slice(m[0].length), format: 'dmesg', kernel: true };
     return { body: line, kernel: true };
   }
   if (c >= 0x41 && c <= 0x5a) {
