@@ -23,6 +23,8 @@ export type FrameSource =
   | 'named'
   /** lockdep's held-lock lines: where the first listed lock was taken */
   | 'lock-site'
+  /** workqueue lockup: the work function in flight on the stuck pool */
+  | 'in-flight'
   /** KCSAN: the first of the two racing functions the header names */
   | 'racing'
   /** for a stall or lockup: the stuck CPU's NMI backtrace (already folded into the event's culprit by the parser) */
@@ -54,7 +56,7 @@ const headerFn = (e: LogEvent) => /\bat \S+ (\S+?)\+0x/.exec(e.title)?.[1] ?? ''
 const lockdep = (t: RegExp) => (e: LogEvent) => e.kind === 'lockdep' && t.test(e.details.lockdepTitle ?? e.title);
 
 /** Families of helpers that only performed an access for their caller: a sanitizer's access site is their caller. */
-const ACCESS_HELPERS = SKIP_FRAMES.map((r) => r.family).filter((f, i, all) => all.indexOf(f) === i && f !== 'dump' && f !== 'printk');
+const ACCESS_HELPERS = SKIP_FRAMES.map((r) => r.family).filter((f, i, all) => all.indexOf(f) === i && f !== 'dump' && f !== 'printk' && f !== 'idr');
 
 /** Functions whose WARN_ON checks the arguments their caller passed: the warning is the caller's, titled `WARNING in caller/api`. */
 const API_CHECKS = /^(usb_submit_urb|__local_bh_enable_ip|local_bh_enable|_local_bh_enable)$/;
@@ -147,7 +149,7 @@ export const REPORT_TYPES: ReportType[] = [
     id: 'lockdep-inconsistent',
     match: lockdep(/inconsistent/),
     title: () => 'inconsistent lock state',
-    from: ['trace'],
+    from: ['trace', 'named'],
     keep: LOCKDEP_KEEP,
     skip: LOCK_WRAPPERS,
     sample: 'WARNING: inconsistent lock state',
@@ -264,6 +266,8 @@ export const REPORT_TYPES: ReportType[] = [
     title: () => 'BUG: sleeping function called from invalid context',
     from: ['trace'],
     skip: LOCK_WRAPPERS,
+    // a copy that may fault is where the sleep happens: it is named, as the kernel's might_fault() check names it
+    keep: ['usercopy'],
     sample: 'BUG: sleeping function called from invalid context at kernel/locking/mutex.c:580',
   },
   {
@@ -399,7 +403,8 @@ export const REPORT_TYPES: ReportType[] = [
     id: 'workqueue-lockup',
     match: (e) => e.kind === 'workqueue-lockup',
     title: () => 'BUG: workqueue lockup',
-    from: [],
+    // the work item in flight on the stuck pool is what keeps it busy
+    from: ['in-flight', 'trace'],
     sample: 'BUG: workqueue lockup - pool cpus=70 node=0 flags=0x0 nice=0 stuck for 3720s!',
   },
   {
@@ -463,6 +468,9 @@ export function guiltyFrame(e: LogEvent, type: ReportType | undefined, headerSym
       const h = headerSym ?? (e.details.racing?.[0] ? { function: e.details.racing[0] } : undefined);
       const helper = (fn: string) => fn.startsWith('0x') || (type?.headerFamilies ? inFamilies(fn, type.headerFamilies) : generic(fn));
       if (h && !helper(h.function)) return blamed(h);
+    } else if (src === 'in-flight') {
+      const w = e.details.inFlight?.find((x) => !generic(x.func));
+      if (w) return { function: w.func };
     } else if (src === 'racing') {
       const r = e.details.racing?.[0];
       if (r) return { function: r };

@@ -63,6 +63,8 @@ interface Open {
   route: string;
   lastTs?: number;
   lines: number;
+  /** lockdep: the last line ended in `takes:` (the next names the lock and where it is taken). */
+  takes?: boolean;
   /** Inlined functions printed before the PC's own RIP/pc line (symbolized reports), innermost first. */
   pcInline?: Frame[];
   main: Target;
@@ -729,6 +731,19 @@ export class LogMachine {
     if ((m = /^(?:caller is|last function:) ([A-Za-z_][\w.]*)/.exec(t))) {
       ev.details.namedFunction ??= m[1];
       return true;
+    }
+    // lockdep's inconsistent-state report: the lock the context `takes:` and where, on the next line.
+    if (kind === 'lockdep' && /\btakes:$/.test(t)) {
+      o.takes = true;
+      return true;
+    }
+    if (kind === 'lockdep' && o.takes) {
+      o.takes = false;
+      m = /, at: (?:\[<[0-9a-f]+>\] )?([A-Za-z_][\w.]*)/.exec(t);
+      if (m) {
+        ev.details.namedFunction ??= m[1];
+        return true;
+      }
     }
     // lockdep's held-lock lines: `#0: ffff888... (&foo->lock){+.+.}-{3:3}, at: foo_ioctl+0x1/0x2 [mod]`.
     if (kind === 'lockdep' && (m = /^#\d+: .*\bat: (?:\[<[0-9a-f]+>\] )?([A-Za-z_][\w.]*)/.exec(t))) {
