@@ -117,7 +117,7 @@ function record(file: string, log: ParsedLog, boot: ParsedLog, of: number): Tria
 function mainReportFields(events: readonly LogEvent[]): Pick<TriageRecord, 'title' | 'reportType' | 'guilty' | 'corrupted'> {
   const e = mainReport(events);
   const r = e?.details.report;
-  return { title: r?.title ?? null, reportType: r?.type ?? null, guilty: e?.culprit?.function ?? null, corrupted: r?.corrupted ?? null };
+  return { title: r?.title ?? null, reportType: r?.type ?? null, guilty: (r?.guilty ?? e?.culprit)?.function ?? null, corrupted: r?.corrupted ?? null };
 }
 
 /** `file` or `file (boot 3 of 12, lines 1200-1830)`. */

@@ -114,7 +114,7 @@ export interface EventDetails {
   /** lockdep: where each held lock was taken (`#0: ... at: F+0x1/0x2`), in print order. */
   lockSites?: string[];
   /** The report in the kernel-community convention: its type, title (`KASAN: use-after-free Read in F`), and whether it is corrupted. */
-  report?: { type: string; title: string; corrupted?: string };
+  report?: { type: string; title: string; corrupted?: string; /** the function the title names, when it is not the culprit (a stall's activity) */ guilty?: { function: string; module?: string } };
   /** lockdep: the report title (`possible circular locking dependency detected`, ...). */
   lockdepTitle?: string;
   /** Modules linked in. */

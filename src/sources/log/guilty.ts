@@ -503,14 +503,14 @@ export function guiltyFrame(e: LogEvent, type: ReportType | undefined, headerSym
 }
 
 /** Frames with the inlined functions folded into the frame that holds them (an inline run at the end stays as printed). */
-function physicalFrames(frames: Frame[]): Frame[] {
+function physicalFrames(frames: Frame[], syscallNames = true): Frame[] {
   const out: Frame[] = [];
   let run: Frame[] = [];
   for (const f of frames) {
     if (f.inline) run.push(f);
     else {
       // A syscall's body inlined into its entry wrapper (`__do_sys_memfd_secret` in `__se_sys_memfd_secret`) is the syscall.
-      const body = SYSCALL_WRAPPER.test(f.function) ? run.find((x) => /^__do_(compat_)?sys_/.test(x.function)) : undefined;
+      const body = syscallNames && SYSCALL_WRAPPER.test(f.function) ? run.find((x) => /^__do_(compat_)?sys_/.test(x.function)) : undefined;
       out.push(body ? { ...f, function: body.function.replace(/^__do_(compat_)?sys_/, '') } : f);
       run = [];
     }
@@ -536,4 +536,46 @@ export function reportTitle(type: ReportType, e: LogEvent, guilty: Blamed | unde
   if (type.id === 'panic' || type.id === 'workqueue-lockup') return prefix;
   if (type.id === 'warning-api' && guilty && headerFn(e) === 'usb_submit_urb') return `${prefix} in ${baseName(guilty.function)}/usb_submit_urb`;
   return guilty ? `${prefix} in ${baseName(guilty.function)}` : prefix;
+}
+
+/**
+ * The report as the kernel community titles it. A stall or soft lockup is named after the activity that kept the CPU
+ * (the syscall, work item, kthread or softirq handler), read from the outside in: the stuck loop may be deep in
+ * common code any activity reaches, the activity is what tells one bug from another. The culprit (the loop's own
+ * frame) stays what the diagnosis reads.
+ */
+export function describeReport(type: ReportType, e: LogEvent, culprit: Blamed | undefined): NonNullable<LogEvent['details']['report']> {
+  const activity = type.id === 'rcu-stall' || type.id === 'soft-lockup' ? activityFrame(e.trace, type) : undefined;
+  const guilty = activity ?? culprit;
+  return { type: type.id, title: reportTitle(type, e, guilty), ...(activity && activity.function !== culprit?.function ? { guilty: activity } : {}) };
+}
+
+/** Common code by source path: the kernel core, mm, the VFS's own files, architecture and library code. */
+const CORE_SOURCE = /^(kernel|mm|lib|arch|init|ipc|security|block|include|virt)\/|^fs\/(read_write|namei|open|splice|exec|file_table|file|super|namespace|xattr|inode|dcache|buffer|mpage|direct-io|sync|ioctl|select|pipe|stat|attr|fs-writeback|libfs|seq_file|fcntl|locks|pnode|d_path|char_dev|block_dev|readdir|fs_context|fsopen|mount|internal|filesystems|bad_inode|iomap\/\w+)\.c$|^net\/(core\/\w+|socket|netlink\/af_netlink|netlink\/genetlink)\.c$/;
+const ACTIVITY_SYSCALL = /^(?:__(?:x64|ia32|arm64|riscv|s390x?|powerpc|se|do)_)(?:compat_)?sys_(\w+)$/;
+/** The frames that only hand control to an activity: entry, threads, work items, idle and interrupt plumbing. */
+const ACTIVITY_INFRA = /^(entry_\w+|do_syscall_\w+|__do_fast_syscall_32|do_fast_syscall_32|do_int80_syscall_32|x64_sys_call|ret_from_fork\w*|ret_from_kernel_thread|kthread|worker_thread|process_one_work|process_scheduled_works|smpboot_thread_fn|el0\w*|do_el0_svc|el0_svc_common|invoke_syscall|__invoke_syscall|secondary_startup\w*|start_secondary|cpu_startup_entry|do_idle|common_startup_64|start_kernel|rest_init|cpu_bringup_and_idle|system_call\w*|handle_softirqs|__do_softirq|do_softirq\w*|run_ksoftirqd|irq_exit\w*|__irq_exit_rcu)$/;
+
+/** A symbolized stall trace's activity: outermost first, the first frame outside common code, else the outermost one. */
+export function activityFrame(trace: Frame[], type: ReportType): Blamed | undefined {
+  const kernel = trace.filter((f) => f.reliable && f.stack !== 'irq' && f.stack !== 'nmi' && f.stack !== 'user');
+  if (!kernel.some((f) => f.source)) return undefined;
+  const generic = (f: Frame) => isGenericFor(type, f.function) || f.function.startsWith('0x');
+  // A softirq that ran on the way is the activity only when the task itself does nothing of its own (idle).
+  const task = physicalFrames(kernel.filter((f) => f.stack !== 'softirq'), false);
+  const frames = task.some((f) => !generic(f) && !ACTIVITY_INFRA.test(baseName(f.function))) ? task : physicalFrames(kernel, false);
+  let outermost: Blamed | undefined;
+  for (let i = frames.length - 1; i >= 0; i--) {
+    const f = frames[i];
+    const base = baseName(f.function);
+    const sys = ACTIVITY_SYSCALL.exec(base);
+    if (sys) {
+      outermost ??= { function: `sys_${sys[1]}` };
+      continue;
+    }
+    if (ACTIVITY_INFRA.test(base) || generic(f)) continue;
+    outermost ??= blamed(f);
+    if (f.source && !CORE_SOURCE.test(f.source.replace(/:\d+$/, ''))) return blamed(f);
+  }
+  return outermost;
 }

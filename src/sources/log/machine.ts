@@ -8,7 +8,7 @@ import type { BlockerHint, EventKind, LogEvent, TaskRef } from '../../model/even
 import type { Fact } from '../../model/provenance.ts';
 import type { Frame, RegisterSet, StackKind } from '../../model/trace.ts';
 import { irqsEnabledOf, modeOf, parseCode, parseFrame, parseMarker, parseRegisterLine, parseSymbol } from './frames.ts';
-import { guiltyFrame, reportTitle, reportTypeOf } from './guilty.ts';
+import { describeReport, guiltyFrame, reportTypeOf } from './guilty.ts';
 import { cpuList, EXTRA_NEEDLES, HEADERS, panicCauseOf, type HeaderInfo, type HeaderRow } from './headers.ts';
 import { parsePrefix, type PrefixFormat } from './prefix.ts';
 import { baseName, skipRowOf } from './skip.ts';
@@ -370,7 +370,7 @@ export class LogMachine {
       const culprit = guiltyFrame({ ...e, trace: next.trace, registers: next.registers }, type);
       if (!culprit || !type) continue;
       e.culprit = culprit;
-      e.details.report = { type: type.id, title: reportTitle(type, e, culprit) };
+      e.details.report = describeReport(type, { ...e, trace: next.trace }, culprit);
     }
     // An RCU stall detected by another CPU names no stack of its own: blame what its NMI backtraces show.
     for (const o of sorted) {
@@ -381,12 +381,12 @@ export class LogMachine {
       const byOther = !e.details.selfDetected && (e.cpu === undefined || !stalled.includes(e.cpu));
       if (e.culprit && !byOther) continue;
       const bt = o.related.find((r) => r.ev.kind === 'nmi-backtrace' && r.ev.culprit && (stalled.length === 0 || stalled.includes(r.ev.cpu ?? -1)));
-      const dumped = e.details.tasks?.map((tk) => guiltyFrame({ ...e, culprit: undefined, trace: tk.trace, registers: [] }, reportTypeOf(e))).find(Boolean);
-      const culprit = bt?.ev.culprit ?? dumped;
+      const dumped = e.details.tasks?.map((tk) => ({ trace: tk.trace, culprit: guiltyFrame({ ...e, culprit: undefined, trace: tk.trace, registers: [] }, reportTypeOf(e)) })).find((d) => d.culprit);
+      const culprit = bt?.ev.culprit ?? dumped?.culprit;
       if (!culprit) continue;
       e.culprit = culprit;
       const type = reportTypeOf(e);
-      if (type) e.details.report = { type: type.id, title: reportTitle(type, e, culprit) };
+      if (type) e.details.report = describeReport(type, { ...e, trace: bt?.ev.trace ?? dumped?.trace ?? e.trace }, culprit);
     }
     const taints = sorted.map((o) => o.ev.taint).filter((x): x is string => !!x);
     if (taints.length) this.system.taint = taints[taints.length - 1];
@@ -1108,7 +1108,7 @@ export function culpritOf(
   if (NO_CULPRIT.includes(ev.kind) || ev.details.idle) return undefined;
   const type = reportTypeOf(ev);
   const guilty = guiltyFrame(ev, type, headerSym, ipSym);
-  if (type) ev.details.report = { type: type.id, title: reportTitle(type, ev, guilty) };
+  if (type) ev.details.report = describeReport(type, ev, guilty);
   return guilty;
 }
 

@@ -44,7 +44,7 @@ const RE_MONO = /^\[\s*(\d+\.\d+)\] (\S+) ([^:\s]+?)(?:\[\d+\])?: ?/;
 const RE_ISO = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) (\S+) ([^:\s]+?)(?:\[\d+\])?: ?/;
 
 /** Mail quoting (`> `, `>> `, `> | `) and a bug tracker's `| ` before a pasted log line. */
-const RE_QUOTE = /^(?:[ \t]{0,2}[>|](?=[ \t>|]|$)[ \t]?)+/;
+const RE_QUOTE = /^(?:[ \t]{0,4}[>|](?=[ \t>|]|$)[ \t]?)+/;
 /** A syslog line whose host field is missing: `May 25 05:27:59 kernel: `. */
 const RE_SHORT_NOHOST = new RegExp(`^(${MON} +\\d+ \\d\\d:\\d\\d:\\d\\d) +(kernel): ?`);
 
@@ -80,7 +80,7 @@ function parseLine(raw: string): Prefixed {
 }
 
 /** A log indented by a mail or a document (tabs, spaces) before its printk timestamp. */
-const RE_INDENTED_TS = /^[ \t]+(?=(?:<\d>)?\[\s*\d+\.\d+\])/;
+const RE_INDENTED_TS = /^[ \t]+(?=(?:<\d>)?\[\s*(?:\d+\.\d+)?\s*\])/;
 /** A bare syslog tag with no date or host (`kernel: BUG: ...`), as people paste from journals. */
 const RE_BARE_TAG = /^kernel: /;
 
@@ -103,9 +103,11 @@ function parsePlain(raw: string): Prefixed {
     }
     m = RE_DMESG_T.exec(line);
     if (m) return { body: line.slice(m[0].length), wallclock: m[1], caller: m[2], format: 'dmesg -T', kernel: true };
-    // A timestamp blanked by whoever pasted the log: `[ ] Call Trace:`.
+    // A timestamp blanked by whoever pasted the log: `[ ] Call Trace:`; a caller id without a timestamp: `[T58] BUG: ...`.
     m = /^\[\s*\]\s?/.exec(line);
     if (m) return { body: line.slice(m[0].length), format: 'dmesg', kernel: true };
+    m = /^\[\s*([TC]\d+)\]\s?/.exec(line);
+    if (m) return { body: line.slice(m[0].length), caller: m[1], format: 'dmesg', kernel: true };
     return { body: line, kernel: true };
   }
   if (c >= 0x41 && c <= 0x5a) {

@@ -27,7 +27,7 @@ const TABLE: Array<[string, string, string | undefined, string | undefined, numb
   ['satyr-kerneloopses/gitlog-02', 'lockdep bug', undefined, 'mxs_mmc_enable_sdio_irq', 15],
   ['satyr-kerneloopses/gitlog-03', 'lockdep', '3.6.0-rc3-wl-main', 'update_or_create_fnhe', 19],
   ['satyr-kerneloopses/gitlog-04', 'lockdep', '3.6.0-rc1+', 'call_netdevice_notifiers', 7],
-  ['satyr-kerneloopses/gitlog-05', 'lockdep', undefined, undefined, 0],
+  ['satyr-kerneloopses/gitlog-05', 'lockdep', undefined, 'ath5k_tasklet_beacon', 0],
   ['satyr-kerneloopses/gitlog-06', 'lockdep', undefined, undefined, 0],
   ['satyr-kerneloopses/gitlog-07', 'bug', undefined, 'do_one_initcall', 5],
   ['satyr-kerneloopses/gitlog-08', 'lockdep', undefined, 'sysfs_addrm_finish', 14],
