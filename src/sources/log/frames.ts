@@ -7,9 +7,9 @@ const SYM = String.raw`([A-Za-z_.$][\w.$]*?)\+0x([0-9a-f]+)\/0x([0-9a-f]+)(?: \[
 /** `func+0x10/0x40 [mod]` anywhere. */
 const RE_SYM = new RegExp(SYM);
 /** New x86_64 / arm64 frame: ` ? func+0x10/0x40 [mod]` (arm64 6.14+ adds ` (P)` / ` (L)`). */
-const RE_FRAME_NEW = new RegExp(String.raw`^\s*(\? )?${SYM}(?: \([PL]\)| (\(unreliable\)))?(?: ([\w./+-]+:\d+)(?::\d+)?(?: \[inline\])?| ([a-z][\w-]*))?\s*$`);
+const RE_FRAME_NEW = new RegExp(String.raw`^\s*(\? )?${SYM}(?: \([PL]\)| (\(unreliable\)))?(?: ([\w./+-]+:\d+)(?::\d+)?(?: \[inline\])?(?: [\w./+-]+:\d+(?::\d+)?)*| ([a-z][\w-]*))?\s*$`);
 /** A symbolized report's inlined function: ` __dump_stack lib/dump_stack.c:88 [inline]` (no offset: it has no frame of its own). */
-const RE_FRAME_INLINE = /^\s+([A-Za-z_][\w.$]*) ([\w./+-]+:\d+)(?::\d+)? \[inline\]\s*$/;
+const RE_FRAME_INLINE = /^\s+([A-Za-z_][\w.$]*) ([\w./+-]+:\d+)(?::\d+)? \[inline\](?: [\w./+-]+:\d+(?::\d+)?)*\s*$/;
 /** Old x86 / s390 / arm64 4.x: ` [<ffffffff81234567>] ? func+0x10/0x40 [mod]`, s390 `([<...>] func...)`. */
 const RE_FRAME_CRASH = /^\s*(?:#\d+\s+\[[0-9a-f]+\]\s+)?([A-Za-z_][\w.]*) at ([0-9a-f]{8,16})(?: \[([\w-]+)\])?\s*$/;
 const RE_FRAME_ADDR = new RegExp(String.raw`^\s*(\()?\[<([0-9a-f]+)>\] (\? )?(?:${SYM}|(0x[0-9a-f]+)|([A-Za-z_][\w.$]*)(?= ))(?: ([\w./+-]+:\d+)(?::\d+)?)?( \[inline\])?\)?\s*$`);
@@ -53,7 +53,7 @@ export function parseFrame(s: string, strict: boolean): ParsedFrame | null {
       return { frame };
     }
   }
-  if (s.endsWith(']') || s.endsWith('] ')) {
+  if (s.includes(' [inline]')) {
     m = RE_FRAME_INLINE.exec(s);
     if (m) return { frame: { function: m[1], source: m[2], inline: true, reliable: true, stack: 'unknown' } };
   }

@@ -59,7 +59,9 @@ const lockdep = (t: RegExp) => (e: LogEvent) => e.kind === 'lockdep' && t.test(e
 const ACCESS_HELPERS = SKIP_FRAMES.map((r) => r.family).filter((f, i, all) => all.indexOf(f) === i && f !== 'dump' && f !== 'printk' && f !== 'idr');
 
 /** Functions whose WARN_ON checks the arguments their caller passed: the warning is the caller's, titled `WARNING in caller/api`. */
-const API_CHECKS = /^(usb_submit_urb|__local_bh_enable_ip|local_bh_enable|_local_bh_enable)$/;
+const API_CHECKS = /^(usb_submit_urb|__local_bh_enable_ip|local_bh_enable|_local_bh_enable|drop_nlink|inc_nlink|clear_nlink|set_nlink)$/;
+
+const LOCK_FAMILIES = ['spinlock', 'mutex', 'rwsem', 'lockdep'];
 
 /** A subsystem's get/put/free wrapper (`sock_put`, `dev_put`, `put_task_struct_many`): the caller holds the bad count. */
 const PUT_WRAPPERS = /^(__)?(sock|sk|dev|netdev|in_dev|in6_dev|skb|kobject|nf_conntrack|dst|neigh|fib_info|cred|mnt|path|css|io|task|pid|ns|net|inode|file|fd|page|folio|bio|blk|request|tty|usb|sctp|l2cap|hci|mptcp|rxrpc|tcp|xfrm|nexthop|fib6_info|rt6|mr|ipv6|inet|vsock|nfc|nf|qdisc|tcf|bpf|dma_fence|drm|kvm)_(put|get|hold|unhold|release|ref|unref)$|^(put|get)_(device|pid|cred|task_struct|net|page|nsproxy|user_ns|mnt_ns|ipc_ns|uts_ns|cgroup_ns|time_ns|fs_context)\w*$|_ref_(put|get|inc|dec|sub|add|zero|or_null)\w*$|^req_ref_\w+$|^(__)?put_\w+_ref$|^kobject_(put|release|cleanup)$|^kref_put\w*$/;
@@ -67,7 +69,7 @@ const PUT_WRAPPERS = /^(__)?(sock|sk|dev|netdev|in_dev|in6_dev|skb|kobject|nf_co
 const LOCK_WRAPPERS = /^\w+_(down|up)_(read|write)(_\w+)?$|^(__)?lock_sock(_nested|_fast)?$|^(__)?release_sock$|^unlock_sock_fast$|^\w+_(mutex|spin|rwsem|rw|read|write)_(lock|unlock|trylock)(_\w+)?$|^(mmap|i_mmap|anon_vma|inode|filemap_invalidate|xa|rtnl)_(read_|write_)?(lock|unlock)(_\w+)?$|^mnt_want_write(_file)?$|^__mnt_want_write(_file)?$|^(__)?sb_start_(write|intwrite|pagefault)(_trylock)?$|^file_start_write$|^clk_(prepare|enable)_lock$/;
 
 /** Lock primitives, lockdep and allocators stay blamable in lockdep reports: the function taking the lock is the answer. */
-const LOCKDEP_KEEP = ['alloc', 'page-free', 'wait', 'list', 'refcount', 'debugobjects'];
+const LOCKDEP_KEEP = ['alloc', 'page-free', 'wait', 'list', 'refcount', 'debugobjects', 'irq', 'entry'];
 /** A task hung in one of these names the mechanism it waits for, which is what a reader wants to know. */
 const HUNG_KEEP_RE = /^(synchronize_rcu(_expedited)?|synchronize_srcu|__synchronize_srcu|rcu_barrier\w*|flush_work|__flush_work|flush_workqueue|__flush_workqueue|drain_workqueue|flush_delayed_work|cancel_work_sync|__cancel_work_timer|cancel_delayed_work_sync|kthread_flush_work|blk_mq_freeze_queue_wait|blk_mq_freeze_queue|del_gendisk|wait_for_device_probe|rtnl_lock|rtnl_lock_killable|rtnl_lock_interruptible|lock_sock_nested|__lock_sock|lock_sock|sk_wait_data|inode_lock|inode_lock_shared|filemap_fdatawait\w*|__filemap_fdatawait_range|wb_wait_for_completion|jbd2_log_wait_commit|jbd2_journal_commit_transaction|xlog_wait)$/
 
@@ -167,7 +169,8 @@ export const REPORT_TYPES: ReportType[] = [
     id: 'lockdep-freed',
     match: lockdep(/held lock freed|lock held by \S+ freed/),
     title: () => 'WARNING: held lock freed',
-    from: ['trace'],
+    // the lock still held where the memory is freed was taken at the site lockdep lists
+    from: ['lock-site', 'trace'],
     keep: ['wakeup', 'wait', 'list', 'refcount'],
     sample: 'WARNING: held lock freed!',
   },
@@ -257,7 +260,9 @@ export const REPORT_TYPES: ReportType[] = [
     match: (e) => e.kind === 'warning',
     title: () => 'WARNING',
     from: ['header', 'trace'],
-    sample: 'WARNING: CPU: 1 PID: 2 at fs/inode.c:336 drop_nlink+0x35/0x50',
+    // a WARN_ON inside the allocator is the allocator's own check
+    headerFamilies: SKIP_FRAMES.map((r) => r.family).filter((f, i, all) => all.indexOf(f) === i && f !== 'alloc' && f !== 'page-free'),
+    sample: 'WARNING: CPU: 1 PID: 2 at fs/ext4/inode.c:3650 ext4_set_page_dirty+0x35/0x50',
   },
   // --- BUG: lines ----------------------------------------------------------------------------
   {
@@ -369,6 +374,8 @@ export const REPORT_TYPES: ReportType[] = [
     match: (e) => e.kind === 'hung-task',
     title: () => 'INFO: task hung',
     from: ['trace'],
+    // a subsystem's own wait helper (`fuse_wait_on_page_writeback`) waits for its caller
+    skip: /^\w+_wait_(on|for)_\w+$|^(__)?wait_event\w*$|^\w+_wait_event\w*$/,
     sample: 'INFO: task kworker/u8:2:117 blocked for more than 122 seconds.',
   },
   {
@@ -478,7 +485,7 @@ export function guiltyFrame(e: LogEvent, type: ReportType | undefined, headerSym
       const n = e.details.namedFunction;
       if (n && !generic(n)) return { function: n };
     } else if (src === 'lock-site') {
-      const s = e.details.lockSites?.find((x) => !generic(x));
+      const s = e.details.lockSites?.find((x) => !inFamilies(x, LOCK_FAMILIES) && !LOCK_WRAPPERS.test(baseName(x)));
       if (s) return { function: s };
     } else if (src === 'related') {
       if (e.culprit && (e.kind === 'rcu-stall' || e.kind === 'hard-lockup')) return e.culprit;

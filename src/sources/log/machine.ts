@@ -457,7 +457,7 @@ export class LogMachine {
     // A symbolizer expands a header's PC into its inlined functions, one header line each, innermost first
     // (`WARNING: ... at mm/mmap.c:170 vma_iter_store mm/mmap.c:170 [inline]`, then the same header with the function
     // that holds the code, `vma_complete+0x9/0x2fb`): one report, named after the function that holds the code.
-    if (open && open.ev.kind === row.kind && open.ev.endLine === line - 1 && / \[inline\]$/.test(open.ev.title) && open.main.frames.length === 0) {
+    if (open && open.ev.kind === row.kind && open.ev.endLine === line - 1 && / \[inline\](?: \S+:\d+)*$/.test(open.ev.title) && open.main.frames.length === 0) {
       const sym = row.build?.(m).symbol;
       if (sym) (open as Open & { symbol?: typeof sym }).symbol = sym;
       this.touch(open, line, ts);
@@ -654,6 +654,8 @@ export class LogMachine {
     }
     o.lastWasFrame = false;
 
+    // arm32 prints each frame's saved registers inside its backtrace: ` r8:ddea5c20 r7:84ccd4dc r6:00000000`.
+    if (o.cur.state === 'active' && /^(?:r\d+\s?:\s?[0-9a-f]{8}\s*)+$/.test(t)) return true;
     const reg = parseRegisterLine(body);
     if (reg) {
       o.structured = true;
