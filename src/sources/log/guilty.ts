@@ -62,6 +62,8 @@ const ACCESS_HELPERS = SKIP_FRAMES.map((r) => r.family).filter((f, i, all) => al
 const API_CHECKS = /^(usb_submit_urb|__local_bh_enable_ip|local_bh_enable|_local_bh_enable|drop_nlink|inc_nlink|clear_nlink|set_nlink)$/;
 
 const LOCK_FAMILIES = ['spinlock', 'mutex', 'rwsem', 'lockdep'];
+/** Families that only report, dispatch or idle: never blamed, even when nothing else is shown. */
+const MACHINERY = ['dump', 'printk', 'panic', 'sanitizer', 'watchdog', 'nmi', 'exception', 'entry', 'irq', 'idle', 'lockdep'];
 
 /** A subsystem's get/put/free wrapper (`sock_put`, `dev_put`, `put_task_struct_many`): the caller holds the bad count. */
 const PUT_WRAPPERS = /^(__)?(sock|sk|dev|netdev|in_dev|in6_dev|skb|kobject|nf_conntrack|dst|neigh|fib_info|cred|mnt|path|css|io|task|pid|ns|net|inode|file|fd|page|folio|bio|blk|request|tty|usb|sctp|l2cap|hci|mptcp|rxrpc|tcp|xfrm|nexthop|fib6_info|rt6|mr|ipv6|inet|vsock|nfc|nf|qdisc|tcf|bpf|dma_fence|drm|kvm)_(put|get|hold|unhold|release|ref|unref)$|^(put|get)_(device|pid|cred|task_struct|net|page|nsproxy|user_ns|mnt_ns|ipc_ns|uts_ns|cgroup_ns|time_ns|fs_context)\w*$|_ref_(put|get|inc|dec|sub|add|zero|or_null)\w*$|^req_ref_\w+$|^(__)?put_\w+_ref$|^kobject_(put|release|cleanup)$|^kref_put\w*$/;
@@ -260,8 +262,6 @@ export const REPORT_TYPES: ReportType[] = [
     match: (e) => e.kind === 'warning',
     title: () => 'WARNING',
     from: ['header', 'trace'],
-    // a WARN_ON inside the allocator is the allocator's own check
-    headerFamilies: SKIP_FRAMES.map((r) => r.family).filter((f, i, all) => all.indexOf(f) === i && f !== 'alloc' && f !== 'page-free'),
     sample: 'WARNING: CPU: 1 PID: 2 at fs/ext4/inode.c:3650 ext4_set_page_dirty+0x35/0x50',
   },
   // --- BUG: lines ----------------------------------------------------------------------------
@@ -452,7 +452,9 @@ function inFamilies(fn: string, families: string[]): boolean {
 
 type Blamed = { function: string; module?: string };
 
-const blamed = (f: Pick<Frame, 'function' | 'module'>): Blamed => (f.module ? { function: f.function, module: f.module } : { function: f.function });
+/** A JIT-compiled BPF program's symbol carries its tag (`bpf_prog_82ec301e76077160`): one name for all of them. */
+const jitName = (fn: string) => fn.replace(/^bpf_prog_[0-9a-f]{16}(_\w+)?$/, 'bpf_prog_ADDR');
+const blamed = (f: Pick<Frame, 'function' | 'module'>): Blamed => (f.module ? { function: jitName(f.function), module: f.module } : { function: jitName(f.function) });
 
 
 /**
@@ -505,6 +507,12 @@ export function guiltyFrame(e: LogEvent, type: ReportType | undefined, headerSym
       const f = (i >= 0 ? frames.slice(i + 1) : frames).find((x) => !genericFrame(x));
       if (f) return blamed(f);
     }
+  }
+  // Every frame shown is generic (a trimmed trace, a crash inside a helper): the function the report points at is
+  // all there is, unless it is the reporting machinery itself.
+  if (from.includes('pc') || from.includes('header')) {
+    const at = (from.includes('pc') ? e.registers.find((r) => r.mode !== 'user' && r.pcSymbol)?.pcSymbol ?? ipSym : undefined) ?? headerSym;
+    if (at && !at.function.startsWith('0x') && !inFamilies(at.function, MACHINERY)) return blamed(at);
   }
   return undefined;
 }
