@@ -80,7 +80,8 @@ export const REPORT_TYPES: ReportType[] = [
   {
     id: 'kasan-free',
     match: (e) => e.kind === 'kasan' && /free/.test(e.details.bugType ?? '') && !/use-after-free/.test(e.details.bugType ?? ''),
-    title: (e) => `KASAN: ${e.details.bugType === 'double-free or invalid-free' ? 'invalid-free' : e.details.bugType}`,
+    // `double-free or invalid-free` and `double-free` are one title: the free was invalid
+    title: () => 'KASAN: invalid-free',
     // newer kernels name the freeing caller in the header, older ones kfree
     from: ['header', 'trace'],
     sample: 'BUG: KASAN: double-free in kfree+0x1d/0x40',
@@ -96,7 +97,7 @@ export const REPORT_TYPES: ReportType[] = [
   {
     id: 'kfence',
     match: (e) => e.kind === 'kfence',
-    title: (e) => `KFENCE: ${e.details.bugType ?? 'invalid access'}`,
+    title: (e) => `KFENCE: ${(e.details.bugType ?? 'invalid access').replace(/ (read|write)$/, '')}`,
     from: ['header', 'trace'],
     headerFamilies: ACCESS_HELPERS,
     sample: 'BUG: KFENCE: use-after-free read in test_use_after_free_read+0xb3/0x143',
@@ -492,6 +493,13 @@ export function guiltyFrame(e: LogEvent, type: ReportType | undefined, headerSym
     } else if (src === 'related') {
       if (e.culprit && (e.kind === 'rcu-stall' || e.kind === 'hard-lockup')) return e.culprit;
     } else if (src === 'pc') {
+      // A call through a NULL function pointer: the PC is 0 and the frame that made the call is the one to blame,
+      // even when the unwinder could only guess it (s390 prints it in parentheses, x86 with `?`).
+      const zero = e.trace.findIndex((f) => /^0x0+$/.test(f.function));
+      if (zero >= 0 && zero < 2) {
+        const caller = e.trace.slice(zero + 1).find((f) => f.stack !== 'user' && !f.function.startsWith('0x') && !generic(f.function));
+        if (caller) return blamed(caller);
+      }
       const pc = e.registers.find((r) => r.mode !== 'user' && r.pcSymbol)?.pcSymbol ?? ipSym;
       if (pc && !generic(pc.function)) return blamed(pc);
       if (pc) {

@@ -164,6 +164,8 @@ const KNOWN: RegExp[] = [
   /^Instruction dump:/,
   /^(?:[0-9a-fX<>]{8,10} ?){4,}$/,
   /^Last Breaking-Event-Address:/,
+  /^Register r?\w+ information: /,
+  /^(?:slab|kmalloc-\d+|\S+) start [0-9a-f]+ pointer offset/,
   /^Failing address: [0-9a-f]+ TEID: /,
   /^Fault in (primary|secondary|home|access register) space mode /,
   /^AS:[0-9a-f]+ R[23]:/,
@@ -659,6 +661,12 @@ export class LogMachine {
 
     // arm32 prints each frame's saved registers inside its backtrace: ` r8:ddea5c20 r7:84ccd4dc r6:00000000`.
     if (o.cur.state === 'active' && /^(?:r\d+\s?:\s?[0-9a-f]{8}\s*)+$/.test(t)) return true;
+    // A decoded PC (scripts/decode_stacktrace.sh): `RIP: 0010:jbd2__journal_start (fs/jbd2/transaction.c:477 (discriminator 1))`.
+    const dm = ev.registers.length ? null : /^(?:RIP|EIP|pc|NIP|epc)\s*:\s*(?:[0-9a-f]{4}:)?([A-Za-z_][\w.]*) \([\w./+?-]+:[\d?]+/.exec(t);
+    if (dm) {
+      (o as Open & { ipSym?: { function: string } }).ipSym ??= { function: dm[1] };
+      return true;
+    }
     const reg = parseRegisterLine(body);
     if (reg) {
       o.structured = true;
@@ -812,11 +820,6 @@ export class LogMachine {
     // A symbolized report's PC inside inlined functions: `RIP: 0010:lockdep_assert_cpus_held kernel/cpu.c:347 [inline]`.
     if ((m = /^(?:RIP|EIP|pc|PC is at|NIP|epc)\s*:\s*(?:[0-9a-f]{4}:)?([A-Za-z_][\w.]*) ([\w./+-]+:\d+)(?::\d+)? \[inline\]$/.exec(t))) {
       (o.pcInline ??= []).push({ function: m[1], source: m[2], inline: true, reliable: true, stack: 'unknown', line });
-      return true;
-    }
-    // A decoded PC (scripts/decode_stacktrace.sh): `RIP: 0010:jbd2__journal_start (fs/jbd2/transaction.c:477 (discriminator 1))`.
-    if ((m = /^(?:RIP|EIP|pc|NIP|epc)\s*:\s*(?:[0-9a-f]{4}:)?([A-Za-z_][\w.]*) \([\w./+?-]+:[\d?]+/.exec(t)) && !ev.registers.length) {
-      (o as Open & { ipSym?: { function: string } }).ipSym ??= { function: m[1] };
       return true;
     }
     if ((m = /^IP: (.*)$/.exec(t))) {
