@@ -23,6 +23,8 @@ export type FrameSource =
   | 'named'
   /** lockdep's held-lock lines: where the first listed lock was taken */
   | 'lock-site'
+  /** Bad page state: the function that allocated the page (page_owner) */
+  | 'alloc-site'
   /** workqueue lockup: the work function in flight on the stuck pool */
   | 'in-flight'
   /** KCSAN: the first of the two racing functions the header names */
@@ -66,7 +68,7 @@ const LOCK_FAMILIES = ['spinlock', 'mutex', 'rwsem', 'lockdep'];
 const MACHINERY = ['dump', 'printk', 'panic', 'sanitizer', 'watchdog', 'nmi', 'exception', 'entry', 'irq', 'idle', 'lockdep'];
 
 /** A subsystem's get/put/free wrapper (`sock_put`, `dev_put`, `put_task_struct_many`): the caller holds the bad count. */
-const PUT_WRAPPERS = /^(__)?(sock|sk|dev|netdev|in_dev|in6_dev|skb|kobject|nf_conntrack|dst|neigh|fib_info|cred|mnt|path|css|io|task|pid|ns|net|inode|file|fd|page|folio|bio|blk|request|tty|usb|sctp|l2cap|hci|mptcp|rxrpc|tcp|xfrm|nexthop|fib6_info|rt6|mr|ipv6|inet|vsock|nfc|nf|qdisc|tcf|bpf|dma_fence|drm|kvm)_(put|get|hold|unhold|release|ref|unref)$|^(put|get)_(device|pid|cred|task_struct|net|page|nsproxy|user_ns|mnt_ns|ipc_ns|uts_ns|cgroup_ns|time_ns|fs_context)\w*$|_ref_(put|get|inc|dec|sub|add|zero|or_null)\w*$|^req_ref_\w+$|^(__)?put_\w+_ref$|^kobject_(put|release|cleanup)$|^kref_put\w*$/;
+const PUT_WRAPPERS = /^(__)?(sock|sk|dev|netdev|in_dev|in6_dev|skb|kobject|nf_conntrack|dst|neigh|fib_info|cred|mnt|path|css|io|task|pid|ns|net|inode|file|fd|page|folio|bio|blk|request|tty|usb|sctp|l2cap|hci|mptcp|rxrpc|tcp|xfrm|nexthop|fib6_info|rt6|mr|ipv6|inet|vsock|nfc|nf|qdisc|tcf|bpf|dma_fence|drm|kvm)_(put|get|hold|unhold|release|ref|unref)$|^(put|get)_(device|pid|cred|task_struct|net|page|nsproxy|user_ns|mnt_ns|ipc_ns|uts_ns|cgroup_ns|time_ns|fs_context)\w*$|_ref_(put|get|inc|dec|sub|add|zero|or_null)\w*$|^req_ref_\w+$|^(__)?put_\w+_ref$|^kobject_(put|release|cleanup)$|^kref_put\w*$|^of_node_(put|get|release)$/;
 /** A subsystem's wrapper around a lock primitive (`f2fs_down_write`, `lock_sock_fast`): lockdep blames its caller. */
 const LOCK_WRAPPERS = /^\w+_(down|up)_(read|write)(_\w+)?$|^(__)?lock_sock(_nested|_fast)?$|^(__)?release_sock$|^unlock_sock_fast$|^\w+_(mutex|spin|rwsem|rw|read|write)_(lock|unlock|trylock)(_\w+)?$|^(mmap|i_mmap|anon_vma|inode|filemap_invalidate|xa|rtnl)_(read_|write_)?(lock|unlock)(_\w+)?$|^mnt_want_write(_file)?$|^__mnt_want_write(_file)?$|^(__)?sb_start_(write|intwrite|pagefault)(_trylock)?$|^file_start_write$|^clk_(prepare|enable)_lock$/;
 
@@ -273,7 +275,7 @@ export const REPORT_TYPES: ReportType[] = [
     from: ['trace'],
     skip: LOCK_WRAPPERS,
     // a copy that may fault is where the sleep happens: it is named, as the kernel's might_fault() check names it
-    keep: ['usercopy'],
+    keep: ['usercopy', 'exception'],
     sample: 'BUG: sleeping function called from invalid context at kernel/locking/mutex.c:580',
   },
   {
@@ -302,7 +304,8 @@ export const REPORT_TYPES: ReportType[] = [
     id: 'bug-bad-page',
     match: (e) => e.kind === 'bug' && /Bad page (state|map)/.test(e.title),
     title: (e) => `BUG: Bad page ${/Bad page map/.test(e.title) ? 'map' : 'state'}`,
-    from: ['trace'],
+    // the page's owner, who allocated it, left it in that state; without page_owner the freeing path is what is known
+    from: ['alloc-site', 'trace'],
     sample: 'BUG: Bad page state in process swapper/0  pfn:02a5c',
   },
   {
@@ -472,12 +475,17 @@ export function guiltyFrame(e: LogEvent, type: ReportType | undefined, headerSym
   const stall = type?.id === 'rcu-stall' || type?.id === 'soft-lockup';
   const all = physicalFrames(usableFrames(e));
   const frames = stall && all.some((f) => f.stack !== 'irq' && !genericFrame(f)) ? all.filter((f) => f.stack !== 'irq') : all;
-  const from = type?.from ?? ['trace'];
+  // A hard lockup shown only from the CPU that detected it: its trace and registers are the detector's, not the stuck CPU's.
+  const detectorOnly = e.kind === 'hard-lockup' && e.details.detectedBy !== undefined && e.details.detectedBy !== e.cpu;
+  const from = detectorOnly ? (['related'] as FrameSource[]) : (type?.from ?? ['trace']);
   for (const src of from) {
     if (src === 'header') {
       const h = headerSym ?? (e.details.racing?.[0] ? { function: e.details.racing[0] } : undefined);
       const helper = (fn: string) => fn.startsWith('0x') || (type?.headerFamilies ? inFamilies(fn, type.headerFamilies) : generic(fn));
       if (h && !helper(h.function)) return blamed(h);
+    } else if (src === 'alloc-site') {
+      const f = physicalFrames(e.details.allocatedBy ?? []).find((x) => !genericFrame(x));
+      if (f) return blamed(f);
     } else if (src === 'in-flight') {
       const w = e.details.inFlight?.find((x) => !generic(x.func));
       if (w) return { function: w.func };

@@ -63,6 +63,8 @@ interface Open {
   route: string;
   lastTs?: number;
   lines: number;
+  /** Bad page state: page_owner's allocation stack. */
+  allocTarget?: Target;
   /** lockdep: the last line ended in `takes:` (the next names the lock and where it is taken). */
   takes?: boolean;
   /** Inlined functions printed before the PC's own RIP/pc line (symbolized reports), innermost first. */
@@ -745,6 +747,19 @@ export class LogMachine {
       ev.details.namedFunction ??= m[1];
       return true;
     }
+    // Bad page state with page_owner: the stack that allocated the page, then the one that last freed it.
+    if (kind === 'bug' && /^page last allocated via /.test(t)) {
+      this.closeTrace(o);
+      const tg = new Target();
+      tg.state = 'active';
+      o.allocTarget = tg;
+      o.cur = tg;
+      return true;
+    }
+    if (kind === 'bug' && /^page (last free|has been migrated)/.test(t)) {
+      this.closeTrace(o);
+      return true;
+    }
     // lockdep's inconsistent-state report: the lock the context `takes:` and where, on the next line.
     if (kind === 'lockdep' && /\btakes:$/.test(t)) {
       o.takes = true;
@@ -997,6 +1012,8 @@ export class LogMachine {
     o.structured = true;
     if (o.section === 'task') return;
     if (cpu !== undefined && ev.cpu === undefined) ev.cpu = cpu;
+    // A hard lockup printed by another CPU (the buddy detector, a panic on the detecting CPU): its trace is that CPU's.
+    if (ev.kind === 'hard-lockup' && cpu !== undefined && ev.cpu !== cpu) ev.details.detectedBy ??= cpu;
     const same = cpu === undefined || ev.cpu === cpu;
     if (task && same && (!ev.task || ev.task.pid < 0 || ev.kind === 'oom')) ev.task = task;
     if (release && /\d/.test(release)) ev.release ??= release;
@@ -1046,6 +1063,10 @@ export class LogMachine {
     this.finishRegs(o);
     o.main.finish();
     for (const tk of o.tasks) tk.target.finish();
+    if (o.allocTarget) {
+      o.allocTarget.finish();
+      o.ev.details.allocatedBy = o.allocTarget.frames;
+    }
     const ev = o.ev;
     ev.trace = o.main.frames;
     // register set stacks: the stack of the frame made from its PC (or of the next frame), user for user mode
