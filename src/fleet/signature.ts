@@ -124,7 +124,8 @@ function reportSignature(kind: string, e: LogEvent): string {
   const report = e.details.report!;
   const fn = normaliseFunction(e.culprit!.function);
   const what = report.title.replace(/ in \S+$/, '');
-  return `${kind}:${fn}${e.culprit!.module ? ` [${e.culprit!.module}]` : ''}: ${normaliseTitle(what)}`;
+  // A report the console garbled groups apart: its frames cannot be trusted to name the bug.
+  return `${kind}:${report.corrupted ? 'corrupted: ' : ''}${fn}${e.culprit!.module ? ` [${e.culprit!.module}]` : ''}: ${normaliseTitle(what)}`;
 }
 
 /** Report types whose signature comes from the diagnosis (the holder, the loop), not from the report's title. */

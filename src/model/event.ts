@@ -105,6 +105,8 @@ export interface EventDetails {
   inInterrupt?: boolean;
   /** kasan/kfence/ubsan: bug type (`use-after-free`, `slab-out-of-bounds`, `shift-out-of-bounds`, ...). */
   bugType?: string;
+  /** The first line of the report that shows console output lost or run together (two lines glued, a cut trace header, a stray fragment). */
+  garbledLine?: number;
   /** Bad page state: the stack that allocated the page, as page_owner recorded it (`page last allocated via ...`). */
   allocatedBy?: Frame[];
   /** kcsan: the two racing functions of the title (`data-race in a / b`). */

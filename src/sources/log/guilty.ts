@@ -578,7 +578,13 @@ export function reportTitle(type: ReportType, e: LogEvent, guilty: Blamed | unde
 export function describeReport(type: ReportType, e: LogEvent, culprit: Blamed | undefined): NonNullable<LogEvent['details']['report']> {
   const activity = type.id === 'rcu-stall' || type.id === 'soft-lockup' ? activityFrame(e.trace, type) : undefined;
   const guilty = activity ?? culprit;
-  return { type: type.id, title: reportTitle(type, e, guilty), ...(activity && activity.function !== culprit?.function ? { guilty: activity } : {}) };
+  const corrupted = e.details.garbledLine !== undefined ? `console output lost or run together at line ${e.details.garbledLine}: the trace cannot be trusted` : undefined;
+  return {
+    type: type.id,
+    title: reportTitle(type, e, guilty),
+    ...(activity && activity.function !== culprit?.function ? { guilty: activity } : {}),
+    ...(corrupted ? { corrupted } : {}),
+  };
 }
 
 /** Common code by source path: the kernel core, mm, the VFS's own files, architecture and library code. */

@@ -622,6 +622,7 @@ export class LogMachine {
   private consume(o: Open, body: string, t: string, line: number): boolean {
     const ev = o.ev;
     const kind = ev.kind;
+    if (ev.details.garbledLine === undefined && isGarbled(t, o.main.state === 'active')) ev.details.garbledLine = line;
 
     // Stack markers (old kernels put a frame on the same line).
     const mk = parseMarker(body);
@@ -1097,6 +1098,17 @@ export class LogMachine {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * A line that shows the console lost output: text run into stack words (`... disabfd5bb59b0 0000000000000086`), a
+ * trace header cut behind them (`ffff8Trace:`), or a stray number alone inside a trace.
+ */
+function isGarbled(t: string, inTrace: boolean): boolean {
+  // a word of letters run into 8+ hex digits (`disabfd5bb59b0`) beside stack words
+  if (/\b[0-9a-f]{16}\b/.test(t) && t.split(/\s+/).some((w) => /^[A-Za-z]*[g-zG-Z][A-Za-z]*[0-9a-f]{8,}$/.test(w))) return true;
+  if (/[0-9a-f](Call )?Trace:\s*$/.test(t)) return true;
+  return inTrace && /^\d{1,3}$/.test(t);
+}
 
 function matchHeader(t: string): { row: HeaderRow; m: RegExpExecArray } | undefined {
   for (const row of HEADERS) {

@@ -93,3 +93,47 @@ test('KCSAN names both racing functions; kmemleak blames the allocation site bel
   )!;
   assert.equal(m.details.report?.title, 'memory leak in hci_conn_add');
 });
+
+test('two CPUs printing at once: PRINTK_CALLER ids untangle the reports, each blamed on its own frames', () => {
+  const a = (s: string) => `[  100.000001][    T7] ${s}`;
+  const b = (s: string) => `[  100.000002][  T812] ${s}`;
+  const log = parseLogText(
+    [
+      a('------------[ cut here ]------------'),
+      a('WARNING: CPU: 0 PID: 7 at net/core/skbuff.c:123 skb_panic_helper+0x10/0x20'),
+      b('BUG: KASAN: slab-use-after-free in ext4_search_dir+0x2b5/0x300'),
+      a('CPU: 0 PID: 7 Comm: kworker/0:1 Not tainted 6.6.0 #1'),
+      b('Read of size 1 at addr ffff888012345678 by task cat/812'),
+      a('Call Trace:'),
+      b('CPU: 1 PID: 812 Comm: cat Not tainted 6.6.0 #1'),
+      a(' <TASK>'),
+      b('Call Trace:'),
+      a(' tun_build_skb+0x100/0x300'),
+      b(' <TASK>'),
+      a(' tun_get_user+0x200/0x900'),
+      b(' ext4_search_dir+0x2b5/0x300'),
+      a(' </TASK>'),
+      b(' ext4_find_entry+0x1/0x2'),
+      b(' </TASK>'),
+    ].join('\n'),
+    't.log',
+  ).events.filter((e) => e.details.report);
+  assert.deepEqual(
+    log.map((e) => e.details.report?.title),
+    ['WARNING in skb_panic_helper', 'KASAN: slab-use-after-free Read in ext4_search_dir'],
+  );
+  assert.ok(log.every((e) => !e.details.report?.corrupted));
+});
+
+test('console output run together inside a report marks it corrupted', () => {
+  const e = first(
+    [
+      '[12125.229431] INFO: task kworker/2:1:3331 blocked for more than 120 seconds.',
+      '[12125.269795] "echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disabfd5bb59b0 0000000000000086 ffff881fbf770000',
+      '[12129.329892]  ffff881fd5bb5fd8 ffff8Trace:',
+      '[12134.346772]  [<ffffffff81234567>] schedule+0x29/0x70',
+      '[12136.549333]  [<ffffffff81234568>] xfs_log_commit_cil+0x1a6/0x4a0 [xfs]',
+    ].join('\n'),
+  )!;
+  assert.match(e.details.report?.corrupted ?? '', /line 2/);
+});
