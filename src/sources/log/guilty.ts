@@ -77,6 +77,11 @@ const LOCKDEP_KEEP = ['alloc', 'page-free', 'wait', 'list', 'refcount', 'debugob
 /** A task hung in one of these names the mechanism it waits for, which is what a reader wants to know. */
 const HUNG_KEEP_RE = /^(synchronize_rcu(_expedited)?|synchronize_srcu|__synchronize_srcu|rcu_barrier\w*|flush_work|__flush_work|flush_workqueue|__flush_workqueue|drain_workqueue|flush_delayed_work|cancel_work_sync|__cancel_work_timer|cancel_delayed_work_sync|kthread_flush_work|blk_mq_freeze_queue_wait|blk_mq_freeze_queue|del_gendisk|wait_for_device_probe|rtnl_lock|rtnl_lock_killable|rtnl_lock_interruptible|lock_sock_nested|__lock_sock|lock_sock|sk_wait_data|inode_lock|inode_lock_shared|filemap_fdatawait\w*|__filemap_fdatawait_range|wb_wait_for_completion|jbd2_log_wait_commit|jbd2_journal_commit_transaction|xlog_wait)$/
 
+/** A report type that is one event kind with a fixed title. */
+function byKind(kind: LogEvent['kind'], title: string, from: FrameSource[], sample: string): ReportType {
+  return { id: kind, match: (e) => e.kind === kind, title: () => title, from, sample };
+}
+
 export const REPORT_TYPES: ReportType[] = [
   // --- memory-safety sanitizers --------------------------------------------------------------
   {
@@ -126,13 +131,7 @@ export const REPORT_TYPES: ReportType[] = [
     from: ['trace'],
     sample: 'UBSAN: shift-out-of-bounds in lib/test_ubsan.c:17:5',
   },
-  {
-    id: 'memory-leak',
-    match: (e) => e.kind === 'memory-leak',
-    title: () => 'memory leak',
-    from: ['trace'],
-    sample: 'unreferenced object 0xffff888109e3fc00 (size 1024):',
-  },
+  byKind('memory-leak', 'memory leak', ['trace'], 'unreferenced object 0xffff888109e3fc00 (size 1024):'),
   // --- lockdep -------------------------------------------------------------------------------
   {
     id: 'lockdep-returning',
@@ -260,13 +259,7 @@ export const REPORT_TYPES: ReportType[] = [
     skip: /^usb_(start_wait_urb|internal_control_msg|control_msg(_send|_recv)?|bulk_msg|interrupt_msg)$/,
     sample: 'WARNING: CPU: 0 PID: 4077 at drivers/usb/core/urb.c:504 usb_submit_urb+0xed2/0x18a0',
   },
-  {
-    id: 'warning',
-    match: (e) => e.kind === 'warning',
-    title: () => 'WARNING',
-    from: ['header', 'trace'],
-    sample: 'WARNING: CPU: 1 PID: 2 at fs/ext4/inode.c:3650 ext4_set_page_dirty+0x35/0x50',
-  },
+  byKind('warning', 'WARNING', ['header', 'trace'], 'WARNING: CPU: 1 PID: 2 at fs/ext4/inode.c:3650 ext4_set_page_dirty+0x35/0x50'),
   // --- BUG: lines ----------------------------------------------------------------------------
   {
     id: 'bug-sleeping',
@@ -337,27 +330,9 @@ export const REPORT_TYPES: ReportType[] = [
     sample: 'BUG: Dentry ffff88807b6e3f20{i=0,n=bus}  still in use (1) [unmount of ext4 sda1]',
   },
   // --- faults --------------------------------------------------------------------------------
-  {
-    id: 'null-deref',
-    match: (e) => e.kind === 'null-deref',
-    title: () => 'BUG: unable to handle kernel NULL pointer dereference',
-    from: ['pc', 'trace'],
-    sample: 'BUG: kernel NULL pointer dereference, address: 0000000000000008',
-  },
-  {
-    id: 'paging-request',
-    match: (e) => e.kind === 'paging-request',
-    title: () => 'BUG: unable to handle kernel paging request',
-    from: ['pc', 'trace'],
-    sample: 'BUG: unable to handle page fault for address: ffffffffff600000',
-  },
-  {
-    id: 'gpf',
-    match: (e) => e.kind === 'gpf',
-    title: () => 'general protection fault',
-    from: ['pc', 'trace'],
-    sample: 'general protection fault, probably for non-canonical address 0xdffffc0000000001: 0000 [#1] PREEMPT SMP KASAN',
-  },
+  byKind('null-deref', 'BUG: unable to handle kernel NULL pointer dereference', ['pc', 'trace'], 'BUG: kernel NULL pointer dereference, address: 0000000000000008'),
+  byKind('paging-request', 'BUG: unable to handle kernel paging request', ['pc', 'trace'], 'BUG: unable to handle page fault for address: ffffffffff600000'),
+  byKind('gpf', 'general protection fault', ['pc', 'trace'], 'general protection fault, probably for non-canonical address 0xdffffc0000000001: 0000 [#1] PREEMPT SMP KASAN'),
   {
     id: 'unhandled-fault',
     match: (e) => e.kind === 'oops' && /^Unhandled fault/.test(e.title),
@@ -382,34 +357,10 @@ export const REPORT_TYPES: ReportType[] = [
     skip: /^\w+_wait_(on|for)_\w+$|^(__)?wait_event\w*$|^\w+_wait_event\w*$/,
     sample: 'INFO: task kworker/u8:2:117 blocked for more than 122 seconds.',
   },
-  {
-    id: 'rcu-stall',
-    match: (e) => e.kind === 'rcu-stall',
-    title: () => 'INFO: rcu detected stall',
-    from: ['related', 'pc', 'trace'],
-    sample: 'rcu: INFO: rcu_preempt self-detected stall on CPU',
-  },
-  {
-    id: 'soft-lockup',
-    match: (e) => e.kind === 'soft-lockup',
-    title: () => 'BUG: soft lockup',
-    from: ['pc', 'trace'],
-    sample: 'watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [mapper:127]',
-  },
-  {
-    id: 'hard-lockup',
-    match: (e) => e.kind === 'hard-lockup',
-    title: () => 'BUG: hard lockup',
-    from: ['related', 'pc', 'trace'],
-    sample: 'NMI watchdog: Watchdog detected hard LOCKUP on cpu 3',
-  },
-  {
-    id: 'csd-lock',
-    match: (e) => e.kind === 'csd-lock',
-    title: () => 'INFO: csd lock timeout',
-    from: ['trace'],
-    sample: 'smp: csd: Detected non-responsive CSD lock (#1) on CPU#1, waiting 5000000032 ns for CPU#06 do_flush_tlb_all+0x0/0x30(0x0).',
-  },
+  byKind('rcu-stall', 'INFO: rcu detected stall', ['related', 'pc', 'trace'], 'rcu: INFO: rcu_preempt self-detected stall on CPU'),
+  byKind('soft-lockup', 'BUG: soft lockup', ['pc', 'trace'], 'watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [mapper:127]'),
+  byKind('hard-lockup', 'BUG: hard lockup', ['related', 'pc', 'trace'], 'NMI watchdog: Watchdog detected hard LOCKUP on cpu 3'),
+  byKind('csd-lock', 'INFO: csd lock timeout', ['trace'], 'smp: csd: Detected non-responsive CSD lock (#1) on CPU#1, waiting 5000000032 ns for CPU#06 do_flush_tlb_all+0x0/0x30(0x0).'),
   {
     id: 'workqueue-lockup',
     match: (e) => e.kind === 'workqueue-lockup',
