@@ -32,3 +32,28 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+
+// The library API (package exports `coroner` and `coroner/dump`): dist/api/*.mjs, and its declarations in dist/types
+// (tsc, declarations only). Only for the default build: `--outfile` builds the CLI alone.
+if (at < 0) {
+  rmSync(join(root, 'dist/api'), { recursive: true, force: true });
+  await build({
+    absWorkingDir: root,
+    entryPoints: { index: 'src/api/index.ts', dump: 'src/api/dump.ts' },
+    outdir: 'dist/api',
+    outExtension: { '.js': '.mjs' },
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    bundle: true,
+    external: ['esbuild', 'iced-x86', 'zstddec', 'playwright-core', 'lzo'],
+    banner: { js: "import { createRequire as __coronerCreateRequire } from 'node:module'; const require = __coronerCreateRequire(import.meta.url);" },
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  });
+  const { execFileSync } = await import('node:child_process');
+  rmSync(join(root, 'dist/types'), { recursive: true, force: true });
+  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.types.json')], { stdio: 'inherit' });
+}
