@@ -112,3 +112,31 @@ describe('dump struct', () => {
     });
   }
 });
+
+describe('dump mod / dump waitq', () => {
+  for (const d of allFixtureDirs().filter((x) => existsSync(join(x, 'vmcore.kdump')))) {
+    const name = d.split('/').slice(-2).join('/');
+    const vmcore = join(d, 'vmcore.kdump');
+    if (existsSync(join(d, 'crash.mod.txt'))) {
+      it(`${name}: dump mod lists crash's modules (struct module, name, base, size)`, () => {
+        // crash also names the object file it loaded for a module; Coroner loads none.
+        const strip = (t: string) => t.trim().split('\n').map((l) => l.replace(/\s+(\(not loaded\)\s+\[CONFIG_KALLSYMS\]|\/\S+\.ko)\s*$/, ''));
+        assert.deepEqual(strip(runCli(['dump', 'mod', vmcore]).stdout), strip(readFileSync(join(d, 'crash.mod.txt'), 'utf8')));
+      });
+    }
+    if (existsSync(join(d, 'crash.waitq-uffd.txt'))) {
+      it(`${name}: dump waitq lists the waiters crash's waitq lists`, () => {
+        for (const block of readFileSync(join(d, 'crash.waitq-uffd.txt'), 'utf8').split(/^== /m).filter(Boolean)) {
+          const addr = /^waitq \S+ \(([0-9a-f]+)\)/.exec(block)![1];
+          const want = block.split('\n').slice(1).filter(Boolean).join('\n');
+          assert.equal(runCli(['dump', 'waitq', vmcore, addr]).stdout.trim(), want, addr);
+        }
+      });
+    }
+  }
+  it('dump waitq of an address that is no wait queue says why, exit 2', { skip: !dirs.length && 'no fixtures' }, () => {
+    const r = runCli(['dump', 'waitq', join(dirs[0], 'vmcore.kdump'), 'ffffffffff000000']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /waitq 0xffffffffff000000: cannot read .* is not mapped/);
+  });
+});

@@ -1,6 +1,8 @@
 /** `coroner dump ...`: raw views of a vmcore (info, log; later ps, bt). */
 import { Option, type Command } from '@commander-js/extra-typings';
 import type { Backtrace, DumpFrame, DumpInfo, KernelDump, Regs, TaskInfo } from '../../sources/dump/index.ts';
+import type { Kernel } from '../../sources/dump/kernel/value.ts';
+import type { ModuleSymbols } from '../../sources/dump/kernel/symbols.ts';
 
 /** Loaded on first use, so `coroner --help` and other commands stay fast. */
 async function reader() {
@@ -280,6 +282,38 @@ async function addressArg(d: { symbols: { address(name: string): bigint | undefi
   return at;
 }
 
+/** crash `mod` layout: struct module, name, core text base, core size; object files are not looked for. */
+export function renderMod(modules: readonly ModuleSymbols[]): string {
+  const rows = [...modules]
+    .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0))
+    .map((m) => {
+      const core = m.regions.filter((r) => !r.kind.startsWith('init'));
+      const text = core.find((r) => r.kind.endsWith('text')) ?? core[0];
+      const size = core.reduce((n, r) => n + (r.end - r.start), 0n);
+      return { addr: hex(m.address), name: m.name, base: text ? hex(text.start) : '?'.repeat(16), size: size.toString() };
+    });
+  const w = Math.max(4, ...rows.map((r) => r.name.length));
+  const sw = Math.max(5, ...rows.map((r) => r.size.length));
+  const out = [`     MODULE       ${'NAME'.padEnd(w)}        BASE        ${'SIZE'.padStart(sw)}  OBJECT FILE`];
+  for (const r of rows) out.push(`${r.addr}  ${r.name.padEnd(w)}  ${r.base}  ${r.size.padStart(sw)}  (not loaded)  [CONFIG_KALLSYMS]`);
+  return out.join('\n') + '\n';
+}
+
+/** The tasks on a wait queue head, in list order: each entry's `private` (the task it wakes). */
+export function waitQueueTasks(k: Kernel, head: bigint): bigint[] {
+  const h = k.value(head, 'struct wait_queue_head');
+  const list = h.member('head');
+  const first = list.member('next').pointer();
+  const entryOff = BigInt(k.type('struct wait_queue_entry').offsetOf('entry'));
+  const out: bigint[] = [];
+  for (let p = first, n = 0; p !== list.address && p !== 0n && n < 100_000; n++) {
+    const e = k.value(p - entryOff, 'struct wait_queue_entry');
+    out.push(e.member('private').pointer());
+    p = e.member('entry').member('next').pointer();
+  }
+  return out;
+}
+
 /** crash `rd` layout: 16 bytes a line as words of `size` bytes (little-endian), then their ASCII. */
 export function renderRd(at: bigint, bytes: Buffer, size: number): string {
   const lines: string[] = [];
@@ -320,7 +354,7 @@ export function renderBt(trace: Backtrace, head: { pid?: number; task?: string; 
 }
 
 export function registerDump(program: Command): void {
-  const dump = program.command('dump').description('raw views of a vmcore: info, log, ps, bt');
+  const dump = program.command('dump').description('raw views of a vmcore: info, log, ps, bt, sym, rd, dis, p, struct, mod, waitq');
 
   dump
     .command('info')
@@ -553,6 +587,58 @@ export function registerDump(program: Command): void {
         } catch (e) {
           throw new InputError(`struct ${name} at 0x${at.toString(16)}: ${readFailure(e)}`, vmcore);
         }
+      } finally {
+        d.close();
+      }
+    });
+
+  dump
+    .command('mod')
+    .description("loaded modules, as crash's `mod` lists them (struct module, name, text base, size)")
+    .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
+    .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
+    .action(async (vmcore, opts) => {
+      const { openKernelDump } = await reader();
+      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      try {
+        write(renderMod(d.symbols.moduleList));
+        for (const n of d.incomplete.filter((x) => /^modules?\b/.test(x))) process.stderr.write(`coroner: ${n}\n`);
+      } finally {
+        d.close();
+      }
+    });
+
+  dump
+    .command('waitq')
+    .description("the tasks waiting on a wait queue head, as crash's `waitq ADDR` lists them")
+    .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
+    .argument('<address>', 'address of a struct wait_queue_head (hex), or a global one by name')
+    .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
+    .action(async (vmcore, address, opts) => {
+      const { openKernelDump } = await reader();
+      const { InputError } = await import('../../model/errors.ts');
+      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      try {
+        const at = await addressArg(d, address, vmcore);
+        let waiters: bigint[];
+        try {
+          waiters = waitQueueTasks(d.kernel, at);
+        } catch (e) {
+          throw new InputError(`waitq 0x${at.toString(16)}: ${readFailure(e)}`, vmcore);
+        }
+        if (!waiters.length) {
+          write(`wait queue ${at.toString(16)} is empty\n`);
+          return;
+        }
+        const tasks = new Map(d.scheduler.tasks().map((t) => [t.address, t]));
+        write(
+          waiters
+            .map((w) => {
+              const t = tasks.get(w);
+              return `PID: ${String(t?.pid ?? '?').padEnd(8)} TASK: ${w.toString(16)}  CPU: ${String(t?.cpu ?? '?').padEnd(4)} COMMAND: "${t?.comm ?? '?'}"`;
+            })
+            .join('\n') + '\n',
+        );
       } finally {
         d.close();
       }
