@@ -140,3 +140,20 @@ describe('dump mod / dump waitq', () => {
     assert.match(r.stderr, /waitq 0xffffffffff000000: cannot read .* is not mapped/);
   });
 });
+
+describe('dump task', () => {
+  for (const d of fixtureDirs().filter((x) => existsSync(join(x, 'vmcore.kdump')) && existsSync(join(x, 'crash.foreach-UN-bt.txt')))) {
+    const heads = [...readFileSync(join(d, 'crash.foreach-UN-bt.txt'), 'utf8').matchAll(/^PID: (\d+)\s+TASK: ([0-9a-f]+)\s+CPU: \d+\s+COMMAND: "(.*)"$/gm)];
+    if (!heads.length) continue;
+    it(`${d.split('/').slice(-2).join('/')}: dump task prints crash's task header and the task_struct (pid, comm, state)`, () => {
+      for (const m of heads.slice(0, 3)) {
+        const out = runCli(['dump', 'task', join(d, 'vmcore.kdump'), m[1]]).stdout;
+        assert.equal(out.split('\n')[0], m[0]);
+        assert.match(out, new RegExp(`^  pid = ${m[1]},$`, 'm'));
+        assert.match(out, new RegExp(`^  comm = "${m[3].replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}(\\\\000)*",$`, 'm'));
+        // the same struct by address
+        assert.equal(runCli(['dump', 'task', join(d, 'vmcore.kdump'), m[2]]).stdout, out);
+      }
+    });
+  }
+});

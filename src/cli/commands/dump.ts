@@ -354,7 +354,7 @@ export function renderBt(trace: Backtrace, head: { pid?: number; task?: string; 
 }
 
 export function registerDump(program: Command): void {
-  const dump = program.command('dump').description('raw views of a vmcore: info, log, ps, bt, sym, rd, dis, p, struct, mod, waitq');
+  const dump = program.command('dump').description('raw views of a vmcore: info, log, ps, bt, sym, rd, dis, p, struct, task, mod, waitq');
 
   dump
     .command('info')
@@ -603,6 +603,40 @@ export function registerDump(program: Command): void {
       try {
         write(renderMod(d.symbols.moduleList));
         for (const n of d.incomplete.filter((x) => /^modules?\b/.test(x))) process.stderr.write(`coroner: ${n}\n`);
+      } finally {
+        d.close();
+      }
+    });
+
+  dump
+    .command('task')
+    .description("a task's struct task_struct, as crash's `task PID` prints it (types from the dump's BTF)")
+    .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
+    .argument('<pid...>', 'PIDs (every thread with that PID), or task_struct addresses (hex)')
+    .option('-x, --hex', 'integers in hex')
+    .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
+    .action(async (vmcore, ids, opts) => {
+      const { openKernelDump } = await reader();
+      const { InputError } = await import('../../model/errors.ts');
+      const { printValue } = await import('../print-value.ts');
+      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      try {
+        const tasks = d.scheduler.tasks();
+        const out: string[] = [];
+        for (const id of ids) {
+          const chosen = /^(0x)?[0-9a-f]{16}$/i.test(id) ? tasks.filter((t) => t.address === BigInt(id.startsWith('0x') ? id : `0x${id}`)) : /^\d+$/.test(id) ? tasks.filter((t) => t.pid === Number(id)) : undefined;
+          if (!chosen) throw new InputError(`task: ${JSON.stringify(id)}: expected a PID or a task_struct address`, vmcore);
+          if (!chosen.length) throw new InputError(`no task ${id} in the dump`, vmcore);
+          for (const t of chosen) {
+            out.push(`PID: ${String(t.pid).padEnd(8)} TASK: ${hex(t.address)}  CPU: ${String(t.cpu).padEnd(4)} COMMAND: "${t.comm}"`);
+            try {
+              out.push(`struct task_struct ${printValue(d.kernel.value(t.address, 'struct task_struct'), d.symbols, { hex: opts.hex })}`);
+            } catch (e) {
+              throw new InputError(`task ${t.pid} at 0x${t.address.toString(16)}: ${readFailure(e)}`, vmcore);
+            }
+          }
+        }
+        write(out.join('\n') + '\n');
       } finally {
         d.close();
       }
