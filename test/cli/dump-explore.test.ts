@@ -157,3 +157,21 @@ describe('dump task', () => {
     });
   }
 });
+
+describe('dump kmem -i', () => {
+  for (const d of allFixtureDirs()) {
+    const vmcore = [join(d, 'vmcore.kdump'), join(d, 'vmcore')].find((f) => existsSync(f));
+    if (!vmcore) continue;
+    const name = d.split('/').slice(-2).join('/');
+    const oracle = join(d, 'crash.kmem-i.txt');
+    it(`${name}: ${existsSync(oracle) ? "equal to crash's kmem -i" : 'totals that add up'}`, () => {
+      const r = runCli(['dump', 'kmem', '-i', vmcore]);
+      assert.equal(r.code, 0, r.stderr);
+      if (existsSync(oracle)) assert.equal(r.stdout, readFileSync(oracle, 'utf8').replace(/\n*$/, '\n'));
+      const pages = (label: string) => BigInt(new RegExp(`^\\s*${label}\\s+(\\d+)`, 'm').exec(r.stdout)![1]);
+      assert.equal(pages('FREE') + pages('USED'), pages('TOTAL MEM'));
+      assert.ok(pages('SHARED') > 0n && pages('SHARED') < pages('TOTAL MEM'));
+      assert.ok(pages('SLAB') > 0n && pages('COMMIT LIMIT') > 0n);
+    });
+  }
+});

@@ -354,7 +354,7 @@ export function renderBt(trace: Backtrace, head: { pid?: number; task?: string; 
 }
 
 export function registerDump(program: Command): void {
-  const dump = program.command('dump').description('raw views of a vmcore: info, log, ps, bt, sym, rd, dis, p, struct, task, mod, waitq');
+  const dump = program.command('dump').description('raw views of a vmcore: info, log, ps, bt, sym, rd, dis, p, struct, task, kmem, mod, waitq');
 
   dump
     .command('info')
@@ -637,6 +637,27 @@ export function registerDump(program: Command): void {
           }
         }
         write(out.join('\n') + '\n');
+      } finally {
+        d.close();
+      }
+    });
+
+  dump
+    .command('kmem')
+    .description("memory totals, as crash's `kmem -i` prints them (free, used, shared, buffers, cached, slab, huge pages, swap, commit)")
+    .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
+    .option('-i, --info', "crash's kmem -i (the only view so far; the default)")
+    .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
+    .action(async (vmcore, opts) => {
+      const { openKernelDump } = await reader();
+      const { memInfo, renderMemInfo } = await import('../../sources/dump/walk/meminfo.ts');
+      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      try {
+        // arm64's vmemmap starts at the first page of memory (PHYS_OFFSET), x86_64's at pfn 0
+        const mem = d.memory as { vmemmapBase?: bigint; physBase?: bigint };
+        const m = memInfo(d.kernel, { vmemmap: mem.vmemmapBase, vmemmapFirstPfn: d.arch === 'arm64' && mem.physBase !== undefined ? mem.physBase >> 12n : 0n });
+        write(renderMemInfo(m));
+        if (m.unknown.length) process.stderr.write(`coroner: ${vmcore}: not read from this dump (shown as 0): ${m.unknown.join(', ')}\n`);
       } finally {
         d.close();
       }
