@@ -175,3 +175,23 @@ describe('dump kmem -i', () => {
     });
   }
 });
+
+describe('dump irq -s', () => {
+  for (const d of allFixtureDirs()) {
+    const vmcore = [join(d, 'vmcore.kdump'), join(d, 'vmcore')].find((f) => existsSync(f));
+    if (!vmcore) continue;
+    const name = d.split('/').slice(-2).join('/');
+    const oracle = join(d, 'crash.irq-s.txt');
+    if (existsSync(oracle)) {
+      it(`${name}: equal to crash's irq -s`, () => assert.equal(runCli(['dump', 'irq', '-s', vmcore]).stdout, readFileSync(oracle, 'utf8')));
+    } else if (/6\.12/.test(name)) {
+      // 6.5+ keeps the descriptors in a maple tree: the legacy ISA interrupts are there as on 6.1
+      it(`${name}: the legacy interrupts from the maple tree`, () => {
+        const out = runCli(['dump', 'irq', '-s', vmcore]).stdout;
+        for (const [irq, chip, handler] of [[0, 'IO-APIC-edge', 'timer'], [4, 'IO-APIC-edge', 'ttyS0'], [9, 'IO-APIC-fasteoi', 'acpi']] as const) {
+          assert.match(out, new RegExp(`^ {1,2}${irq}:(\\s+\\d+){4}  ${chip}\\s+${handler}$`, 'm'));
+        }
+      });
+    }
+  }
+});

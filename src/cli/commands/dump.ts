@@ -354,7 +354,7 @@ export function renderBt(trace: Backtrace, head: { pid?: number; task?: string; 
 }
 
 export function registerDump(program: Command): void {
-  const dump = program.command('dump').description('raw views of a vmcore: info, log, ps, bt, sym, rd, dis, p, struct, task, kmem, mod, waitq');
+  const dump = program.command('dump').description('raw views of a vmcore: info, log, ps, bt, sym, rd, dis, p, struct, task, kmem, irq, mod, waitq');
 
   dump
     .command('info')
@@ -658,6 +658,31 @@ export function registerDump(program: Command): void {
         const m = memInfo(d.kernel, { vmemmap: mem.vmemmapBase, vmemmapFirstPfn: d.arch === 'arm64' && mem.physBase !== undefined ? mem.physBase >> 12n : 0n });
         write(renderMemInfo(m));
         if (m.unknown.length) process.stderr.write(`coroner: ${vmcore}: not read from this dump (shown as 0): ${m.unknown.join(', ')}\n`);
+      } finally {
+        d.close();
+      }
+    });
+
+  dump
+    .command('irq')
+    .description("interrupts with a handler and their per-CPU counts, as crash's `irq -s` prints them")
+    .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
+    .option('-s, --stats', "crash's irq -s (the only view so far; the default)")
+    .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
+    .action(async (vmcore, opts) => {
+      const { openKernelDump } = await reader();
+      const { InputError } = await import('../../model/errors.ts');
+      const { irqStats, renderIrqStats } = await import('../../sources/dump/walk/irqs.ts');
+      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      try {
+        const cpus = d.onlineCpus();
+        let irqs;
+        try {
+          irqs = irqStats(d.kernel, cpus);
+        } catch (e) {
+          throw new InputError(`irq -s: ${readFailure(e)}`, vmcore);
+        }
+        write(renderIrqStats(irqs, cpus));
       } finally {
         d.close();
       }
