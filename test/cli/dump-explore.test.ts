@@ -195,3 +195,13 @@ describe('dump irq -s', () => {
     }
   }
 });
+
+describe('dump files', () => {
+  for (const d of allFixtureDirs().filter((x) => existsSync(join(x, 'vmcore.kdump')) && existsSync(join(x, 'crash.files-vmm.txt')))) {
+    it(`${d.split('/').slice(-2).join('/')}: equal to crash's files PID (paths across mounts, a socket, an anonymous inode)`, () => {
+      const oracle = readFileSync(join(d, 'crash.files-vmm.txt'), 'utf8');
+      const pid = /^PID: (\d+)/.exec(oracle)![1];
+      assert.equal(runCli(['dump', 'files', join(d, 'vmcore.kdump'), pid]).stdout, oracle);
+    });
+  }
+});

@@ -354,7 +354,7 @@ export function renderBt(trace: Backtrace, head: { pid?: number; task?: string; 
 }
 
 export function registerDump(program: Command): void {
-  const dump = program.command('dump').description('raw views of a vmcore: info, log, ps, bt, sym, rd, dis, p, struct, task, kmem, irq, mod, waitq');
+  const dump = program.command('dump').description('raw views of a vmcore: info, log, ps, bt, sym, rd, dis, p, struct, task, files, kmem, irq, mod, waitq');
 
   dump
     .command('info')
@@ -683,6 +683,43 @@ export function registerDump(program: Command): void {
           throw new InputError(`irq -s: ${readFailure(e)}`, vmcore);
         }
         write(renderIrqStats(irqs, cpus));
+      } finally {
+        d.close();
+      }
+    });
+
+  dump
+    .command('files')
+    .description("a task's open files, as crash's `files PID` lists them (root, cwd, and per descriptor file, dentry, inode, type, path)")
+    .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
+    .argument('<pid...>', 'PIDs (the thread group leader when several threads share the PID)')
+    .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
+    .action(async (vmcore, pids, opts) => {
+      const { openKernelDump } = await reader();
+      const { InputError } = await import('../../model/errors.ts');
+      const { openFiles } = await import('../../sources/dump/walk/files.ts');
+      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      try {
+        const tasks = d.scheduler.tasks();
+        const out: string[] = [];
+        for (const id of pids) {
+          if (!/^\d+$/.test(id)) throw new InputError(`files: ${JSON.stringify(id)}: expected a PID`, vmcore);
+          const all = tasks.filter((t) => t.pid === Number(id) && !t.idle);
+          const t = all.find((x) => x.pid === x.tgid) ?? all[0];
+          if (!t) throw new InputError(`no task with PID ${id} in the dump`, vmcore);
+          let r;
+          try {
+            r = openFiles(d.kernel, t.address);
+          } catch (e) {
+            throw new InputError(`files ${id}: ${readFailure(e)}`, vmcore);
+          }
+          out.push(`PID: ${String(t.pid).padEnd(8)} TASK: ${hex(t.address)}  CPU: ${String(t.cpu).padEnd(4)} COMMAND: "${t.comm}"`);
+          out.push(`ROOT: ${r.root}    CWD: ${r.cwd}`);
+          out.push(' FD       FILE            DENTRY           INODE       TYPE PATH');
+          for (const f of r.files) out.push(`${String(f.fd).padStart(3)} ${hex(f.file)} ${hex(f.dentry)} ${hex(f.inode)} ${f.type.padEnd(4)} ${f.path}`);
+          out.push(''); // crash ends each task's table with a blank line
+        }
+        write(out.join('\n') + '\n');
       } finally {
         d.close();
       }
