@@ -9,6 +9,24 @@ async function reader() {
   return import('../../sources/dump/index.ts');
 }
 
+/** The dump a `dump shell` session keeps open: its commands read it without opening it again. */
+let session: { path: string; dump: KernelDump } | undefined;
+
+async function dumpFor(vmcore: string, opts: { systemMap?: string }): Promise<KernelDump> {
+  if (session && session.path === vmcore) return session.dump;
+  const { openKernelDump } = await reader();
+  return openKernelDump(vmcore, opts);
+}
+
+function release(d: KernelDump): void {
+  if (session?.dump !== d) d.close();
+}
+
+/** Starts (or, with no dump, ends) a `dump shell` session on one open dump. */
+export function useSession(s: { path: string; dump: KernelDump } | undefined): void {
+  session = s;
+}
+
 function utc(sec: number): string {
   return new Date(sec * 1000).toISOString().replace('T', ' ').replace(/\.000Z$/, ' UTC');
 }
@@ -354,7 +372,7 @@ export function renderBt(trace: Backtrace, head: { pid?: number; task?: string; 
 }
 
 export function registerDump(program: Command): void {
-  const dump = program.command('dump').description('raw views of a vmcore: info, log, ps, bt, sym, rd, dis, p, struct, task, files, kmem, irq, mod, waitq');
+  const dump = program.command('dump').description('raw views of a vmcore: info, log, ps, bt, sym, rd, dis, p, struct, task, files, kmem, irq, mod, waitq, and a shell');
 
   dump
     .command('info')
@@ -363,13 +381,12 @@ export function registerDump(program: Command): void {
     .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json'] as const).default('text' as const))
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, opts) => {
-      const { openKernelDump } = await reader();
-      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
       try {
         const info = d.info();
         write(opts.format === 'json' ? toJson(info) : renderDumpInfo(info));
       } finally {
-        d.close();
+        release(d);
       }
     });
 
@@ -379,8 +396,7 @@ export function registerDump(program: Command): void {
     .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
     .option('--system-map <file>', 'System.map (not needed for the log; accepted for symmetry)')
     .action(async (vmcore, opts) => {
-      const { openKernelDump } = await reader();
-      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
       try {
         const lines = d.log();
         const notes = d.printk().notes;
@@ -393,7 +409,7 @@ export function registerDump(program: Command): void {
         write(lines.join('\n') + '\n');
         for (const n of notes) process.stderr.write(`coroner: ${d.path}: log incomplete: ${n}\n`);
       } finally {
-        d.close();
+        release(d);
       }
     });
 
@@ -406,14 +422,13 @@ export function registerDump(program: Command): void {
     .option('--cmdline', 'read each user task\'s command line (json)')
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, opts) => {
-      const { openKernelDump } = await reader();
-      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
       try {
         const recs = psRecords(d, { cmdline: opts.cmdline });
         write(opts.format === 'json' ? toJson(recs) : renderPs(recs, d.totalRamKiB(), { lastRun: opts.lastRun }));
         for (const n of d.scheduler.notes) process.stderr.write(`coroner: ${d.path}: task list incomplete: ${n}\n`);
       } finally {
-        d.close();
+        release(d);
       }
     });
 
@@ -424,9 +439,8 @@ export function registerDump(program: Command): void {
     .argument('<what...>', 'symbol names or addresses (hex)')
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, what, opts) => {
-      const { openKernelDump } = await reader();
       const { InputError } = await import('../../model/errors.ts');
-      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
       try {
         const out: string[] = [];
         for (const w of what) {
@@ -444,7 +458,7 @@ export function registerDump(program: Command): void {
         }
         write(out.join('\n') + '\n');
       } finally {
-        d.close();
+        release(d);
       }
     });
 
@@ -457,9 +471,8 @@ export function registerDump(program: Command): void {
     .addOption(new Option('-s, --size <bits>', 'word size').choices(['8', '16', '32', '64'] as const).default('64' as const))
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, address, count, opts) => {
-      const { openKernelDump } = await reader();
       const { InputError } = await import('../../model/errors.ts');
-      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
       try {
         const at = await addressArg(d, address, vmcore);
         if (!/^\d+$/.test(count) || Number(count) < 1 || Number(count) > 1 << 20) throw new InputError(`count ${JSON.stringify(count)}: expected 1 to ${1 << 20}`, vmcore);
@@ -473,7 +486,7 @@ export function registerDump(program: Command): void {
         }
         write(renderRd(at, bytes, size));
       } finally {
-        d.close();
+        release(d);
       }
     });
 
@@ -486,10 +499,9 @@ export function registerDump(program: Command): void {
     .option('-r, --reverse', 'from the start of the function up to and including the address (crash dis -r)')
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, what, count, opts) => {
-      const { openKernelDump } = await reader();
       const { InputError } = await import('../../model/errors.ts');
       const { decode } = await import('../../sources/dump/arch/x86_64/decode.ts');
-      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
       try {
         if (d.arch !== 'x86_64') throw new InputError(`dis: only x86_64 code is disassembled (this dump is ${d.arch})`, vmcore);
         const addr = await addressArg(d, what, vmcore);
@@ -529,7 +541,7 @@ export function registerDump(program: Command): void {
         });
         write(out.join('\n') + '\n');
       } finally {
-        d.close();
+        release(d);
       }
     });
 
@@ -541,10 +553,9 @@ export function registerDump(program: Command): void {
     .option('-x, --hex', 'integers in hex (crash p -x)')
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, exprs, opts) => {
-      const { openKernelDump } = await reader();
       const { InputError } = await import('../../model/errors.ts');
       const { printValue } = await import('../print-value.ts');
-      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
       try {
         const out: string[] = [];
         exprs.forEach((expr, n) => {
@@ -561,7 +572,7 @@ export function registerDump(program: Command): void {
         });
         write(out.join('\n') + '\n');
       } finally {
-        d.close();
+        release(d);
       }
     });
 
@@ -574,10 +585,9 @@ export function registerDump(program: Command): void {
     .option('-x, --hex', 'integers in hex')
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, type, address, opts) => {
-      const { openKernelDump } = await reader();
       const { InputError } = await import('../../model/errors.ts');
       const { printValue } = await import('../print-value.ts');
-      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
       try {
         const name = type.replace(/^struct\s+/, '');
         const at = await addressArg(d, address, vmcore);
@@ -588,7 +598,7 @@ export function registerDump(program: Command): void {
           throw new InputError(`struct ${name} at 0x${at.toString(16)}: ${readFailure(e)}`, vmcore);
         }
       } finally {
-        d.close();
+        release(d);
       }
     });
 
@@ -598,13 +608,12 @@ export function registerDump(program: Command): void {
     .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, opts) => {
-      const { openKernelDump } = await reader();
-      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
       try {
         write(renderMod(d.symbols.moduleList));
         for (const n of d.incomplete.filter((x) => /^modules?\b/.test(x))) process.stderr.write(`coroner: ${n}\n`);
       } finally {
-        d.close();
+        release(d);
       }
     });
 
@@ -616,10 +625,9 @@ export function registerDump(program: Command): void {
     .option('-x, --hex', 'integers in hex')
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, ids, opts) => {
-      const { openKernelDump } = await reader();
       const { InputError } = await import('../../model/errors.ts');
       const { printValue } = await import('../print-value.ts');
-      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
       try {
         const tasks = d.scheduler.tasks();
         const out: string[] = [];
@@ -638,7 +646,7 @@ export function registerDump(program: Command): void {
         }
         write(out.join('\n') + '\n');
       } finally {
-        d.close();
+        release(d);
       }
     });
 
@@ -649,9 +657,8 @@ export function registerDump(program: Command): void {
     .option('-i, --info', "crash's kmem -i (the only view so far; the default)")
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, opts) => {
-      const { openKernelDump } = await reader();
       const { memInfo, renderMemInfo } = await import('../../sources/dump/walk/meminfo.ts');
-      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
       try {
         // arm64's vmemmap starts at the first page of memory (PHYS_OFFSET), x86_64's at pfn 0
         const mem = d.memory as { vmemmapBase?: bigint; physBase?: bigint };
@@ -659,7 +666,7 @@ export function registerDump(program: Command): void {
         write(renderMemInfo(m));
         if (m.unknown.length) process.stderr.write(`coroner: ${vmcore}: not read from this dump (shown as 0): ${m.unknown.join(', ')}\n`);
       } finally {
-        d.close();
+        release(d);
       }
     });
 
@@ -670,10 +677,9 @@ export function registerDump(program: Command): void {
     .option('-s, --stats', "crash's irq -s (the only view so far; the default)")
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, opts) => {
-      const { openKernelDump } = await reader();
       const { InputError } = await import('../../model/errors.ts');
       const { irqStats, renderIrqStats } = await import('../../sources/dump/walk/irqs.ts');
-      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
       try {
         const cpus = d.onlineCpus();
         let irqs;
@@ -684,7 +690,7 @@ export function registerDump(program: Command): void {
         }
         write(renderIrqStats(irqs, cpus));
       } finally {
-        d.close();
+        release(d);
       }
     });
 
@@ -695,10 +701,9 @@ export function registerDump(program: Command): void {
     .argument('<pid...>', 'PIDs (the thread group leader when several threads share the PID)')
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, pids, opts) => {
-      const { openKernelDump } = await reader();
       const { InputError } = await import('../../model/errors.ts');
       const { openFiles } = await import('../../sources/dump/walk/files.ts');
-      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
       try {
         const tasks = d.scheduler.tasks();
         const out: string[] = [];
@@ -721,8 +726,18 @@ export function registerDump(program: Command): void {
         }
         write(out.join('\n') + '\n');
       } finally {
-        d.close();
+        release(d);
       }
+    });
+
+  dump
+    .command('shell')
+    .description('one open dump, many questions: the dump commands at a prompt (history, tab completion of commands and symbols); reads commands from stdin when it is not a terminal')
+    .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
+    .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
+    .action(async (vmcore, opts) => {
+      const { runShell } = await import('./dump-shell.ts');
+      await runShell(vmcore, { systemMap: opts.systemMap });
     });
 
   dump
@@ -732,9 +747,8 @@ export function registerDump(program: Command): void {
     .argument('<address>', 'address of a struct wait_queue_head (hex), or a global one by name')
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, address, opts) => {
-      const { openKernelDump } = await reader();
       const { InputError } = await import('../../model/errors.ts');
-      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
       try {
         const at = await addressArg(d, address, vmcore);
         let waiters: bigint[];
@@ -757,7 +771,7 @@ export function registerDump(program: Command): void {
             .join('\n') + '\n',
         );
       } finally {
-        d.close();
+        release(d);
       }
     });
 
@@ -772,9 +786,8 @@ export function registerDump(program: Command): void {
     .option('--state <letters>', 'tasks in these states, e.g. D or DR (crash foreach UN bt)')
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, pids, opts) => {
-      const { openKernelDump } = await reader();
       const { InputError } = await import('../../model/errors.ts');
-      const d = openKernelDump(vmcore, { systemMap: opts.systemMap });
+      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
       try {
         const bt = d.backtracer;
         const recs: BtRecord[] = [];
@@ -808,7 +821,7 @@ export function registerDump(program: Command): void {
         }
         write(opts.format === 'json' ? toJson(recs) : text.join('\n'));
       } finally {
-        d.close();
+        release(d);
       }
     });
 }
