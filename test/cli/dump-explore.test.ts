@@ -205,3 +205,24 @@ describe('dump files', () => {
     });
   }
 });
+
+describe('dump list', () => {
+  for (const d of allFixtureDirs().filter((x) => existsSync(join(x, 'vmcore.kdump')))) {
+    const name = d.split('/').slice(-2).join('/');
+    const vmcore = join(d, 'vmcore.kdump');
+    if (existsSync(join(d, 'crash.mod.txt'))) {
+      it(`${name}: the module list from its head holds crash's modules`, () => {
+        const want = [...readFileSync(join(d, 'crash.mod.txt'), 'utf8').matchAll(/^([0-9a-f]{16})  /gm)].map((m) => m[1]).sort();
+        assert.deepEqual(runCli(['dump', 'list', vmcore, 'modules', '-H', '-l', 'module.list']).stdout.trim().split('\n').sort(), want);
+      });
+    }
+    if (existsSync(join(d, 'crash.ps.txt')) && name.startsWith('deb12-6.1.0-56/')) {
+      it(`${name}: the task list from init_task names tasks crash's ps lists`, () => {
+        const ps = new Set([...readFileSync(join(d, 'crash.ps.txt'), 'utf8').matchAll(/^>?\s*\d+\s+\d+\s+\d+\s+([0-9a-f]{16})\s/gm)].map((m) => m[1]));
+        const got = runCli(['dump', 'list', vmcore, 'init_task', '-l', 'task_struct.tasks']).stdout.trim().split('\n');
+        assert.ok(got.length > 10);
+        for (const a of got) assert.ok(ps.has(a.padStart(16, '0')), a);
+      });
+    }
+  }
+});

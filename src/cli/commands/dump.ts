@@ -372,7 +372,7 @@ export function renderBt(trace: Backtrace, head: { pid?: number; task?: string; 
 }
 
 export function registerDump(program: Command): void {
-  const dump = program.command('dump').description('raw views of a vmcore: info, log, ps, bt, sym, rd, dis, p, struct, task, files, kmem, irq, mod, waitq, and a shell');
+  const dump = program.command('dump').description('raw views of a vmcore: info, log, ps, bt, sym, rd, dis, p, struct, task, files, kmem, irq, mod, list, waitq, and a shell');
 
   dump
     .command('info')
@@ -738,6 +738,63 @@ export function registerDump(program: Command): void {
     .action(async (vmcore, opts) => {
       const { runShell } = await import('./dump-shell.ts');
       await runShell(vmcore, { systemMap: opts.systemMap });
+    });
+
+  dump
+    .command('list')
+    .description("follows a linked list as crash's `list` does: entry addresses (and -s, each entry as a struct)")
+    .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
+    .argument('<start>', 'first entry (or, with -H, the list head) as an address (hex) or a symbol')
+    .option('-H, --head', 'START is a list head that is not itself an entry (crash list -H)')
+    .option('-o, --offset <offset>', 'offset of the list_head (or next pointer) in an entry, bytes (decimal or 0x hex)')
+    .option('-l, --link <type.member>', 'the list_head member of the entry type, e.g. module.list (its offset)')
+    .option('-s, --struct <type>', 'print each entry as this struct')
+    .option('--max <n>', 'stop after this many entries', '100000')
+    .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
+    .action(async (vmcore, start, opts) => {
+      const { InputError } = await import('../../model/errors.ts');
+      const { printValue } = await import('../print-value.ts');
+      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
+      try {
+        const k = d.kernel;
+        let off = 0n;
+        try {
+          if (opts.link) {
+            const m = /^(?:struct\s+)?(\w+)\.([\w.]+)$/.exec(opts.link);
+            if (!m) throw new InputError(`list -l ${opts.link}: expected TYPE.member`, vmcore);
+            off = BigInt(k.type(`struct ${m[1]}`).offsetOf(m[2]));
+          } else if (opts.offset) off = BigInt(opts.offset);
+        } catch (e) {
+          if (e instanceof InputError) throw e;
+          throw new InputError(`list: ${readFailure(e)}`, vmcore);
+        }
+        const first = await addressArg(d, start, vmcore);
+        const out: string[] = [];
+        const max = Number(opts.max);
+        try {
+          // Without -H the start is an entry: its link is at START + offset, and it is printed too.
+          const headLink = opts.head ? first : first + off;
+          if (!opts.head) out.push(entryText(first));
+          for (let p = k.read(headLink, 8).readBigUInt64LE(0), n = 0; p !== headLink && p !== 0n; n++) {
+            if (n >= max) {
+              out.push(`(stopped after ${max} entries)`);
+              break;
+            }
+            out.push(entryText(p - off));
+            p = k.read(p, 8).readBigUInt64LE(0);
+          }
+        } catch (e) {
+          write(out.join('\n') + (out.length ? '\n' : ''));
+          throw new InputError(`list: ${readFailure(e)}`, vmcore);
+        }
+        write(out.join('\n') + '\n');
+        function entryText(a: bigint): string {
+          if (!opts.struct) return a.toString(16);
+          return `${a.toString(16)}\nstruct ${opts.struct.replace(/^struct\s+/, '')} ${printValue(k.value(a, `struct ${opts.struct.replace(/^struct\s+/, '')}`), d.symbols)}`;
+        }
+      } finally {
+        release(d);
+      }
     });
 
   dump
