@@ -226,3 +226,17 @@ describe('dump list', () => {
     }
   }
 });
+
+describe('dump search', () => {
+  const vmcore = join(dirs[0] ?? '', 'vmcore.kdump');
+  it('every hit holds the value, as dump rd reads it back', { skip: (!dirs.length || !existsSync(vmcore)) && 'no fixtures' }, () => {
+    const hits = runCli(['dump', 'search', vmcore, 'init_task', '--max', '3']).stdout.trim().split('\n');
+    assert.equal(hits.length, 3);
+    const want = runCli(['dump', 'sym', vmcore, 'init_task']).stdout.split(' ')[0];
+    for (const h of hits) {
+      const [addr, value] = h.split(': ');
+      assert.equal(value.padStart(16, '0'), want);
+      assert.match(runCli(['dump', 'rd', vmcore, addr]).stdout, new RegExp(`^${addr}:\\s+${want}`));
+    }
+  });
+});

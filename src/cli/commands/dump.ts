@@ -2,6 +2,7 @@
 import { Option, type Command } from '@commander-js/extra-typings';
 import type { Backtrace, DumpFrame, DumpInfo, KernelDump, Regs, TaskInfo } from '../../sources/dump/index.ts';
 import type { Kernel } from '../../sources/dump/kernel/value.ts';
+import { attempt } from '../../sources/dump/kernel/errors.ts';
 import type { ModuleSymbols } from '../../sources/dump/kernel/symbols.ts';
 
 /** Loaded on first use, so `coroner --help` and other commands stay fast. */
@@ -372,7 +373,7 @@ export function renderBt(trace: Backtrace, head: { pid?: number; task?: string; 
 }
 
 export function registerDump(program: Command): void {
-  const dump = program.command('dump').description('raw views of a vmcore: info, log, ps, bt, sym, rd, dis, p, struct, task, files, kmem, irq, mod, list, waitq, and a shell');
+  const dump = program.command('dump').description('raw views of a vmcore: info, log, ps, bt, sym, rd, dis, p, struct, task, files, kmem, irq, mod, list, waitq, search, and a shell');
 
   dump
     .command('info')
@@ -792,6 +793,51 @@ export function registerDump(program: Command): void {
           if (!opts.struct) return a.toString(16);
           return `${a.toString(16)}\nstruct ${opts.struct.replace(/^struct\s+/, '')} ${printValue(k.value(a, `struct ${opts.struct.replace(/^struct\s+/, '')}`), d.symbols)}`;
         }
+      } finally {
+        release(d);
+      }
+    });
+
+  dump
+    .command('search')
+    .description("where a value is stored in the dump's memory (8-byte aligned words of the kernel's direct map), as crash's `search -k`")
+    .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
+    .argument('<value>', 'the value: hex (0x… or 16 digits), decimal, or a symbol (its address)')
+    .option('--max <n>', 'stop after this many hits', '1000')
+    .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
+    .action(async (vmcore, value, opts) => {
+      const { InputError } = await import('../../model/errors.ts');
+      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
+      try {
+        const want = /^\d+$/.test(value) ? BigInt(value) : await addressArg(d, value, vmcore);
+        const mem = d.memory as { pageOffsetBase?: bigint; physBase?: bigint };
+        if (mem.pageOffsetBase === undefined) throw new InputError('search: the direct map of this dump is not known', vmcore);
+        const virt = (phys: bigint) => (d.arch === 'arm64' ? mem.pageOffsetBase! + (phys - (mem.physBase ?? 0n)) : mem.pageOffsetBase! + phys);
+        const page = BigInt(d.container.pageSize);
+        const nodes = d.kernel.variable('node_data');
+        const max = Number(opts.max);
+        const hits: string[] = [];
+        const lo = BigInt.asUintN(32, want);
+        const hi = BigInt.asUintN(32, want >> 32n);
+        scan: for (let i = 0; i < 1024; i++) {
+          const p = attempt(() => nodes.index(i));
+          if (!p.ok || p.value.isNull()) break;
+          const n = p.value.deref();
+          const start = n.member('node_start_pfn').int();
+          const end = start + n.member('node_spanned_pages').int();
+          for (let pfn = start; pfn < end; pfn++) {
+            if (!d.container.hasPage(pfn)) continue;
+            const r = attempt(() => d.container.readPhys(pfn * page, Number(page)));
+            if (!r.ok) continue;
+            const b = r.value;
+            for (let off = 0; off + 8 <= b.length; off += 8) {
+              if (b.readUInt32LE(off) !== Number(lo) || b.readUInt32LE(off + 4) !== Number(hi)) continue;
+              hits.push(`${hex(virt(pfn * page + BigInt(off)))}: ${want.toString(16)}`);
+              if (hits.length >= max) break scan;
+            }
+          }
+        }
+        write(hits.length ? hits.join('\n') + '\n' : '');
       } finally {
         release(d);
       }
