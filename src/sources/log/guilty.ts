@@ -77,6 +77,11 @@ const LOCKDEP_KEEP = ['alloc', 'page-free', 'wait', 'list', 'refcount', 'debugob
 /** A task hung in one of these names the mechanism it waits for, which is what a reader wants to know. */
 const HUNG_KEEP_RE = /^(synchronize_rcu(_expedited)?|synchronize_srcu|__synchronize_srcu|rcu_barrier\w*|flush_work|__flush_work|flush_workqueue|__flush_workqueue|drain_workqueue|flush_delayed_work|cancel_work_sync|__cancel_work_timer|cancel_delayed_work_sync|kthread_flush_work|blk_mq_freeze_queue_wait|blk_mq_freeze_queue|del_gendisk|wait_for_device_probe|rtnl_lock|rtnl_lock_killable|rtnl_lock_interruptible|lock_sock_nested|__lock_sock|lock_sock|sk_wait_data|inode_lock|inode_lock_shared|filemap_fdatawait\w*|__filemap_fdatawait_range|wb_wait_for_completion|jbd2_log_wait_commit|jbd2_journal_commit_transaction|xlog_wait)$/
 
+/** A lockdep report type whose title is fixed: lock primitives and their subsystem wrappers skipped, allocators kept. */
+function lockdepRow(id: string, title: RegExp, name: string, from: FrameSource[], sample: string): ReportType {
+  return { id, match: lockdep(title), title: () => name, from, keep: LOCKDEP_KEEP, skip: LOCK_WRAPPERS, sample };
+}
+
 /** A report type that is one event kind with a fixed title. */
 function byKind(kind: LogEvent['kind'], title: string, from: FrameSource[], sample: string): ReportType {
   return { id: kind, match: (e) => e.kind === kind, title: () => title, from, sample };
@@ -142,33 +147,9 @@ export const REPORT_TYPES: ReportType[] = [
     skip: LOCK_WRAPPERS,
     sample: 'WARNING: lock held when returning to user space!',
   },
-  {
-    id: 'lockdep-deadlock',
-    match: lockdep(/possible (recursive|circular)|possible deadlock|irq lock inversion|-> (HARD|SOFT)IRQ-unsafe|circular locking deadlock/),
-    title: () => 'possible deadlock',
-    from: ['trace'],
-    keep: LOCKDEP_KEEP,
-    skip: LOCK_WRAPPERS,
-    sample: 'WARNING: possible circular locking dependency detected',
-  },
-  {
-    id: 'lockdep-inconsistent',
-    match: lockdep(/inconsistent/),
-    title: () => 'inconsistent lock state',
-    from: ['trace', 'named'],
-    keep: LOCKDEP_KEEP,
-    skip: LOCK_WRAPPERS,
-    sample: 'WARNING: inconsistent lock state',
-  },
-  {
-    id: 'lockdep-unlock',
-    match: lockdep(/bad unlock balance/),
-    title: () => 'WARNING: bad unlock balance',
-    from: ['trace'],
-    keep: LOCKDEP_KEEP,
-    skip: LOCK_WRAPPERS,
-    sample: 'WARNING: bad unlock balance detected!',
-  },
+  lockdepRow('lockdep-deadlock', /possible (recursive|circular)|possible deadlock|irq lock inversion|-> (HARD|SOFT)IRQ-unsafe|circular locking deadlock/, 'possible deadlock', ['trace'], 'WARNING: possible circular locking dependency detected'),
+  lockdepRow('lockdep-inconsistent', /inconsistent/, 'inconsistent lock state', ['trace', 'named'], 'WARNING: inconsistent lock state'),
+  lockdepRow('lockdep-unlock', /bad unlock balance/, 'WARNING: bad unlock balance', ['trace'], 'WARNING: bad unlock balance detected!'),
   {
     id: 'lockdep-freed',
     match: lockdep(/held lock freed|lock held by \S+ freed/),
