@@ -814,17 +814,12 @@ export function registerDump(program: Command): void {
         if (mem.pageOffsetBase === undefined) throw new InputError('search: the direct map of this dump is not known', vmcore);
         const virt = (phys: bigint) => (d.arch === 'arm64' ? mem.pageOffsetBase! + (phys - (mem.physBase ?? 0n)) : mem.pageOffsetBase! + phys);
         const page = BigInt(d.container.pageSize);
-        const nodes = d.kernel.variable('node_data');
+        const { nodePfnRanges } = await import('../../sources/dump/walk/meminfo.ts');
         const max = Number(opts.max);
         const hits: string[] = [];
         const lo = BigInt.asUintN(32, want);
         const hi = BigInt.asUintN(32, want >> 32n);
-        scan: for (let i = 0; i < 1024; i++) {
-          const p = attempt(() => nodes.index(i));
-          if (!p.ok || p.value.isNull()) break;
-          const n = p.value.deref();
-          const start = n.member('node_start_pfn').int();
-          const end = start + n.member('node_spanned_pages').int();
+        scan: for (const { start, end } of nodePfnRanges(d.kernel)) {
           for (let pfn = start; pfn < end; pfn++) {
             if (!d.container.hasPage(pfn)) continue;
             const r = attempt(() => d.container.readPhys(pfn * page, Number(page)));

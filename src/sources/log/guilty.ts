@@ -9,7 +9,7 @@
  */
 import type { LogEvent } from '../../model/event.ts';
 import type { Frame } from '../../model/trace.ts';
-import { baseName, SKIP_FRAMES, type SkipRow } from './skip.ts';
+import { baseName, SKIP_FRAMES } from './skip.ts';
 
 /** Where a report's guilty frame is read, tried in order. */
 export type FrameSource =
@@ -360,8 +360,6 @@ export const REPORT_TYPES: ReportType[] = [
   },
 ];
 
-const ROW_BY_FAMILY = new Map<string, SkipRow[]>();
-for (const r of SKIP_FRAMES) ROW_BY_FAMILY.set(r.family, [...(ROW_BY_FAMILY.get(r.family) ?? []), r]);
 
 /** The report type of an event, or undefined for events that are not reports (OOM, I/O errors, NMI backtraces, ...). */
 export function reportTypeOf(e: LogEvent): ReportType | undefined {

@@ -11,7 +11,7 @@ import { irqsEnabledOf, modeOf, parseCode, parseFrame, parseMarker, parseRegiste
 import { describeReport, guiltyFrame, reportTypeOf } from './guilty.ts';
 import { cpuList, EXTRA_NEEDLES, HEADERS, panicCauseOf, type HeaderInfo, type HeaderRow } from './headers.ts';
 import { parsePrefix, type PrefixFormat } from './prefix.ts';
-import { baseName, skipRowOf } from './skip.ts';
+import { baseName } from './skip.ts';
 
 /** A report whose lines stop for this long (printk seconds) is over. */
 export const GAP_SECONDS = 10;

@@ -81,6 +81,20 @@ export function memInfo(k: Kernel, opts: { vmemmap?: bigint; vmemmapFirstPfn?: b
   return { pageSize, total, free, shared, buffers, cached, slab, hugeTotal, hugeFree, swapTotal, swapFree, commitLimit, committed, unknown };
 }
 
+/** The page frames each memory node spans, [start, end), from node_data (NULL entries end the possible nodes). */
+export function nodePfnRanges(k: Kernel): Array<{ start: bigint; end: bigint }> {
+  const nodes = k.variable('node_data');
+  const out: Array<{ start: bigint; end: bigint }> = [];
+  for (let i = 0; i < 1024; i++) {
+    const p = attempt(() => nodes.index(i));
+    if (!p.ok || p.value.isNull()) break;
+    const n = p.value.deref();
+    const start = n.member('node_start_pfn').int();
+    out.push({ start, end: start + n.member('node_spanned_pages').int() });
+  }
+  return out;
+}
+
 /**
  * Pages mapped or referenced more than once: a walk of the page array (vmemmap) over every node's span, counting
  * pages whose reference count is above one, but for slab and reserved pages.
@@ -96,15 +110,9 @@ function sharedPages(k: Kernel, vmemmap: bigint | undefined, firstPfn: bigint): 
   const pgSlab = flags.enumValue('PG_slab');
   const skip = (pgSlab !== undefined ? 1n << pgSlab : 0n) | (1n << flags.enumValue('PG_reserved')!);
   const slabType = pgSlab === undefined ? attempt(() => ({ off: page.offsetOf('page_type'), type: Number(k.type('enum pagetype').enumValue('PGTY_slab')) })) : undefined;
-  const nodes = k.variable('node_data');
   const CHUNK = 64n;
   let shared = 0n;
-  for (let i = 0; i < 1024; i++) {
-    const p = attempt(() => nodes.index(i));
-    if (!p.ok || p.value.isNull()) break;
-    const n = p.value.deref();
-    const start = n.member('node_start_pfn').int();
-    const end = start + n.member('node_spanned_pages').int();
+  for (const { start, end } of nodePfnRanges(k)) {
     for (let pfn = start; pfn < end; pfn += CHUNK) {
       const count = pfn + CHUNK <= end ? CHUNK : end - pfn;
       // a hole in the memory map, or pages the dump left out: nothing to count there
