@@ -22,7 +22,7 @@ const common = {
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
-  external: ['esbuild', 'iced-x86', 'zstddec', 'playwright-core', 'lzo'],
+  external: ['esbuild', 'iced-x86', '@alexaltea/capstone-js', 'zstddec', 'playwright-core', 'lzo'],
   // Bundled CommonJS packages call require(): give the ES module one.
   banner: { js: "import { createRequire as __coronerCreateRequire } from 'node:module'; const require = __coronerCreateRequire(import.meta.url);" },
   platform: 'node',

@@ -7,7 +7,7 @@
  */
 import type { LogEvent } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
-import { frameText } from '../model/trace.ts';
+import { frameText , pcHex } from '../model/trace.ts';
 import { cpuNode, eventFact, finding, type DetectorContext } from './context.ts';
 import { busyInKernel, inOops, inOtherSpin, inSpinlockSlowpath, viewLabel, viewPc, waitsForIpi, type CpuView } from './cpu-view.ts';
 import { matchesAny, SLEEP_FUNCTIONS } from './known/frames.ts';
@@ -70,7 +70,7 @@ export function cpuHogDetector(ctx: DetectorContext): Finding[] {
         subjects: [{ kind: 'cpu', cpu: v.cpu }, ...(v.task ? [{ kind: 'task' as const, pid: v.task.pid, comm: v.task.comm }] : [])],
         evidence: [v.fact, ...reports.slice(0, 3).map((e) => eventFact(e))],
         steps,
-        confirm: [`crash> bt -c ${v.cpu}`, `crash> dis -r ${v.regs?.values.rip ?? v.regs?.values.pc ?? '<RIP>'}   # the loop around the PC`, `crash> p -x __preempt_count:${v.cpu}`, 'crash> bt -a'],
+        confirm: [`crash> bt -c ${v.cpu}`, `crash> dis -r ${pcHex(v.regs) ?? '<PC>'}   # the loop around the PC`, `crash> p -x __preempt_count:${v.cpu}`, 'crash> bt -a'],
         extra: { cpu: v.cpu, function: fn.function, ...(fn.module ? { module: fn.module } : {}), ...(secs.length ? { seconds: Math.max(...secs) } : {}), irqsOff, ...(preempt ? { preemptDepth: preempt.depth } : {}) },
         nodes: [cpuNode(v.cpu)],
       }),

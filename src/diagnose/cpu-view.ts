@@ -14,6 +14,7 @@ import { frameText } from '../model/trace.ts';
 import { eventFact } from './context.ts';
 import { IDLE_FUNCTIONS, IPI_WAIT_FUNCTIONS, isParked, matchesAny, NMI_MACHINERY_FUNCTIONS, OOPS_PATH_FUNCTIONS, OTHER_SPIN_FUNCTIONS, SPINLOCK_SLOWPATH_FUNCTIONS } from './known/frames.ts';
 import { callChain, isIdle, kernelRegisters } from './stacks.ts';
+import { pcHex } from '../model/trace.ts';
 
 export interface CpuView {
   cpu: number;
@@ -87,7 +88,7 @@ function dumpView(c: CaseFile, x0: CpuContext, event: LogEvent | undefined): Cpu
   const fn = pc?.function;
   const idle = x.registers.mode !== 'user' && !!fn && (matchesAny(fn, IDLE_FUNCTIONS) || isParked(fn, (st?.stack ?? []).map((f) => f.function)));
   const regSets = [x.registers, ...frames.map((f) => f.regs).filter((r): r is RegisterSet => !!r)];
-  const rip = x.registers.values.rip ?? x.registers.values.pc;
+  const rip = x.from === 'vector-entry' ? undefined : pcHex(x.registers);
   return {
     cpu: x.cpu,
     ...(x.task ? { task: { pid: x.task.pid, comm: x.task.comm } } : {}),

@@ -5,6 +5,7 @@ import type { Fact } from '../model/provenance.ts';
 import { symbolText, type CpuContext, type KernelQueries, type SymbolRef } from '../model/queries.ts';
 import type { RegisterSet } from '../model/trace.ts';
 import { IDLE_FUNCTIONS, isParked, matchesAny } from './known/frames.ts';
+import { pcHex } from '../model/trace.ts';
 
 /** A fact read from the dump at `address`. */
 export function dumpFact(q: KernelQueries, text: string, address?: bigint, what = 'memory'): Fact {
@@ -19,7 +20,7 @@ export function cpuLabel(x: CpuContext): string {
 /** `native_queued_spin_lock_slowpath+0x30 [mod]` for the PC of a register set. */
 export function pcText(r: RegisterSet): string {
   const s = r.pcSymbol;
-  if (!s) return r.values.rip ? `0x${r.values.rip}` : '?';
+  if (!s) return pcHex(r) ? `0x${pcHex(r)}` : '?';
   return `${s.function}${s.offset ? `+0x${s.offset.toString(16)}` : ''}${s.module ? ` [${s.module}]` : ''}`;
 }
 

@@ -5,7 +5,7 @@
  */
 import type { LogEvent } from '../model/event.ts';
 import type { Finding } from '../model/finding.ts';
-import { frameText } from '../model/trace.ts';
+import { frameText , pcHex } from '../model/trace.ts';
 import { cpuNode, eventFact, finding, lineFact, type DetectorContext } from './context.ts';
 import { callChain, hex, inOopsPath, kernelRegisters, spinSite } from './stacks.ts';
 
@@ -131,7 +131,7 @@ function caughtWithIrqsOff(ctx: DetectorContext, e: LogEvent): Finding | undefin
       `${fn} is not the idle loop: a CPU found there with interrupts off when the machine is hung is most likely spinning in a loop inside it (a lock or a sequence count it polls).`,
       'Disassemble the function around the RIP to find the loop and the address it polls; read that address in the dump.',
     ],
-    confirm: [`crash> dis -r ${regs.values.rip ?? '<RIP>'}`, `crash> bt -c ${cpu}`, 'crash> bt -a   # are the other CPUs in the same loop?'],
+    confirm: [`crash> dis -r ${pcHex(regs) ?? '<PC>'}`, `crash> bt -c ${cpu}`, 'crash> bt -a   # are the other CPUs in the same loop?'],
     extra: { cpu, function: regs.pcSymbol.function },
     nodes: [cpuNode(cpu)],
   });

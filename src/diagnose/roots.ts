@@ -7,7 +7,7 @@ import type { CaseFile } from '../model/casefile.ts';
 import type { Finding, FindingKind, Subject } from '../model/finding.ts';
 import type { GraphEdge, WaitForGraph } from '../model/graph.ts';
 import type { Fact } from '../model/provenance.ts';
-import { frameText } from '../model/trace.ts';
+import { frameText , pcHex } from '../model/trace.ts';
 import type { DerivedViews } from './context.ts';
 import { viewLabel, viewPc } from './cpu-view.ts';
 import { taskWait } from './waits.ts';
@@ -184,7 +184,7 @@ function cpuRoot(c: CaseFile, g: WaitForGraph, id: string, upstream: readonly Fi
       where ? `It runs ${where}${irq}, which is not a wait on a lock, an IPI or a sequence count.` : 'Where it runs is not in the evidence.',
       'Find the loop around its PC and what ends it (a condition another CPU or a device should set); a dump shows the loop and its preemption count.',
     ],
-    confirm: [`crash> bt -c ${cpu}`, ...(v?.regs?.values.rip ? [`crash> dis -r ${v.regs.values.rip}`] : []), 'crash> bt -a'],
+    confirm: [`crash> bt -c ${cpu}`, ...(pcHex(v?.regs) ? [`crash> dis -r ${pcHex(v?.regs)}`] : []), 'crash> bt -a'],
     nodes: [id],
     extra: { cpu, ...(v?.pc ? { function: v.pc.function } : {}) },
   };

@@ -10,6 +10,8 @@ import { cpuNode, eventFact, finding, lineFact, pastedOnly, type DetectorContext
 import { busyInKernel, inSpinlockSlowpath, waitsForIpi, type CpuView } from './cpu-view.ts';
 import { kernelRegisters, pcFunction } from './stacks.ts';
 import { isUnknown } from '../model/queries.ts';
+import { abiOf } from '../model/abi.ts';
+import { pcHex } from '../model/trace.ts';
 
 export function sameSpinDetector(ctx: DetectorContext): Finding[] {
   const byFn = new Map<string, CpuView[]>();
@@ -71,7 +73,7 @@ function pastedSameSpin(ctx: DetectorContext, fn: string, vs: CpuView[]): Findin
   const lock = inSpinlockSlowpath(vs[0]) ? vs[0].regs?.values.rdi : undefined;
   const offsets = new Set(vs.map((v) => v.pc?.offset));
   const irqsOff = vs.filter((v) => v.irqsEnabled === false).map((v) => v.cpu);
-  const rip = vs[0].regs?.values.rip;
+  const rip = pcHex(vs[0].regs);
   const missing = rip ? ctx.c.kernel!.spinLoop(vs[0].regs!) : undefined;
   const objectId = lock ? `lock:${lock}` : `loop:${fn}`;
   const at = offsets.size === 1 && [...offsets][0] !== undefined ? `+${[...offsets][0]}` : '';
@@ -85,7 +87,7 @@ function pastedSameSpin(ctx: DetectorContext, fn: string, vs: CpuView[]): Findin
     evidence: vs.map((v) => v.fact),
     steps: [
       `The pasted bt -a shows CPUs ${cpus.join(', ')} interrupted in ${fn}${offsets.size === 1 ? ' at the same offset' : ''}.`,
-      irqsOff.length ? `CPU(s) ${irqsOff.join(', ')} run with interrupts disabled (RFLAGS.IF clear).` : 'Their interrupts are enabled.',
+      irqsOff.length ? `CPU(s) ${irqsOff.join(', ')} run with interrupts disabled (${abiOf(vs[0].regs).irqsOffFlag}).` : 'Their interrupts are enabled.',
       'Several CPUs at one PC at once points at one word they all poll (a lock word or a sequence count) that never changes.',
       `Missing to decide: ${missing && isUnknown(missing) ? missing.unknown : 'the loop around the PC'}; then the value of the word the loop reads (crash> p <symbol> or rd <address>).`,
     ],
@@ -120,7 +122,7 @@ function seqcountLoop(ctx: DetectorContext, v: CpuView, fn: string, loop: NonNul
       'The loop re-reads a global and tests bit 0 until it clears: the read_seqcount_begin retry loop (an odd sequence means a writer is inside).',
       'A count that stays odd for the whole lockup with no writer running is a stuck or corrupted seqcount; a dump tells which (its value, its writer lock, the other CPUs).',
     ],
-    confirm: [`crash> dis -r ${v.regs?.values.rip ?? '<RIP>'}`, 'crash> bt -a', 'crash> p jiffies_seq   # or the global the loop reads'],
+    confirm: [`crash> dis -r ${pcHex(v.regs) ?? '<PC>'}`, 'crash> bt -a', 'crash> p jiffies_seq   # or the global the loop reads'],
     extra: { cpu: v.cpu, function: fn, loop: loop.instructions },
     nodes: [objectId],
   });
@@ -142,7 +144,7 @@ function wordLoop(ctx: DetectorContext, v: CpuView, fn: string, loop: NonNullabl
       `Its Code: bytes disassemble to a ${loop.instructions.length}-instruction loop around the PC: ${loop.instructions.join('; ')}.`,
       'The loop re-reads a word and waits for bit 0 to clear: a lock bit or a flag another CPU (or a device) should clear. Which word it is, and who should clear it, a dump tells.',
     ],
-    confirm: [`crash> dis -r ${v.regs?.values.rip ?? '<RIP>'}`, 'crash> bt -a'],
+    confirm: [`crash> dis -r ${pcHex(v.regs) ?? '<PC>'}`, 'crash> bt -a'],
     extra: { cpu: v.cpu, function: fn, loop: loop.instructions },
     nodes: [cpuNode(v.cpu), objectId],
   });

@@ -11,6 +11,8 @@ import { isUnknown, loopLines, symbolText, type CpuContext, type KernelQueries, 
 import { cpuNode, finding, type DetectorContext } from './context.ts';
 import { IPI_WAIT_FUNCTIONS, matchesAny, SPINLOCK_SLOWPATH_FUNCTIONS } from './known/frames.ts';
 import { contextText, cpuLabel, dumpFact, dumpTakenStep, hexOf, pcText } from './dump-facts.ts';
+import { abiOf } from '../model/abi.ts';
+import { pcHex } from '../model/trace.ts';
 
 const NOT_SEQCOUNT = [...IPI_WAIT_FUNCTIONS, ...SPINLOCK_SLOWPATH_FUNCTIONS, /^osq_lock$/, /^mutex_spin_on_owner$/, /^rwsem_spin_on_owner$/, /bit_spin_lock/];
 
@@ -135,7 +137,7 @@ export function seqcountDetector(ctx: DetectorContext): Finding[] {
     if (unaccounted.length) steps.push(`Unknown: where ${unaccounted.map(cpuLabel).join(', ')} was working (its note is on the panic path).`);
     if (irqsOff.length) {
       steps.push(
-        `${irqsOff.length === cpus.length ? (cpus.length > 1 ? 'Every reader spins' : 'The reader spins') : `CPU(s) ${irqsOff.join(', ')} spin`} with interrupts disabled (RFLAGS.IF clear): no timer tick or IPI runs there, so a writer that needs one of them (the tick updating jiffies) can never run, and the watchdogs that would report it cannot fire either.`,
+        `${irqsOff.length === cpus.length ? (cpus.length > 1 ? 'Every reader spins' : 'The reader spins') : `CPU(s) ${irqsOff.join(', ')} spin`} with interrupts disabled (${abiOf(readers[0]?.ctx.registers).irqsOffFlag}): no timer tick or IPI runs there, so a writer that needs one of them (the tick updating jiffies) can never run, and the watchdogs that would report it cannot fire either.`,
       );
     }
     steps.push(
@@ -149,7 +151,7 @@ export function seqcountDetector(ctx: DetectorContext): Finding[] {
 
     const objectId = `seqcount:${hexOf(addr)}`;
     const evidence = [
-      ...readers.slice(0, 8).map((r) => dumpFact(q, `${contextText(r.ctx)}: in the read loop`, BigInt(`0x${r.ctx.registers.values.rip}`), `CPU ${r.ctx.cpu} registers (${r.ctx.from === 'nmi-frame' ? 'NMI frame' : 'note'})`)),
+      ...readers.slice(0, 8).map((r) => dumpFact(q, `${contextText(r.ctx)}: in the read loop`, BigInt(`0x${pcHex(r.ctx.registers) ?? '0'}`), `CPU ${r.ctx.cpu} registers (${r.ctx.from === 'nmi-frame' ? 'NMI frame' : 'note'})`)),
       dumpFact(q, `${name} sequence = ${sc.sequence} (odd)`, addr, sc.symbol?.name ?? 'sequence'),
     ];
     if (lock && lockState) evidence.push(dumpFact(q, `${lockName} = ${lockState.value} (${lockState.locked ? 'locked' : 'unlocked'})`, lock.address, lock.symbol?.name ?? 'writer lock'));
@@ -161,7 +163,7 @@ export function seqcountDetector(ctx: DetectorContext): Finding[] {
       evidence,
       steps,
       confirm: [
-        `crash> dis -r ${readers[0].ctx.registers.values.rip}   # the loop ends at RIP`,
+        `crash> dis -r ${pcHex(readers[0].ctx.registers)}   # the loop ends at the PC`,
         `crash> p ${sc.symbol && sc.symbol.offset === 0 ? sc.symbol.name : `*(unsigned int *)0x${hexOf(addr)}`}`,
         ...(lockName ? [`crash> p ${lock?.symbol && lock.symbol.offset === 0 ? lock.symbol.name : `*(unsigned int *)0x${lockHex}`}`] : []),
         'crash> bt -a   # every CPU in the loop? none in a write section?',

@@ -11,7 +11,8 @@ import type { Finding } from '../model/finding.ts';
 import { isUnknown, symbolText, type CpuContext, type Instruction, type KernelQueries, type Maybe, type QSpinlockState, type SymbolRef } from '../model/queries.ts';
 import type { Fact } from '../model/provenance.ts';
 import type { Frame, RegisterSet } from '../model/trace.ts';
-import { frameText } from '../model/trace.ts';
+import { frameText, pcHex, spHex } from '../model/trace.ts';
+import { abiOf } from '../model/abi.ts';
 import { cpuNode, eventFact, finding, type DetectorContext } from './context.ts';
 import { contextText, dumpFact, dumpTakenStep, hexOf } from './dump-facts.ts';
 import { busyInKernel, inSpinlockSlowpath, viewLabel, viewPc, type CpuView } from './cpu-view.ts';
@@ -21,7 +22,6 @@ const LOCK_CALL = /^(_raw_(spin|read|write)_lock(_irqsave|_irq|_bh|_nested)?|_(s
 const UNLOCK_CALL = /^(_raw_(spin|read|write)_unlock(_irqrestore|_irq|_bh)?|_(spin|read|write)_unlock(_irqrestore|_irq|_bh)?|do_raw_(spin|read|write)_unlock|__raw_(spin|read|write)_unlock)$/;
 /** The rwlock slow paths: the word is a qrwlock's `cnts` (writer byte 0xff when write-locked, readers << 9). */
 const RWLOCK_SLOWPATH = /^queued_(read|write)_lock_slowpath$/;
-const CALLEE_SAVED = new Set(['rbx', 'rbp', 'r12', 'r13', 'r14', 'r15']);
 
 /** Where one of the CPU's own callers took the lock. */
 export interface TakenBy {
@@ -34,18 +34,21 @@ export interface TakenBy {
   viaOops: boolean;
 }
 
-/** The lock argument of the call at index `i`: what was loaded into RDI just before. */
+/** The lock argument of the call at index `i`: what was put in the first argument register (RDI / X0) just before. */
 function lockArgument(q: KernelQueries, insns: Instruction[], i: number, lock: bigint, regSets: RegisterSet[]): { proven: string } | { other: true } | undefined {
+  const abi = abiOf(regSets[0]);
+  const arg = abi.arg0;
   for (let j = i - 1; j >= Math.max(0, i - 8); j--) {
     const x = insns[j];
-    if (x.writes !== 'rdi') continue;
-    const imm = /^mov[q]?\s+\$0x([0-9a-f]+),%rdi$/.exec(x.text);
-    if (imm) return BigInt(`0x${imm[1]}`) === lock ? { proven: `rdi = $0x${imm[1]} (${symbolText(q.symbolAt(lock), lock)})` } : { other: true };
-    if (x.mnemonic === 'lea' && x.memory?.ripRelative !== undefined) return x.memory.ripRelative === lock ? { proven: `rdi = &${symbolText(q.symbolAt(lock), lock)}` } : { other: true };
-    const reg = /^mov[q]?\s+%(\w+),%rdi$/.exec(x.text);
-    if (reg && CALLEE_SAVED.has(reg[1])) {
-      const hit = regSets.find((r) => r.values[reg[1]] && BigInt(`0x${r.values[reg[1]]}`) === lock);
-      return hit ? { proven: `rdi = %${reg[1]}, and ${reg[1].toUpperCase()} still holds 0x${hexOf(lock)} (callee-saved)` } : undefined;
+    if (x.writes !== arg) continue;
+    if (x.value !== undefined) {
+      const how = /^mov/.test(x.mnemonic) && regSets[0]?.arch !== 'arm64' ? `$0x${x.value.toString(16)} (${symbolText(q.symbolAt(lock), lock)})` : `&${symbolText(q.symbolAt(lock), lock)}`;
+      return x.value === lock ? { proven: `${arg} = ${how}` } : { other: true };
+    }
+    const src = x.copies;
+    if (src && abi.calleeSaved.has(src)) {
+      const hit = regSets.find((r) => r.values[src] && BigInt(`0x${r.values[src]}`) === lock);
+      return hit ? { proven: `${arg} = ${regSets[0]?.arch === 'arm64' ? src : `%${src}`}, and ${src.toUpperCase()} still holds 0x${hexOf(lock)} (callee-saved)` } : undefined;
     }
     return undefined;
   }
@@ -57,12 +60,16 @@ type CodeSite = { function: string; module?: string; address: bigint; pc: boolea
 
 function codeSites(q: KernelQueries, v: CpuView): CodeSite[] {
   const out: CodeSite[] = [];
-  const rip = v.regs?.values.rip;
+  // A CPU caught entering an arm64 IRQ vector has no PC of its own context (its function comes from LR).
+  const rip = v.ctx?.from === 'vector-entry' ? undefined : pcHex(v.regs);
+  const arm64 = v.regs?.arch === 'arm64';
   if (rip && v.pc) out.push({ function: v.pc.function, ...(v.pc.module ? { module: v.pc.module } : {}), address: BigInt(`0x${rip}`), pc: true });
   for (const f of v.frames) {
     if (f.exceptionRip && out.length && f.function === out[0].function) continue;
     const start = q.addressOf(f.module ? `${f.module}:${f.function}` : f.function) ?? q.addressOf(f.function);
-    const ret = f.address ? BigInt(`0x${f.address}`) : start !== undefined && f.offset !== undefined ? start + BigInt(f.offset) : undefined;
+    let ret = f.address ? BigInt(`0x${f.address}`) : start !== undefined && f.offset !== undefined ? start + BigInt(f.offset) : undefined;
+    // arm64 frames name the call instruction (return address - 4, as crash prints them): the site is after it.
+    if (ret !== undefined && f.address && arm64 && !f.exceptionRip) ret += 4n;
     if (ret !== undefined) out.push({ function: f.function, ...(f.module ? { module: f.module } : {}), address: ret, pc: !!f.exceptionRip });
   }
   return out;
@@ -147,7 +154,8 @@ export function stackTook(q: KernelQueries, v: CpuView, lock: bigint): TakenBy |
 const ENTRY_CODE = /^(error_entry|entry_SYSCALL_64\w*|entry_SYSRETQ\w*|asm_sysvec_\w+|asm_common_interrupt|asm_exc_page_fault|swapgs_restore_regs_and_return_to_usermode|sync_regs|native_irq_return_iret)$/;
 /** In entry code on the per-CPU entry stack (cpu_entry_area): just came from, or returns to, user space. */
 function onEntryStack(x: CpuContext): boolean {
-  const rsp = x.registers.values.rsp ? BigInt(`0x${x.registers.values.rsp}`) : 0n;
+  const sp = spHex(x.registers);
+  const rsp = sp ? BigInt(`0x${sp}`) : 0n;
   return matchesAny(x.registers.pcSymbol?.function, [ENTRY_CODE]) && rsp >= 0xfffffe0000000000n && rsp < 0xffffff0000000000n;
 }
 
@@ -157,7 +165,7 @@ function lockOf(q: KernelQueries, x: CpuContext): { address: bigint; state: QSpi
   const tried = new Set<bigint>();
   const candidates: Array<{ address: bigint; via: string }> = [];
   if (!isUnknown(loop)) for (const p of loop.polls) if (p.size === 4) candidates.push({ address: p.address, via: `the spin loop reads ${p.via}` });
-  for (const r of ['rdi', 'rbx']) {
+  for (const r of abiOf(x.registers).lockRegisters) {
     const v = x.registers.values[r];
     if (v) candidates.push({ address: BigInt(`0x${v}`), via: `${r.toUpperCase()} in the slow path` });
   }
@@ -255,13 +263,13 @@ export function spinlockDetector(ctx: DetectorContext): Finding[] {
     const taken = proven.find((p2) => p2.v.cpu === cpu)?.taken ?? own;
 
     const evidence: Fact[] = [
-      dumpFact(q, `${contextText(x.ctx!)}`, BigInt(`0x${x.regs?.values.rip ?? '0'}`), `CPU ${cpu} registers (${x.ctx!.from === 'nmi-frame' ? 'NMI frame' : 'note'})`),
+      dumpFact(q, `${contextText(x.ctx!)}`, BigInt(`0x${pcHex(x.regs) ?? '0'}`), `CPU ${cpu} registers (${x.ctx!.from === 'nmi-frame' ? 'NMI frame' : 'note'})`),
       dumpFact(q, `${lockName} lock word: ${lockWords(lock.state, hypervisor)}`, lock.address, sym?.name ?? 'lock'),
       ...(x.frames.length ? [{ text: `CPU ${cpu} stack: ${x.frames.slice(0, 8).map((f) => frameText(f)).join(' <- ')}`, from: x.fact.from }] : []),
     ];
     for (const p2 of proven) if (p2.v.cpu !== cpu) evidence.push({ text: `CPU ${p2.v.cpu} took ${lockName} in ${p2.taken.frame}: ${p2.taken.argument}`, from: p2.v.fact.from });
     const steps: string[] = [];
-    steps.push(`${viewLabel(x)} is in ${viewPc(x)} with interrupts ${irqsOff ? 'disabled (RFLAGS.IF clear)' : x.irqsEnabled ? 'enabled' : 'in an unknown state'}: the spinlock slow path.`);
+    steps.push(`${viewLabel(x)} is in ${viewPc(x)} with interrupts ${irqsOff ? `disabled (${abiOf(x.regs).irqsOffFlag})` : x.irqsEnabled ? 'enabled' : 'in an unknown state'}: the spinlock slow path.`);
     steps.push(`The lock it spins on is 0x${hexOf(lock.address)}${sym ? ` = ${lockName}` : ''} (${lock.via}); its word reads ${lockWords(lock.state, hypervisor)}.`);
     if (x.frames.length) steps.push(`Its callers: ${x.frames.slice(0, 8).map((f) => frameText(f)).join(' <- ')}.`);
     steps.push('A spinlock holder never sleeps: it is a CPU whose own code took the lock and has not released it.');
@@ -309,8 +317,8 @@ export function spinlockDetector(ctx: DetectorContext): Finding[] {
         ? '; no CPU holds it'
         : `; holder among ${[...[...ipiWaiters, ...candidates].map((o) => `CPU ${o.cpu}`), ...(ownUnread ? [`itself (the code of ${ownUnread}, which may have taken it, is not in the evidence)`] : [])].join(', ') || 'CPUs the dump could not read'}`;
     const summary = self
-      ? `CPU ${cpu}${x.task ? ` (${x.task.comm}:${x.task.pid})` : ''} spins forever${irqsOff ? ' with IRQs off' : ''} on ${noun} ${lockName} (0x${hexOf(lock.address)})${caller ? ` in ${frameText({ ...caller, size: undefined })}` : ''} that it already holds${taken ? ` (taken in ${taken.frame})` : ''}: a self-deadlock`
-      : `CPU ${cpu}${x.task ? ` (${x.task.comm}:${x.task.pid})` : ''} spins${irqsOff ? ' with IRQs off' : ''} on ${noun} ${lockName} (0x${hexOf(lock.address)})${caller ? ` in ${frameText({ ...caller, size: undefined })}` : ''}${holderText}`;
+      ? `CPU ${cpu}${x.task ? ` (${x.task.comm}:${x.task.pid})` : ''} spins forever${irqsOff ? ' with IRQs off' : ''} on ${noun} ${sym ? `${lockName} (0x${hexOf(lock.address)})` : lockName}${caller ? ` in ${frameText({ ...caller, size: undefined })}` : ''} that it already holds${taken ? ` (taken in ${taken.frame})` : ''}: a self-deadlock`
+      : `CPU ${cpu}${x.task ? ` (${x.task.comm}:${x.task.pid})` : ''} spins${irqsOff ? ' with IRQs off' : ''} on ${noun} ${sym ? `${lockName} (0x${hexOf(lock.address)})` : lockName}${caller ? ` in ${frameText({ ...caller, size: undefined })}` : ''}${holderText}`;
     const f = finding(ctx, kind, 'root', summary, {
       confidence: self ? (taken?.argument ? 0.9 : 0.8) : holders.length ? 0.85 : 0.6,
       subjects: [{ kind: 'cpu', cpu }, { kind: 'object', id: objectId }],

@@ -48,7 +48,7 @@ export interface MemoryOperand {
   size: number;
   /** `gs` / `fs` for segment-relative (per-CPU, TLS) operands. */
   segment?: string;
-  /** For RIP-relative operands: the absolute address. */
+  /** The absolute address, when the code alone gives it: RIP-relative (x86_64), a literal or an adrp/add base (arm64). */
   ripRelative?: bigint;
 }
 
@@ -65,6 +65,14 @@ export interface Instruction {
   memory?: MemoryOperand;
   /** The full 64-bit register the instruction writes as its first operand, when it is a register. */
   writes?: string;
+  /** Other registers it writes (the second register of a load pair, a pre/post-indexed base). */
+  writesAlso?: string[];
+  /** The constant it leaves in `writes`, when the code alone says (`mov $0x..,%rdi`, `lea sym(%rip)`, arm64 adrp/add, `mov #imm`). */
+  value?: bigint;
+  /** The register it copies into `writes` (`mov %rbx,%rdi`, `mov x0, x19`). */
+  copies?: string;
+  /** The bit of a register it tests (`test $0x1,%al`, `tbnz w2, #0`, `tst w0, #0x1`). */
+  testsBit?: { reg: string; bit: number };
 }
 
 /** Memory a spin loop reads, with its address resolved. */
@@ -105,9 +113,11 @@ export interface CpuContext {
    * `note`: the CPU's register note as it is; `nmi-frame`: the note was taken inside the NMI/panic
    * path (kdump), and these are the registers of the context the NMI interrupted, read from the NMI stack;
    * `irq-frame`: the note is the panicking CPU's, inside an interrupt (a watchdog timer), and these are the
-   * registers of the context that interrupt hit (the exception frame on its stack).
+   * registers of the context that interrupt hit (the exception frame on its stack); `vector-entry`: the note stopped at
+   * the first instruction of an arm64 IRQ/FIQ vector (the hypervisor delivered a pending interrupt as it stopped the
+   * vCPU): the interrupted PC is only in ELR_EL1, which the note lacks, so the function is the one its LR is in.
    */
-  from: 'note' | 'nmi-frame' | 'irq-frame';
+  from: 'note' | 'nmi-frame' | 'irq-frame' | 'vector-entry';
   /** Where the note itself stopped when it is not where the CPU was working (`__crash_kexec+0x11a`). */
   noteAt?: string;
   /** The note was taken on the panic path (kdump's panicking CPU). */

@@ -67,3 +67,13 @@ export function frameText(f: Pick<Frame, 'function' | 'offset' | 'size' | 'modul
   if (f.module) s += ` [${f.module}]`;
   return s;
 }
+
+/** The program counter of a register set as hex (`rip` on x86_64, `pc` on arm64), when it has one. */
+export function pcHex(r: Pick<RegisterSet, 'values'> | undefined): string | undefined {
+  return r?.values.rip ?? r?.values.pc;
+}
+
+/** The stack pointer of a register set as hex (`rsp` / `sp`). */
+export function spHex(r: Pick<RegisterSet, 'values'> | undefined): string | undefined {
+  return r?.values.rsp ?? r?.values.sp;
+}

@@ -346,8 +346,8 @@ async function readLog(input: OpenedInput, many: boolean): Promise<ParsedLog> {
 /** Opens a vmcore (an input error when it is not a usable dump) and reads the log in it. */
 async function readDump(path: string, opts: CollectOptions, many: boolean): Promise<DumpPiece> {
   // Loaded only when a dump is given: log-only analysis stays fast.
-  const { openKernelDump } = await import('./dump/index.ts');
-  const dump = openKernelDump(path, { systemMap: opts.systemMap });
+  const { openKernelDumpReady } = await import('./dump/index.ts');
+  const dump = await openKernelDumpReady(path, { systemMap: opts.systemMap });
   const piece: DumpPiece = { kind: 'dump', label: path, dump, units: [] };
   try {
     const parsed = parseLogText(dump.log().join('\n'), `${path}#log`, { prints: many });

@@ -22,8 +22,8 @@ export function shellWords(line: string): string[] {
 }
 
 export async function runShell(vmcore: string, opts: { systemMap?: string }): Promise<void> {
-  const { openKernelDump } = await import('../../sources/dump/index.ts');
-  const dump = openKernelDump(vmcore, opts);
+  const { openKernelDumpReady } = await import('../../sources/dump/index.ts');
+  const dump = await openKernelDumpReady(vmcore, opts);
   useSession({ path: vmcore, dump });
   const commands = new Command().name('coroner').exitOverride();
   registerDump(commands);

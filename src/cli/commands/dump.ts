@@ -15,8 +15,8 @@ let session: { path: string; dump: KernelDump } | undefined;
 
 async function dumpFor(vmcore: string, opts: { systemMap?: string }): Promise<KernelDump> {
   if (session && session.path === vmcore) return session.dump;
-  const { openKernelDump } = await reader();
-  return openKernelDump(vmcore, opts);
+  const { openKernelDumpReady } = await reader();
+  return openKernelDumpReady(vmcore, opts);
 }
 
 function release(d: KernelDump): void {
@@ -502,21 +502,22 @@ export function registerDump(program: Command): void {
     .action(async (vmcore, what, count, opts) => {
       const { InputError } = await import('../../model/errors.ts');
       const { decode } = await import('../../sources/dump/arch/x86_64/decode.ts');
+      const { decodeArm64 } = await import('../../sources/dump/arch/arm64/decode.ts');
       const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
       try {
-        if (d.arch !== 'x86_64') throw new InputError(`dis: only x86_64 code is disassembled (this dump is ${d.arch})`, vmcore);
+        const arm64 = d.arch === 'arm64';
         const addr = await addressArg(d, what, vmcore);
         const fn = d.symbols.lookup(addr);
         if (!fn) throw new InputError(`no function covers 0x${addr.toString(16)}`, vmcore);
         const start = opts.reverse || count === undefined ? fn.address : addr;
-        const end = opts.reverse ? addr + 1n : count === undefined ? fn.address + BigInt(fn.size) : addr + BigInt(Number(count) * 15);
+        const end = opts.reverse ? addr + 1n : count === undefined ? fn.address + BigInt(fn.size) : addr + BigInt(Number(count) * (arm64 ? 4 : 15));
         let bytes: Buffer;
         try {
           bytes = d.memory.read(start, Number(end - start));
         } catch (e) {
           throw new InputError(`cannot read the code at 0x${start.toString(16)}: ${(e as Error).message}`, vmcore);
         }
-        let insns = decode(bytes, start).filter((i) => i.address < end);
+        let insns = (arm64 ? decodeArm64(bytes, start) : decode(bytes, start)).filter((i) => i.address < end);
         if (count !== undefined && !opts.reverse) insns = insns.slice(0, Number(count));
         // A whole function ends at its last instruction: the nops after it are padding to the next symbol (int3s after a
         // ret are the function's own, against straight-line speculation).
@@ -526,6 +527,14 @@ export function registerDump(program: Command): void {
           return s ? `<${s.name}${s.offset ? `+${s.offset}` : ''}>` : '';
         };
         const out = insns.map((i) => {
+          if (arm64) {
+            // As gdb prints arm64: mnemonic, a tab, the operands; branch targets and adrp pages named.
+            const sp = i.text.indexOf(' ');
+            let ops = sp < 0 ? '' : i.text.slice(sp + 1);
+            const named = i.target ?? (i.mnemonic === 'adrp' ? i.value : undefined);
+            if (named !== undefined) ops = ops.replace(/0x[0-9a-f]+$/, (t) => `${t} ${name(named)}`);
+            return `0x${i.address.toString(16)} ${name(i.address)}:\t${ops ? `${i.mnemonic}\t${ops}` : i.mnemonic}`;
+          }
           const words = i.text.split(' ');
           // Prefixes stay with their instruction (`lock cmpxchg`), as gdb prints them.
           let k = 0;

@@ -81,6 +81,8 @@ export const KNOWN_ISSUES: KnownIssue[] = [
     check(f, c) {
       if (f.extra?.noWriter === false) return undefined;
       const diffs: string[] = [];
+      // The erratum is Intel's: on another architecture only the memory-error reading remains.
+      if (c.system.arch && c.system.arch !== 'x86_64') return [`the machine is ${c.system.arch}: the Intel erratum does not apply, so suspect memory (EDAC/RAS error logs, a memory test)`];
       const hw = c.system.hardware ?? '';
       if (!/skylake|kaby ?lake/i.test(hw)) diffs.push(`the CPU model is not known to be Skylake/Kaby Lake${hw ? ` (${hw})` : ''}: the erratum only explains it there, otherwise suspect memory`);
       const loop = Array.isArray(f.extra?.loop) ? (f.extra.loop as string[]).join(' ') : '';

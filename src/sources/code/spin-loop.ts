@@ -4,7 +4,7 @@
  */
 import type { Instruction, Maybe, PolledWord, SpinLoop, SymbolRef } from '../../model/queries.ts';
 import { isUnknown } from '../../model/queries.ts';
-import type { RegisterSet } from '../../model/trace.ts';
+import { pcHex, type RegisterSet } from '../../model/trace.ts';
 
 /** What the loop finder needs of a source: symbols and decoded code. */
 export interface CodeReader {
@@ -13,10 +13,13 @@ export interface CodeReader {
   symbolAt(addr: bigint): SymbolRef | undefined;
 }
 
+/** cpu_relax() and its kin: x86 `pause`, arm64 `yield` and the `wfe` of smp_cond_load's __cmpwait. */
+const BUSY_WAIT = /^(pause|yield|wfe)$/;
+
 /** The smallest loop (a backward branch) through the PC of `regs`, and the words it polls. */
 export function spinLoopAt(code: CodeReader, regs: RegisterSet, readBytes: (addr: bigint, size: number) => Maybe<Uint8Array>): Maybe<SpinLoop> {
-  const ripHex = regs.values.rip;
-  if (!ripHex) return { unknown: 'no RIP in the registers' };
+  const ripHex = pcHex(regs);
+  if (!ripHex) return { unknown: 'no PC in the registers' };
   if (regs.mode === 'user') return { unknown: 'the CPU is in user mode' };
   const pc = BigInt(`0x${ripHex}`);
   const fn = code.functionBounds(pc);
@@ -43,17 +46,17 @@ export function spinLoopAt(code: CodeReader, regs: RegisterSet, readBytes: (addr
   if (!best) return { unknown: `no loop around ${fn.name}+0x${fn.offset.toString(16)}: no backward branch closes a loop through it` };
   const loop = best.body;
   if (loop.length > 64) return { unknown: `the loop around ${fn.name}+0x${fn.offset.toString(16)} has ${loop.length} instructions: not a tight spin` };
-  const written = new Set(loop.map((i) => i.writes).filter((w): w is string => !!w));
+  const written = new Set(loop.flatMap((i) => [i.writes, ...(i.writesAlso ?? [])]).filter((w): w is string => !!w));
   const polls: PolledWord[] = [];
   for (const i of loop) {
     const m = i.memory;
     if (!m || i.mnemonic === 'lea' || i.mnemonic.startsWith('nop') || i.mnemonic.startsWith('prefetch')) continue;
-    if (m.base === 'rsp' || m.segment) continue;
+    if (m.base === 'rsp' || m.base === 'sp' || m.segment) continue;
     let address: bigint | undefined;
     let via: string;
     if (m.ripRelative !== undefined) {
       address = m.ripRelative;
-      via = 'rip-relative';
+      via = regs.arch === 'arm64' ? (m.base ? `adrp-relative (${m.base})` : 'pc-relative') : 'rip-relative';
     } else {
       const base = m.base ? regs.values[m.base] : '0';
       const index = m.index ? regs.values[m.index] : '0';
@@ -73,10 +76,10 @@ export function spinLoopAt(code: CodeReader, regs: RegisterSet, readBytes: (addr
       value = v;
     }
     const loaded = i.writes;
-    const testsBit0 = !!loaded && loop.some((t) => t !== i && /^(test|and)[bwlq]?$/.test(t.mnemonic) && /^\$0x1,%/.test(t.text.split(/\s+/)[1] ?? '') && fullName(t.text) === loaded);
+    const testsBit0 = !!loaded && loop.some((t) => t !== i && t.testsBit?.bit === 0 && t.testsBit.reg === loaded);
     polls.push({ address, size, via, symbol: code.symbolAt(address), value, testsBit0 });
   }
-  return { function: fn, pc, start: loop[0].address, end: loop[loop.length - 1].address, instructions: loop, pause: loop.some((i) => i.mnemonic === 'pause'), polls };
+  return { function: fn, pc, start: loop[0].address, end: loop[loop.length - 1].address, instructions: loop, pause: loop.some((i) => BUSY_WAIT.test(i.mnemonic)), polls };
 }
 
 /** The instructions of [s, e] on some path from the loop head back to its closing branch (padding and exits left out). */
@@ -107,15 +110,3 @@ function loopBody(insns: Instruction[], s: number, e: number): Instruction[] {
   return body;
 }
 
-
-/** The full register of the last operand of `test $0x1,%al` style text. */
-function fullName(text: string): string | undefined {
-  const m = /%(\w+)\s*$/.exec(text);
-  if (!m) return undefined;
-  const r = m[1];
-  const table: Record<string, string> = { al: 'rax', ah: 'rax', ax: 'rax', eax: 'rax', bl: 'rbx', bh: 'rbx', bx: 'rbx', ebx: 'rbx', cl: 'rcx', ch: 'rcx', cx: 'rcx', ecx: 'rcx', dl: 'rdx', dh: 'rdx', dx: 'rdx', edx: 'rdx', sil: 'rsi', si: 'rsi', esi: 'rsi', dil: 'rdi', di: 'rdi', edi: 'rdi', bpl: 'rbp', bp: 'rbp', ebp: 'rbp' };
-  if (table[r]) return table[r];
-  const rn = /^(r\d+)[dwb]?$/.exec(r);
-  if (rn) return rn[1];
-  return r;
-}

@@ -12,6 +12,7 @@ import { panicString } from './index.ts';
 import { attempt } from './kernel/errors.ts';
 import { registerSetOf, type Backtrace, type DumpFrame, type Regs } from './arch/x86_64/unwind.ts';
 import type { TaskInfo } from './walk/sched.ts';
+import { arm64CpuRegisters } from './arch/arm64/registers.ts';
 
 /** Above this many tasks, only tasks not sleeping interruptibly get a stack (S/I stacks cost time, rarely matter). */
 const ALL_STACKS_UP_TO = 20_000;
@@ -118,6 +119,18 @@ export function fillCaseFromDump(c: CaseFile, dump: KernelDump): void {
       const rs = withSymbol(registerSetOf(cb.registers, frames[0]?.stack), dump, cb.registers.rip);
       st.registers = rs;
       st.facts.push({ text: `CPU ${cpu} registers from the dump's ${cb.noteSource === 'prstatus' && dump.dumpedBy === 'kdump' ? 'kdump crash note' : 'CPU note'}: RIP ${hex(cb.registers.rip)}${rs.pcSymbol ? ` (${rs.pcSymbol.function}+0x${rs.pcSymbol.offset?.toString(16)})` : ''}`, from });
+    }
+    const arm64 = dump.arch === 'arm64' ? bt.noteOf(cpu)?.arm64 : undefined;
+    if (arm64) {
+      const read = arm64CpuRegisters(arm64, (a) => dump.symbols.lookup(a), (a) => dump.stripPac(a));
+      st.registers = read.registers;
+      st.irqsEnabled = read.registers.irqsEnabled;
+      st.mode = read.registers.mode;
+      const rs = read.registers;
+      const where = read.vectorEntry
+        ? ` = ${read.vectorEntry}, taken as the vCPU stopped: the interrupted PC is not in the note (ELR_EL1); ${rs.mode === 'user' ? 'it was running user code' : `LR ${hex(dump.stripPac(arm64.x30 ?? 0n))} is in ${rs.pcSymbol?.function ?? '?'}`}, with IRQs enabled (the interrupt was taken)`
+        : `${rs.pcSymbol ? ` (${rs.pcSymbol.function}+0x${rs.pcSymbol.offset?.toString(16)})` : ''}, ${rs.mode === 'user' ? 'EL0' : 'EL1'}, IRQs ${rs.irqsEnabled ? 'enabled' : 'masked (PSTATE.I)'}`;
+      st.facts.push({ text: `CPU ${cpu} registers from the dump's CPU note: PC ${hex(arm64.pc ?? 0n)}${where}; PSTATE ${hex(arm64.pstate ?? 0n)}`, from });
     }
     if (ctxRegs) {
       const rs = registerSetOf(ctxRegs);

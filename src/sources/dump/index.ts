@@ -109,6 +109,7 @@ export function findSystemMap(dumpPath: string, release?: string): string | unde
   const dir = dirname(resolve(dumpPath));
   const names = release ? [`System.map-${release}`, 'System.map'] : ['System.map'];
   for (const d of [dir, dirname(dir)]) for (const n of names) if (existsSync(join(d, n))) return join(d, n);
+  if (release && existsSync(`/boot/System.map-${release}`)) return `/boot/System.map-${release}`;
   return undefined;
 }
 
@@ -193,7 +194,23 @@ export class KernelDump {
         const table = new SymbolTable(decodeKallsymsColumns(read, loc));
         const syms = new Symbols(table, 'kallsyms-in-dump');
         const bad = this.verifySymbols(table);
-        if (!bad) return syms;
+        if (!bad && table.address('linux_banner') !== undefined) return syms;
+        if (!bad) {
+          // Text symbols only (CONFIG_KALLSYMS_ALL=n, as Debian's arm64 kernels): the globals the walkers read need a
+          // System.map; one beside the dump (or in /boot) that matches the dump is used instead.
+          const map = findSystemMap(this.path, vi.osrelease);
+          if (map) {
+            try {
+              return this.systemMapSymbols(map);
+            } catch (e) {
+              if (!(e instanceof InputError)) throw e;
+              this.incomplete.push(`${e.message}: kallsyms in the dump has text symbols only, so globals cannot be located`);
+              return syms;
+            }
+          }
+          this.incomplete.push('kallsyms in the dump has text symbols only (CONFIG_KALLSYMS_ALL=n) and no System.map was found beside the dump or in /boot: globals cannot be located (pass --system-map)');
+          return syms;
+        }
         this.incomplete.push(`kallsyms in the dump failed verification (${bad})`);
       } catch (e) {
         // Unreadable or damaged pages (memory errors, or InputError from a damaged page descriptor).
@@ -223,14 +240,19 @@ export class KernelDump {
   /** Checks a symbol table against the dump: VMCOREINFO SYMBOL() values and linux_banner vs OSRELEASE. Returns the problem or undefined. */
   private verifySymbols(table: SymbolTable): string | undefined {
     const vi = this.vmcoreinfo;
+    // Kernel image addresses: above START_KERNEL_MAP on x86_64, anywhere in the upper half on arm64.
+    const imageFloor = dumpArch(this.container, vi) === 'arm64' ? 1n << 63n : START_KERNEL_MAP;
+    let matched = 0;
     for (const name of ['_stext', 'init_uts_ns', 'swapper_pg_dir', 'init_top_pgt', 'prb', 'node_online_map']) {
       const want = vi.symbols.get(name);
       const got = table.address(name);
-      if (want === undefined || got === undefined || want < START_KERNEL_MAP) continue;
+      if (want === undefined || got === undefined || want < imageFloor) continue;
       if (want !== got) return `${name} is at 0x${got.toString(16)} in the map but at 0x${want.toString(16)} per VMCOREINFO`;
+      matched++;
     }
     const banner = table.address('linux_banner');
-    if (banner === undefined) return 'it has no linux_banner symbol';
+    // A text-only table (CONFIG_KALLSYMS_ALL=n) has no linux_banner: _stext where VMCOREINFO puts it verifies it.
+    if (banner === undefined) return matched > 0 && table.address('_stext') !== undefined ? undefined : 'it has no linux_banner symbol';
     let text: string;
     try {
       text = this.memory.readCString(banner, 512);
@@ -439,9 +461,20 @@ export class KernelDump {
   }
 
   private arm64Unwinding(): { unwinder: Arm64Unwinder; cpuContext: number } {
+    return { unwinder: new Arm64Unwinder(this.memory, this.symbols, this.pacMask(), this.kernel.type('struct pt_regs').sizeof), cpuContext: this.kernel.type('struct task_struct').offsetOf('thread.cpu_context') };
+  }
+
+  /** arm64: the bits pointer authentication may use in a kernel address (NUMBER(KERNELPACMASK), else those above VA_BITS). */
+  private pacMask(): bigint {
     const vaBits = Number(this.vmcoreinfo.numbers.get('VA_BITS') ?? 48n);
-    const pacMask = this.vmcoreinfo.numbers.get('KERNELPACMASK') ?? BigInt.asUintN(64, ~((1n << BigInt(vaBits)) - 1n));
-    return { unwinder: new Arm64Unwinder(this.memory, this.symbols, BigInt.asUintN(64, pacMask), this.kernel.type('struct pt_regs').sizeof), cpuContext: this.kernel.type('struct task_struct').offsetOf('thread.cpu_context') };
+    return BigInt.asUintN(64, this.vmcoreinfo.numbers.get('KERNELPACMASK') ?? ~((1n << BigInt(vaBits)) - 1n));
+  }
+
+  /** A code address without its pointer-authentication bits (arm64; unchanged on x86_64). */
+  stripPac(addr: bigint): bigint {
+    if (this.arch !== 'arm64') return addr;
+    const mask = this.pacMask();
+    return (addr >> 55n) & 1n ? addr | mask : addr & ~mask;
   }
 
   /** A user task's command line from its memory, or why it is unknown (kernel thread, user pages excluded...). */
@@ -521,6 +554,16 @@ export function dumpArch(container: DumpContainer, vi: Vmcoreinfo): 'x86_64' | '
   if ((container as { machine?: number }).machine === 183) return 'arm64';
   if (vi.numbers.has('kimage_voffset') || vi.numbers.has('TCR_EL1_T1SZ')) return 'arm64';
   return 'x86_64';
+}
+
+/** Opens a vmcore as openKernelDump does, with what its code needs loaded (the arm64 disassembler's WASM module). */
+export async function openKernelDumpReady(path: string, opts: OpenKernelDumpOptions = {}): Promise<KernelDump> {
+  const dump = openKernelDump(path, opts);
+  if (dump.arch === 'arm64') {
+    const { loadArm64Decoder } = await import('./arch/arm64/decode.ts');
+    await loadArm64Decoder();
+  }
+  return dump;
 }
 
 /** Opens a vmcore (or a /var/crash/<dir> holding one). Input problems throw InputError. */

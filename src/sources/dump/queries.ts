@@ -22,12 +22,14 @@ import type {
   UffdContextState,
 } from '../../model/queries.ts';
 import { isUnknown } from '../../model/queries.ts';
-import type { RegisterSet } from '../../model/trace.ts';
+import { pcHex, type RegisterSet } from '../../model/trace.ts';
 import { decode } from './arch/x86_64/decode.ts';
+import { arm64DecoderReady, decodeArm64 } from './arch/arm64/decode.ts';
 import { spinLoopAt } from '../code/spin-loop.ts';
 import { PANIC_PATH } from '../code/panic-path.ts';
 import { decodeQspinlock } from '../code/qspinlock.ts';
 import { registerSetFromNote, noteHasRegisters } from './arch/x86_64/registers.ts';
+import { arm64CpuRegisters } from './arch/arm64/registers.ts';
 import type { KernelDump } from './index.ts';
 import { InputError } from '../../model/errors.ts';
 import { attempt as attemptLayer, KernelLayoutError, type Result } from './kernel/errors.ts';
@@ -147,7 +149,10 @@ class DumpQueries implements KernelQueries {
     const hit = this.textCache.get(key);
     if (hit) return hit;
     const bytes = this.readBytes(addr, length, `code at 0x${addr.toString(16)}`);
-    const out = isUnknown(bytes) ? bytes : decode(bytes, addr);
+    let out: Maybe<Instruction[]>;
+    if (isUnknown(bytes)) out = bytes;
+    else if (this.dump.arch === 'arm64') out = arm64DecoderReady() ? decodeArm64(bytes, addr) : { unknown: 'the arm64 disassembler was not loaded' };
+    else out = decode(bytes, addr);
     this.textCache.set(key, out);
     return out;
   }
@@ -218,8 +223,7 @@ class DumpQueries implements KernelQueries {
   cpuContexts(): CpuContext[] {
     if (this.contexts) return this.contexts;
     const out: CpuContext[] = [];
-    // arm64 register notes are not read yet: no CPU context rather than x86_64 names over arm64 registers.
-    if (this.dump.arch === 'arm64') return (this.contexts = out);
+    if (this.dump.arch === 'arm64') return (this.contexts = this.arm64Contexts());
     for (const note of this.dump.container.cpuNotes) {
       if (!noteHasRegisters(note)) continue;
       const registers = this.withSymbol(registerSetFromNote(note, { withControl: false }));
@@ -242,8 +246,29 @@ class DumpQueries implements KernelQueries {
     return out;
   }
 
+  /** arm64: each CPU's user_pt_regs note; a CPU caught entering an IRQ vector is placed in the function its LR is in. */
+  private arm64Contexts(): CpuContext[] {
+    const out: CpuContext[] = [];
+    for (const note of this.dump.container.cpuNotes) {
+      const r = note.arm64;
+      if (!r || !Object.values(r).some((v) => v !== 0n)) continue;
+      const read = arm64CpuRegisters(r, (a) => this.symbolAt(a), (a) => this.dump.stripPac(a));
+      const registers = read.registers;
+      const ctx: CpuContext = { cpu: note.cpu, registers, from: read.vectorEntry ? 'vector-entry' : 'note', ...(read.vectorEntry ? { noteAt: read.vectorEntry } : {}) };
+      const fn = registers.pcSymbol?.function;
+      if (ctx.from === 'note' && fn && PANIC_PATH.test(fn)) {
+        ctx.panicPath = true;
+        ctx.noteAt = `${fn}+0x${(registers.pcSymbol!.offset ?? 0).toString(16)}`;
+      }
+      const task = this.currentTask(note.cpu);
+      if (task) ctx.task = task;
+      out.push(ctx);
+    }
+    return out;
+  }
+
   private withSymbol(r: RegisterSet): RegisterSet {
-    const rip = r.values.rip;
+    const rip = pcHex(r);
     if (rip && r.mode !== 'user') {
       const s = this.symbolAt(BigInt(`0x${rip}`));
       if (s) r.pcSymbol = { function: s.name, offset: s.offset, size: s.size, ...(s.module ? { module: s.module } : {}) };

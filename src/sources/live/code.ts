@@ -1,4 +1,4 @@
-/** The instruction at a user PC: bytes read from /proc/PID/mem, decoded with iced-x86 (x86_64 only). */
+/** The instruction at a user PC: bytes read from /proc/PID/mem, decoded with iced-x86 (x86_64) or capstone (arm64). */
 import { closeSync, openSync, readSync } from 'node:fs';
 import type * as Iced from 'iced-x86';
 import type { CodeAtPc } from '../../model/casefile.ts';
@@ -84,12 +84,30 @@ export async function decodeX86(bytes: Uint8Array, address: bigint): Promise<Omi
   }
 }
 
+/** Decodes the arm64 instruction at `address` (4 bytes): `b .` and a conditional branch to itself re-execute it forever. */
+export async function decodeArm64One(bytes: Uint8Array, address: bigint): Promise<Omit<CodeAtPc, 'from'>> {
+  const { loadArm64Decoder, decodeArm64 } = await import('../dump/arch/arm64/decode.ts');
+  await loadArm64Decoder();
+  const word = bytes.subarray(0, 4);
+  const [insn] = decodeArm64(word, address);
+  const out: Omit<CodeAtPc, 'from'> = { address: address.toString(16), bytes: Buffer.from(word).toString('hex'), text: insn?.text ?? '(bad)', flow: insn?.flow ?? 'other' };
+  if (insn?.target !== undefined) {
+    out.target = insn.target.toString(16);
+    out.branchesToItself = insn.flow !== 'call' && insn.target === address;
+  } else out.branchesToItself = false;
+  return out;
+}
+
 /** The instruction at `pc` in process `pid`, or why it could not be had. */
 export async function codeAtPc(pid: number, pc: string, arch: Arch): Promise<CodeAtPc | string> {
   const address = BigInt(`0x${pc}`);
   const path = `/proc/${pid}/mem`;
   const mem = readProcessMemory(pid, address, 16);
   if (typeof mem === 'string') return `cannot read ${path} at 0x${pc} (${mem})`;
+  if (arch === 'arm64') {
+    const d = await decodeArm64One(mem, address);
+    return { ...d, from: { kind: 'live', path, what: `code at 0x${pc}` } };
+  }
   if (arch !== 'x86_64') {
     return { address: pc, bytes: mem.subarray(0, 4).toString('hex'), from: { kind: 'live', path, what: `code at 0x${pc}` } };
   }

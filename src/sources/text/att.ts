@@ -4,29 +4,10 @@
  * has no instruction bytes: this is what lets the same loop analysis run on it as on a dump's decoded code.
  */
 import type { Instruction, MemoryOperand } from '../../model/queries.ts';
+import { addX86Facts, fullRegister } from '../code/x86-insn.ts';
 
 const PREFIXES = new Set(['lock', 'rep', 'repz', 'repnz', 'repe', 'repne', 'notrack', 'bnd', 'data16', 'addr32', 'cs', 'ds', 'ss', 'es', 'fs', 'gs']);
 const NO_WRITE = /^(cmp|test|bt[a-z]?$|push|j|call|ret|nop|pause|[lms]fence|ud|int|hlt|prefetch|clflush|lgdt|lidt|wrmsr|out|sti|cli|cpuid|rdtsc|sysret|iret|leave|endbr)/;
-
-const REG64: Record<string, string> = {
-  al: 'rax', ah: 'rax', ax: 'rax', eax: 'rax', rax: 'rax',
-  bl: 'rbx', bh: 'rbx', bx: 'rbx', ebx: 'rbx', rbx: 'rbx',
-  cl: 'rcx', ch: 'rcx', cx: 'rcx', ecx: 'rcx', rcx: 'rcx',
-  dl: 'rdx', dh: 'rdx', dx: 'rdx', edx: 'rdx', rdx: 'rdx',
-  sil: 'rsi', si: 'rsi', esi: 'rsi', rsi: 'rsi',
-  dil: 'rdi', di: 'rdi', edi: 'rdi', rdi: 'rdi',
-  bpl: 'rbp', bp: 'rbp', ebp: 'rbp', rbp: 'rbp',
-  spl: 'rsp', sp: 'rsp', esp: 'rsp', rsp: 'rsp',
-  rip: 'rip', eip: 'rip',
-};
-
-/** The 64-bit register a register name belongs to (`%eax` -> rax, `%r12d` -> r12). */
-export function fullRegister(name: string): string {
-  const n = name.replace(/^%/, '').toLowerCase();
-  if (REG64[n]) return REG64[n];
-  const r = /^(r\d+)[dwb]?$/.exec(n);
-  return r ? r[1] : n;
-}
 
 function registerSize(name: string): number | undefined {
   const n = name.replace(/^%/, '').toLowerCase();
@@ -106,5 +87,6 @@ export function instructionFromText(address: bigint, text: string, next?: bigint
   const last = ops[ops.length - 1];
   if (last && /^%\w+$/.test(last) && !NO_WRITE.test(mnemonic)) x.writes = fullRegister(last);
   if (/^cmpxchg/.test(mnemonic) && !x.writes) x.writes = 'rax';
+  addX86Facts(x);
   return x;
 }

@@ -11,6 +11,7 @@ import { ExcludedPageError, MissingPageError, type CpuNote, type DumpContainer, 
 const PT_LOAD = 1;
 const PT_NOTE = 4;
 const PN_XNUM = 0xffff;
+const EM_AARCH64 = 183;
 const EM_X86_64 = 62;
 const MAX_PHDRS = 1 << 20;
 const MAX_NOTES = 64 * 1024 * 1024;
@@ -69,7 +70,7 @@ export class ElfContainer implements DumpContainer {
     const type = eh.readUInt16LE(16);
     if (type !== 4) throw new InputError(`ELF type ${type} is not a core file (ET_CORE = 4)`, path, 16);
     this.machine = eh.readUInt16LE(18);
-    if (this.machine !== EM_X86_64) this.incomplete.push(`ELF machine ${this.machine}: register notes and stacks are read for x86_64 only (memory, tasks and the log of arm64 dumps are)`);
+    if (this.machine !== EM_X86_64 && this.machine !== EM_AARCH64) this.incomplete.push(`ELF machine ${this.machine}: register notes and stacks are read for x86_64 and arm64 only`);
     const phoff = eh.readBigUInt64LE(32);
     const shoff = eh.readBigUInt64LE(40);
     const phentsize = eh.readUInt16LE(54);

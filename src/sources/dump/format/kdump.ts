@@ -163,8 +163,9 @@ export class KdumpContainer implements DumpContainer {
     this.pageSize = blockSize;
     this.nrCpus = nrCpus;
     this.utsname = utsname;
-    if (utsname.machine && utsname.machine !== 'x86_64') {
-      this.incomplete.push(`machine is ${utsname.machine}: register notes and stacks are read for x86_64 only (memory, tasks and the log of arm64 dumps are)`);
+    // QEMU's kdump writer says "Unknown": the dump's VMCOREINFO decides then (arm64 writes kimage_voffset).
+    if (utsname.machine && !['x86_64', 'aarch64', 'arm64', 'Unknown'].includes(utsname.machine)) {
+      this.incomplete.push(`machine is ${utsname.machine}: register notes and stacks are read for x86_64 and arm64 only`);
     }
 
     const bs = BigInt(blockSize);

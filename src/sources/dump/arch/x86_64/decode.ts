@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import type * as Iced from 'iced-x86';
 import type { Instruction, MemoryOperand } from '../../../../model/queries.ts';
+import { addX86Facts } from '../../../code/x86-insn.ts';
 
 const require = createRequire(import.meta.url);
 let icedModule: typeof Iced | undefined;
@@ -68,6 +69,7 @@ export function decode(bytes: Uint8Array, addr: bigint): Instruction[] {
           ur.free();
         }
         ii.free();
+        addX86Facts(x);
         out.push(x);
       } finally {
         insn.free();
@@ -110,3 +112,4 @@ function flowOf(i: typeof Iced, f: Iced.FlowControl): Instruction['flow'] {
       return 'other';
   }
 }
+
