@@ -257,7 +257,18 @@ export function btRecord(trace: Backtrace, who: { cpu?: number; task?: TaskInfo;
 const STACK_NAMES: Record<string, string> = { irq: 'IRQ stack', nmi: 'NMI exception stack', exception: 'exception stack', entry: 'ENTRY trampoline stack' };
 
 /** crash-style register block: `RIP: ...  RSP: ...  RFLAGS: ...` rows. */
+/** crash's arm64 register block: PC, LR, SP, then X29 down to X0 three a row, ORIG_X0, SYSCALLNO and PSTATE. */
+function arm64RegBlock(r: Regs): string[] {
+  const cell = (name: string, v: bigint | undefined) => `${name.padStart(3)}: ${v !== undefined ? hex(v) : '?'.repeat(16)}`;
+  const rows = [`    ${[cell('PC', r.pc), cell('LR', r.x30), cell('SP', r.sp)].join('  ')}`];
+  for (let n = 29; n >= 0; n -= 3) rows.push(`    ${[n, n - 1, n - 2].map((i) => cell(`X${i}`, r[`x${i}`])).join('  ')}`);
+  const sys = r.syscallno !== undefined ? BigInt.asUintN(32, r.syscallno).toString(16) : '?';
+  rows.push(`    ORIG_X0: ${r.orig_x0 !== undefined ? hex(r.orig_x0) : '?'.repeat(16)}  SYSCALLNO: ${sys}  PSTATE: ${r.pstate !== undefined ? hex(r.pstate, 8) : '?'.repeat(8)}`);
+  return rows;
+}
+
 function regBlock(r: Regs, withOrig = true): string[] {
+  if (r.pstate !== undefined && r.x30 !== undefined) return arm64RegBlock(r);
   const v = (n: string) => (r[n] !== undefined ? hex(r[n]) : '?'.repeat(16));
   const rows = [
     `    RIP: ${v('rip')}  RSP: ${v('rsp')}  RFLAGS: ${r.eflags !== undefined ? hex(r.eflags, 8) : '????????'}`,

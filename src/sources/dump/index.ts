@@ -461,7 +461,12 @@ export class KernelDump {
   }
 
   private arm64Unwinding(): { unwinder: Arm64Unwinder; cpuContext: number } {
-    return { unwinder: new Arm64Unwinder(this.memory, this.symbols, this.pacMask(), this.kernel.type('struct pt_regs').sizeof), cpuContext: this.kernel.type('struct task_struct').offsetOf('thread.cpu_context') };
+    const ptRegs = this.kernel.type('struct pt_regs');
+    const stackframe = attempt(() => ptRegs.offsetOf('stackframe'));
+    return {
+      unwinder: new Arm64Unwinder(this.memory, this.symbols, this.pacMask(), ptRegs.sizeof, stackframe.ok ? stackframe.value : undefined),
+      cpuContext: this.kernel.type('struct task_struct').offsetOf('thread.cpu_context'),
+    };
   }
 
   /** arm64: the bits pointer authentication may use in a kernel address (NUMBER(KERNELPACMASK), else those above VA_BITS). */

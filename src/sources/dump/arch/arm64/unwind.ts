@@ -10,6 +10,8 @@ import type { AddressSpace } from '../space.ts';
 import type { Backtrace, DumpFrame } from '../x86_64/unwind.ts';
 
 const MAX_FRAMES = 128;
+/** The exception vector stubs for exceptions taken from EL1 (6.1: el1h_64_sync, el1h_64_irq, el1t_64_error...). */
+const EL1_ENTRY = /^el1[th]_64_(sync|irq|fiq|error)$/;
 const hex = (v: bigint) => v.toString(16).padStart(16, '0');
 
 export class Arm64Unwinder {
@@ -20,7 +22,54 @@ export class Arm64Unwinder {
     private readonly pacMask: bigint,
     /** sizeof(struct pt_regs): the entry from user space saves them at the top of the kernel stack. */
     private readonly ptRegsSize: number,
+    /** offsetof(struct pt_regs, stackframe): the frame record an EL1 exception entry links into the chain. */
+    private readonly ptRegsStackframe?: number,
   ) {}
+
+  /**
+   * The registers an EL1 exception entry saved (user_pt_regs: x0-x30, sp, pc, pstate), when `record` is the frame
+   * record inside its pt_regs; the frame of the interrupted code runs at their PC exactly (not a return address).
+   */
+  /** The pt_regs at `at`: x0-x30, sp, pc, pstate, orig_x0 and syscallno; undefined when unreadable. */
+  ptRegs(at: bigint): Record<string, bigint> | undefined {
+    let b: Buffer;
+    try {
+      b = this.mem.read(at, 36 * 8);
+    } catch {
+      return undefined;
+    }
+    const regs: Record<string, bigint> = {};
+    for (let i = 0; i < 31; i++) regs[`x${i}`] = b.readBigUInt64LE(i * 8);
+    regs.sp = b.readBigUInt64LE(31 * 8);
+    regs.pc = b.readBigUInt64LE(32 * 8);
+    regs.pstate = b.readBigUInt64LE(33 * 8);
+    regs.orig_x0 = b.readBigUInt64LE(34 * 8);
+    regs.syscallno = BigInt(b.readInt32LE(35 * 8));
+    return regs;
+  }
+
+  private exceptionFrame(record: bigint): DumpFrame | undefined {
+    if (this.ptRegsStackframe === undefined) return undefined;
+    const at = record - BigInt(this.ptRegsStackframe);
+    const regs = this.ptRegs(at);
+    if (!regs) return undefined;
+    // The record mirrors the saved x29 and PC: anything else is not this entry's pt_regs.
+    if (regs.pc !== this.strip(this.mem.readU64(record + 8n)) && regs.pc !== this.mem.readU64(record + 8n)) return undefined;
+    const s = this.symbols.lookup(regs.pc);
+    return {
+      function: s ? s.name : `0x${regs.pc.toString(16)}`,
+      ...(s ? { offset: s.offset, size: s.size } : {}),
+      ...(s?.module ? { module: s.module } : {}),
+      address: hex(regs.pc),
+      reliable: true,
+      stack: 'task',
+      ip: regs.pc,
+      slot: at,
+      sp: hex(regs.sp),
+      exceptionRip: true,
+      pt: { address: at, regs },
+    };
+  }
 
   /** A return address without its PAC bits: kernel addresses (bit 55 set) get the top bits set back. */
   strip(addr: bigint): bigint {
@@ -56,7 +105,12 @@ export class Arm64Unwinder {
   fromRegisters(r: Record<string, bigint>): Backtrace {
     const kernelFp = ((r.x29 >> 63n) & 1n) === 1n;
     // Its one frame is the pt_regs the entry is about to fill at the top of the kernel stack.
-    if (!kernelFp && ((r.pc >> 63n) & 1n) === 1n) return { frames: [this.frame(r.sp - BigInt(this.ptRegsSize), this.strip(r.pc))], end: { kind: 'user-mode' }, start: 'registers', notes: [] };
+    if (!kernelFp && ((r.pc >> 63n) & 1n) === 1n) {
+      const at = r.sp - BigInt(this.ptRegsSize);
+      // What that pt_regs holds now is the user context of the previous entry (crash prints it too).
+      const userRegs = this.ptRegs(at);
+      return { frames: [this.frame(at, this.strip(r.pc))], end: { kind: 'user-mode' }, start: 'registers', notes: [], ...(userRegs ? { userRegs } : {}) };
+    }
     return this.unwind(r.pc, r.x29, 'registers');
   }
 
@@ -77,9 +131,16 @@ export class Arm64Unwinder {
         // (__primary_switched) it is no call; below user space (el0t_64_sync) it is the entry from user mode.
         const last = frames[frames.length - 1];
         if (frames.length > 1 && last.slot === cur && !/^el0/.test(last.function)) frames.pop();
+        // Below the entry from user space, the final record is the one inside its pt_regs: the user registers.
+        if (/^el0/.test(last.function) && this.ptRegsStackframe !== undefined) {
+          const userRegs = this.ptRegs(cur - BigInt(this.ptRegsStackframe));
+          if (userRegs) return { frames, end: { kind: 'end-of-stack' }, start, notes: [], userRegs };
+        }
         return { frames, end: { kind: 'end-of-stack' }, start, notes: [] };
       }
-      frames.push(this.frame(next, lr));
+      // Below an EL1 exception entry (el1h_64_sync, el1h_64_irq...) this record is the one inside its pt_regs.
+      const entry = frames.length > 0 && EL1_ENTRY.test(frames[frames.length - 1].function) ? this.exceptionFrame(cur) : undefined;
+      frames.push(entry ?? this.frame(next, lr));
       if (next <= cur) return { frames, end: { kind: 'error', detail: `frame pointer 0x${next.toString(16)} does not move up the stack from 0x${cur.toString(16)}` }, start, notes: [] };
       cur = next;
     }
