@@ -168,41 +168,89 @@ function isLocal(type: number): boolean {
 }
 
 /**
- * Parses a System.map ("ffffffff81000000 T _text" lines). `kaslrOffset` is added to
- * kernel-image addresses (>= 0xffffffff80000000, not type 'A'); per-CPU and absolute symbols stay.
+ * Parses a System.map ("ffffffff81000000 T _text" lines) into symbol columns: names stay in the file's bytes, addresses
+ * are read as two 32-bit halves (no BigInt per line). `kaslrOffset` is added to kernel-image addresses (>= imageStart,
+ * not type 'A'); per-CPU and absolute symbols stay.
  */
-export function parseSystemMap(text: string, file: string, kaslrOffset = 0n, imageStart = START_KERNEL_MAP): RawSymbol[] {
-  const out: RawSymbol[] = [];
+export function systemMapColumns(buf: Buffer, file: string, kaslrOffset = 0n, imageStart = START_KERNEL_MAP): SymbolColumns {
+  // Upper bound on lines: one symbol per newline (+1 without a final newline).
+  let lines = 1;
+  for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) lines++;
+  const starts = new Uint32Array(lines);
+  const ends = new Uint32Array(lines);
+  const types = new Uint8Array(lines);
+  const halves = new Uint32Array(lines * 2);
+  const kHi = Number((kaslrOffset >> 32n) & 0xffffffffn);
+  const kLo = Number(kaslrOffset & 0xffffffffn);
+  const iHi = Number((imageStart >> 32n) & 0xffffffffn);
+  const iLo = Number(imageStart & 0xffffffffn);
+  const bad = (lineNo: number, at: number, end: number) =>
+    new InputError(`line ${lineNo}: expected "ADDRESS TYPE NAME" as in a System.map, found "${buf.toString('latin1', at, Math.min(end, at + 60))}"`, file, at);
+  let n = 0;
   let lineNo = 0;
-  let offset = 0;
-  for (const line of text.split('\n')) {
+  let at = 0;
+  while (at < buf.length) {
     lineNo++;
-    const lineStart = offset;
-    offset += line.length + 1;
-    if (line.trim() === '') continue;
-    const m = /^([0-9a-fA-F]{1,16})\s+(\S)\s+(\S+)/.exec(line);
-    if (!m) {
-      throw new InputError(`line ${lineNo}: expected "ADDRESS TYPE NAME" as in a System.map, found "${line.slice(0, 60)}"`, file, lineStart);
+    let nl = buf.indexOf(10, at);
+    if (nl < 0) nl = buf.length;
+    const lineStart = at;
+    at = nl + 1;
+    let p = lineStart;
+    while (p < nl && (buf[p] === 0x20 || buf[p] === 0x09 || buf[p] === 0x0d)) p++;
+    if (p === nl) continue;
+    // Address: 1-16 hex digits.
+    let hi = 0;
+    let lo = 0;
+    let digits = 0;
+    for (; p < nl; p++) {
+      const c = buf[p];
+      const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
+      if (d < 0) break;
+      hi = ((hi << 4) | (lo >>> 28)) >>> 0;
+      lo = ((lo << 4) | d) >>> 0;
+      digits++;
     }
-    let address = BigInt('0x' + m[1]);
-    const type = m[2];
-    if (kaslrOffset !== 0n && address >= imageStart && type !== 'A' && type !== 'a') {
-      address = BigInt.asUintN(64, address + kaslrOffset);
+    if (digits === 0 || digits > 16 || (buf[p] !== 0x20 && buf[p] !== 0x09)) throw bad(lineNo, lineStart, nl);
+    while (p < nl && (buf[p] === 0x20 || buf[p] === 0x09)) p++;
+    const type = buf[p++];
+    if (p >= nl || type === undefined || (buf[p] !== 0x20 && buf[p] !== 0x09)) throw bad(lineNo, lineStart, nl);
+    while (p < nl && (buf[p] === 0x20 || buf[p] === 0x09)) p++;
+    const nameStart = p;
+    while (p < nl && buf[p] !== 0x20 && buf[p] !== 0x09 && buf[p] !== 0x0d) p++;
+    if (p === nameStart) throw bad(lineNo, lineStart, nl);
+    if ((kHi !== 0 || kLo !== 0) && type !== 0x41 && type !== 0x61 && (hi > iHi || (hi === iHi && lo >= iLo))) {
+      const sum = lo + kLo;
+      lo = sum >>> 0;
+      hi = (hi + kHi + (sum > 0xffffffff ? 1 : 0)) >>> 0;
     }
-    out.push({ address, type, name: m[3] });
+    starts[n] = nameStart;
+    ends[n] = p;
+    types[n] = type;
+    halves[2 * n] = LITTLE_ENDIAN ? lo : hi;
+    halves[2 * n + 1] = LITTLE_ENDIAN ? hi : lo;
+    n++;
   }
-  if (out.length === 0) throw new InputError('no symbols found: not a System.map', file, 0);
+  if (n === 0) throw new InputError('no symbols found: not a System.map', file, 0);
+  const addrs = new BigUint64Array(halves.buffer, 0, n);
+  return { addrs, bytes: buf, starts: starts.subarray(0, n), ends: ends.subarray(0, n), types: types.subarray(0, n) };
+}
+
+/** parseSystemMap's symbols as objects (tests, small maps). */
+export function parseSystemMap(text: string, file: string, kaslrOffset = 0n, imageStart = START_KERNEL_MAP): RawSymbol[] {
+  const c = systemMapColumns(Buffer.from(text, 'latin1'), file, kaslrOffset, imageStart);
+  const out: RawSymbol[] = [];
+  for (let i = 0; i < c.addrs.length; i++) out.push({ address: c.addrs[i], type: String.fromCharCode(c.types[i]), name: c.bytes.toString('latin1', c.starts[i], c.ends[i]) });
   return out;
 }
 
-export function readSystemMap(file: string, kaslrOffset = 0n, imageStart = START_KERNEL_MAP): RawSymbol[] {
-  let text: string;
+export function readSystemMap(file: string, kaslrOffset = 0n, imageStart = START_KERNEL_MAP): SymbolColumns {
+  let buf: Buffer;
   try {
-    text = readFileSync(file, 'latin1');
+    buf = readFileSync(file);
   } catch (e) {
     throw new InputError(`cannot read System.map: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file);
   }
-  return parseSystemMap(text, file, kaslrOffset, imageStart);
+  return systemMapColumns(buf, file, kaslrOffset, imageStart);
 }
 
 /** One loaded module's symbols and memory regions. */

@@ -299,6 +299,10 @@ export class Value {
       case 8:
         v = b.readBigUInt64LE(0);
         break;
+      case 16:
+        // __int128 (arm64's FP/SIMD registers in thread_struct).
+        v = (b.readBigUInt64LE(8) << 64n) | b.readBigUInt64LE(0);
+        break;
       default:
         throw this.kernel.types.layoutError(`${this.path} has size ${size}, not a scalar`);
     }
