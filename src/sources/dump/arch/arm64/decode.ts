@@ -25,6 +25,7 @@ interface CsModule {
 }
 
 let handle: CsHandle | undefined;
+const CHUNK = 1024;
 let loading: Promise<void> | undefined;
 
 /** Instantiates capstone (about 70 ms, once per process). */
@@ -88,6 +89,25 @@ const LSE_LOAD = /^(ld(add|clr|eor|set|smax|smin|umax|umin)|swp)(a|al|l)?[bh]?$/
 const PAIR = /^(ld|st)(n|x|ax|lx)?p(sw)?$|^casp(a|al|l)?$/;
 const LSE_CAS = /^cas(a|al|l)?[bh]?$|^casp(a|al|l)?$/;
 
+/** What the decoder needs to know of a mnemonic, computed once per mnemonic (a few hundred exist). */
+interface MnemonicInfo {
+  flow: Instruction['flow'];
+  /** Which operand it writes: the first, the second (LSE loads), or none. */
+  dest: 0 | 1 | -1;
+  pair: boolean;
+  bitField: boolean;
+}
+const MNEMONICS = new Map<string, MnemonicInfo>();
+function infoOf(mn: string): MnemonicInfo {
+  let i = MNEMONICS.get(mn);
+  if (!i) {
+    const dest = STORE_EXCLUSIVE.test(mn) || LSE_CAS.test(mn) ? 0 : LSE_LOAD.test(mn) ? 1 : NO_WRITE.test(mn) || mn === '(bad)' ? -1 : 0;
+    i = { flow: flowOf(mn), dest, pair: PAIR.test(mn), bitField: BIT_FIELD.test(mn) };
+    MNEMONICS.set(mn, i);
+  }
+  return i;
+}
+
 function flowOf(mn: string): Instruction['flow'] {
   if (mn === 'b') return 'branch';
   if (/^b\.\w+$/.test(mn) || /^(cbz|cbnz|tbz|tbnz)$/.test(mn)) return 'conditional-branch';
@@ -128,7 +148,7 @@ function gdbOperands(mn: string, flow: Instruction['flow'], ops: string[]): stri
       if (o.startsWith('[')) return o.replace(/#(-?)(0x[0-9a-f]+)/g, (_m, sign: string, h: string) => `#${sign}${dec(h)}`);
       if (i > 0 && ops[i - 1].endsWith(']') && /^#-?(0x)?[0-9a-f]+$/.test(o)) return o.replace(/#(-?)(0x[0-9a-f]+)/, (_m, sign: string, h: string) => `#${sign}${dec(h)}`);
       if (address && /^#0x[0-9a-f]+$/.test(o) && i === ops.length - 1) return o.slice(1);
-      if (((mn === 'tbz' || mn === 'tbnz') && i === 1) || BIT_FIELD.test(mn)) return o.replace(/^#(0x[0-9a-f]+)$/, (_m, h: string) => `#${dec(h)}`);
+      if (((mn === 'tbz' || mn === 'tbnz') && i === 1) || infoOf(mn).bitField) return o.replace(/^#(0x[0-9a-f]+)$/, (_m, h: string) => `#${dec(h)}`);
       if (/^(lsl|lsr|asr|ror|msl|[su]xt[bhwx])\b/.test(o)) return o;
       return o.replace(/^#(-?)(\d+)$/, (_m, sign: string, d: string) => `#${sign}0x${BigInt(d).toString(16)}`);
     })
@@ -144,7 +164,8 @@ export function decodeArm64(bytes: Uint8Array, addr: bigint): Instruction[] {
   while (off < end) {
     let got: CsInsn[];
     try {
-      got = handle.disasm(bytes.subarray(off, end), addr + BigInt(off));
+      // At most CHUNK bytes a call: capstone's heap grows by kilobytes per instruction decoded in one call and never shrinks.
+      got = handle.disasm(bytes.subarray(off, Math.min(end, off + CHUNK)), addr + BigInt(off));
     } catch {
       // capstone throws (a string) when the first word does not decode.
       got = [];
@@ -160,7 +181,7 @@ export function decodeArm64(bytes: Uint8Array, addr: bigint): Instruction[] {
   const targets = new Set<bigint>();
   for (const r of raw) {
     const t = /#(0x[0-9a-f]+)$/.exec(r.ops);
-    if (t && flowOf(r.mnemonic) !== 'next') targets.add(BigInt(t[1]));
+    if (t && infoOf(r.mnemonic).flow !== 'next') targets.add(BigInt(t[1]));
   }
   const known = new Map<string, bigint>();
   const out: Instruction[] = [];
@@ -169,7 +190,8 @@ export function decodeArm64(bytes: Uint8Array, addr: bigint): Instruction[] {
     // gdb's names for the carry conditions.
     const mn = r.mnemonic === 'b.hs' ? 'b.cs' : r.mnemonic === 'b.lo' ? 'b.cc' : r.mnemonic;
     const ops = splitOperands(r.ops);
-    const flow = flowOf(mn);
+    const info = infoOf(mn);
+    const flow = info.flow;
     // As gdb prints it: addresses bare, memory offsets in decimal (`[sp, #-48]!`, `[x0], #8`).
     const text = r.ops ? `${mn} ${gdbOperands(mn, flow, ops)}` : mn;
     const x: Instruction = { address: r.address, length: 4, text, mnemonic: mn, flow };
@@ -192,7 +214,7 @@ export function decodeArm64(bytes: Uint8Array, addr: bigint): Instruction[] {
       const inner = ops[memAt].replace(/^\[/, '').replace(/\]!?$/, '');
       const parts = splitOperands(inner);
       const base = fullRegister(parts[0]);
-      const m: MemoryOperand = { scale: 1, displacement: 0n, size: accessSize(mn, ops[memAt - 1], PAIR.test(mn)) };
+      const m: MemoryOperand = { scale: 1, displacement: 0n, size: accessSize(mn, ops[memAt - 1], info.pair) };
       const pre = ops[memAt].endsWith('!');
       const post = memAt + 1 < ops.length && imm(ops[memAt + 1]) !== undefined;
       if (parts[1] !== undefined) {
@@ -215,11 +237,8 @@ export function decodeArm64(bytes: Uint8Array, addr: bigint): Instruction[] {
     }
     // Registers written.
     let dest: string | undefined;
-    if (STORE_EXCLUSIVE.test(mn)) dest = fullRegister(ops[0]);
-    else if (LSE_LOAD.test(mn)) dest = fullRegister(ops[1]);
-    else if (LSE_CAS.test(mn)) dest = fullRegister(ops[0]);
-    else if (!NO_WRITE.test(mn) && mn !== '(bad)') dest = fullRegister(ops[0]);
-    if (PAIR.test(mn) && mn.startsWith('ld')) {
+    if (info.dest >= 0) dest = fullRegister(ops[info.dest]);
+    if (info.pair && mn.startsWith('ld')) {
       const second = fullRegister(ops[1]);
       if (second) writes.unshift(second);
     }
