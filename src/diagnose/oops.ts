@@ -45,6 +45,28 @@ function confirmFor(e: LogEvent): string[] {
   return cmds;
 }
 
+/** Functions of the oops path (arm64 and x86_64): a CPU whose stack runs through one is inside an oops. */
+const OOPS_PATH = /^(page_fault_oops|__die|__die_body|oops_begin|die|notify_die|oops_end|die_kernel_fault|die_addr)$/;
+/** Interrupt handling below a faulting frame: the fault happened in hard-IRQ context. */
+const IRQ_ENTRY = /^(__hrtimer_run_queues|hrtimer_interrupt|handle_irq_desc|generic_handle_domain_irq|gic_handle_irq|handle_percpu_devid_irq|el[01]_interrupt|el1h_64_irq(_handler)?|el0t_64_irq(_handler)?|call_on_irq_stack|do_interrupt_handler|__sysvec_\w+|sysvec_\w+|asm_sysvec_\w+|common_interrupt|asm_common_interrupt|__do_softirq|handle_softirqs)$/;
+
+/**
+ * Where an oops whose report was cut short (no registers, no trace: the CPU died printing it) happened, from the dump:
+ * the one CPU whose stack runs through the oops path, and the exception frame below it (the faulting code and its
+ * registers); hard-IRQ context when interrupt handling or the IRQ stack is below that frame.
+ */
+function faultInDump(ctx: DetectorContext): { cpu: number; task?: { comm: string; pid: number }; frame: { function: string; offset?: number; module?: string }; inIrq: boolean; chain: string[] } | undefined {
+  const hits = ctx.views.cpus.filter((v) => v.from === 'dump' && v.chain.some((n) => OOPS_PATH.test(n)));
+  if (hits.length !== 1) return undefined;
+  const v = hits[0];
+  const at = v.frames.findIndex((f, i) => f.exceptionRip && f.regs?.mode === 'kernel' && v.frames.slice(0, i).some((g) => OOPS_PATH.test(g.function)));
+  if (at < 0) return undefined;
+  const f = v.frames[at];
+  const below = v.frames.slice(at + 1);
+  const inIrq = below.some((g) => g.stack === 'irq' || IRQ_ENTRY.test(g.function)) || f.stack === 'irq';
+  return { cpu: v.cpu, ...(v.task ? { task: v.task } : {}), frame: { function: f.function, ...(f.offset !== undefined ? { offset: f.offset } : {}), ...(f.module ? { module: f.module } : {}) }, inIrq, chain: v.chain };
+}
+
 export function oopsDetector(ctx: DetectorContext): Finding[] {
   const out: Finding[] = [];
   const events = ctx.c.events;
@@ -53,10 +75,15 @@ export function oopsDetector(ctx: DetectorContext): Finding[] {
     const kind = FAILURE_KINDS[e.kind];
     if (!kind) continue;
     const isWarning = e.kind === 'warning';
-    const fn = where(e);
-    const cpuText = e.cpu !== undefined ? ` on CPU ${e.cpu}` : '';
-    const taskText = e.task ? ` (task ${e.task.comm}:${e.task.pid})` : '';
-    const ctxText = inInterrupt(e) ? ' in interrupt context' : '';
+    // A report cut short (the CPU never printed its registers and trace): the dump shows where it faulted.
+    const fromDump = !isWarning && (e.cpu === undefined || !blamed(e)) ? faultInDump(ctx) : undefined;
+    const fn = fromDump && !blamed(e) ? `${frameText(fromDump.frame)} (the faulting frame in the dump: the report was cut short)` : where(e);
+    const cpu = e.cpu ?? fromDump?.cpu;
+    const task = e.task ?? fromDump?.task;
+    const inIrq = inInterrupt(e) || !!fromDump?.inIrq;
+    const cpuText = cpu !== undefined ? ` on CPU ${cpu}` : '';
+    const taskText = task ? ` (task ${task.comm}:${task.pid})` : '';
+    const ctxText = inIrq ? ' in interrupt context' : '';
     const addr = e.details.address ? ` at address ${e.details.address}` : '';
     const summary = `${e.title.replace(/^BUG: |^WARNING: /, '')}${addr && !e.title.includes(e.details.address ?? '\0') ? addr : ''} in ${fn}${cpuText}${taskText}${ctxText}`;
     const evidence = [eventFact(e)];
@@ -83,13 +110,13 @@ export function oopsDetector(ctx: DetectorContext): Finding[] {
     const idx = events.indexOf(e);
     const f = finding(ctx, kind, isWarning ? 'symptom' : 'root', summary, {
       confidence: isWarning ? 0.4 : idx === firstFailureIdx ? 0.85 : 0.6,
-      subjects: [{ kind: 'event', id: e.id }, ...(e.cpu !== undefined ? [{ kind: 'cpu' as const, cpu: e.cpu }] : [])],
+      subjects: [{ kind: 'event', id: e.id }, ...(cpu !== undefined ? [{ kind: 'cpu' as const, cpu }] : [])],
       evidence,
       steps,
       confirm: confirmFor(e),
       extra: {
-        function: blamed(e)?.function ?? '',
-        ...(blamed(e)?.module ? { module: blamed(e)!.module! } : {}),
+        function: blamed(e)?.function ?? fromDump?.frame.function ?? '',
+        ...((blamed(e) ?? fromDump?.frame)?.module ? { module: (blamed(e) ?? fromDump?.frame)!.module! } : {}),
         ...(pcFunction(e) && pcFunction(e)!.function !== blamed(e)?.function ? { pc: pcFunction(e)!.function } : {}),
         ...(e.details.address ? { address: e.details.address } : {}),
       },
@@ -108,29 +135,36 @@ export function oopsDetector(ctx: DetectorContext): Finding[] {
     const laterOnSameCpu = events
       .slice(idx + 1)
       .filter((x) => x.cpu === e.cpu && x.kind === 'nmi-backtrace' && callChain(x).length > 0);
-    const stuckInOops = laterOnSameCpu.find((x) => callChain(x).some((n) => /^(page_fault_oops|__die|__die_body|oops_begin|die|notify_die|oops_end|die_kernel_fault)$/.test(n)));
-    if (!isWarning && e.cpu !== undefined && (inInterrupt(e) || regs?.irqsEnabled === false) && (later.length > 0 || stuckInOops)) {
-      const g = finding(ctx, 'oops-in-irq', 'root', '', { confidence: stuckInOops ? 0.9 : 0.7 });
-      const contextText = inInterrupt(e) ? 'in interrupt context' : 'with interrupts disabled';
-      g.summary = `CPU ${e.cpu} oopsed ${contextText} (${e.title.replace(/^BUG: /, '')} in ${fn})${e.details.endTrace ? '' : ' and never finished the oops'}${stuckInOops ? `: it is stuck in the oops path (${callChain(stuckInOops).slice(0, 4).join(' <- ')}) with IRQs off` : ''}; every CPU that needs it (IPIs, the lock it holds) hangs behind it`;
-      g.subjects = [{ kind: 'cpu', cpu: e.cpu }, { kind: 'event', id: e.id }];
+    const stuckInOops = laterOnSameCpu.find((x) => callChain(x).some((n) => OOPS_PATH.test(n)));
+    const stuckChain = stuckInOops ? callChain(stuckInOops) : fromDump?.chain;
+    if (!isWarning && cpu !== undefined && (inIrq || regs?.irqsEnabled === false) && (later.length > 0 || stuckChain)) {
+      const g = finding(ctx, 'oops-in-irq', 'root', '', { confidence: stuckChain ? 0.9 : 0.7 });
+      const contextText = inIrq ? 'in interrupt context' : 'with interrupts disabled';
+      g.summary = `CPU ${cpu} oopsed ${contextText} (${e.title.replace(/^BUG: /, '')} in ${fromDump && !blamed(e) ? frameText(fromDump.frame) : fn})${e.details.endTrace ? '' : ' and never finished the oops'}${stuckChain ? `: it is stuck in the oops path (${stuckChain.slice(0, 4).join(' <- ')}) with IRQs off` : ''}; every CPU that needs it (IPIs, the lock it holds) hangs behind it`;
+      g.subjects = [{ kind: 'cpu', cpu }, { kind: 'event', id: e.id }];
       g.evidence = [eventFact(e)];
       if (stuckInOops) g.evidence.push(eventFact(stuckInOops, `${stuckInOops.title}: ${callChain(stuckInOops).slice(0, 6).join(' <- ')}`));
+      else if (fromDump) {
+        const v = ctx.views.cpus.find((x) => x.cpu === cpu);
+        if (v) g.evidence.push({ text: `CPU ${cpu} in the dump: ${fromDump.chain.slice(0, 8).join(' <- ')}`, from: v.fact.from });
+      }
       for (const x of later.slice(0, 3)) g.evidence.push(eventFact(x));
       g.steps = [
-        `CPU ${e.cpu} took "${e.title}" ${contextText}${e.task ? `, interrupting ${e.task.comm}:${e.task.pid}` : ''}.`,
+        `CPU ${cpu} took "${e.title}" ${contextText}${task ? `, interrupting ${task.comm}:${task.pid}` : ''}${fromDump && !blamed(e) ? ` in ${frameText(fromDump.frame)} (its exception frame in the dump; the log's report stops before the registers)` : ''}.`,
         'An oops in interrupt context cannot kill the interrupted task; the kernel would normally panic ("Fatal exception in interrupt").',
         e.details.endTrace ? 'The oops report finished.' : 'No "---[ end trace ]---" and no panic followed: the oops path itself never completed.',
         ...(stuckInOops
-          ? [`A later NMI backtrace of CPU ${e.cpu} shows it still in the oops path: ${callChain(stuckInOops).slice(0, 6).join(' <- ')}, with IRQs ${kernelRegisters(stuckInOops)[0]?.irqsEnabled === false ? 'disabled' : 'in an unknown state'}.`]
-          : []),
-        `After it, ${later.length} lockup/stall report(s) followed: CPUs waiting for CPU ${e.cpu}.`,
+          ? [`A later NMI backtrace of CPU ${cpu} shows it still in the oops path: ${callChain(stuckInOops).slice(0, 6).join(' <- ')}, with IRQs ${kernelRegisters(stuckInOops)[0]?.irqsEnabled === false ? 'disabled' : 'in an unknown state'}.`]
+          : fromDump
+            ? [`In the dump CPU ${cpu} is still in the oops path: ${fromDump.chain.slice(0, 6).join(' <- ')}.`]
+            : []),
+        `After it, ${later.length} lockup/stall report(s) followed: CPUs waiting for CPU ${cpu}.`,
       ];
-      g.confirm = [`crash> bt -c ${e.cpu}`, `crash> bt -f -c ${e.cpu}   # find the lock taken before the fault`, 'crash> log | tail -200'];
-      g.extra = { cpu: e.cpu };
+      g.confirm = [`crash> bt -c ${cpu}`, `crash> bt -f -c ${cpu}   # find the lock taken before the fault`, 'crash> log | tail -200'];
+      g.extra = { cpu };
       g.nodes = [eventNode(e.id)];
-      ctx.node(cpuNode(e.cpu), 'cpu', `CPU ${e.cpu}`, g.id);
-      ctx.edge(cpuNode(e.cpu), eventNode(e.id), 'caused-by', g.id, 'stuck in the oops path');
+      ctx.node(cpuNode(cpu), 'cpu', `CPU ${cpu}`, g.id);
+      ctx.edge(cpuNode(cpu), eventNode(e.id), 'caused-by', g.id, 'stuck in the oops path');
       out.push(g);
     }
   }

@@ -55,6 +55,53 @@ function lockArgument(q: KernelQueries, insns: Instruction[], i: number, lock: b
   return undefined;
 }
 
+/** An inlined lock fast path: an acquiring compare-and-swap on a lock word, or the release store of an inlined unlock. */
+function inlineLockOp(x: Instruction): 'acquire' | 'release' | undefined {
+  if (!x.memory?.base) return undefined;
+  if (/^(casa|casal|ldaxr)$/.test(x.mnemonic) || (/^lock\s+cmpxchgl?\b/.test(x.text) && x.memory.size === 4)) return 'acquire';
+  if (/^stlrb?$/.test(x.mnemonic) || /^movb\s+\$0x0,/.test(x.text)) return 'release';
+  return undefined;
+}
+
+/**
+ * The value register `reg` had at instruction `k`, proven from the code and the registers along the stack: a
+ * constant the code put there, or a callee-saved register (itself, or the one copied into it) that nothing wrote
+ * since, so the CPU's saved registers still hold it.
+ */
+function registerAt(insns: Instruction[], k: number, reg: string, regSets: RegisterSet[]): { value: bigint; how: string } | undefined {
+  const abi = abiOf(regSets[0]);
+  const holds = (r: string) => {
+    if (!abi.calleeSaved.has(r)) return undefined;
+    // Callee-saved registers survive calls; a write between here and the site would change what the stack shows.
+    if (insns.slice(k + 1).some((x) => x.writes === r || x.writesAlso?.includes(r))) return undefined;
+    const vals = [...new Set(regSets.map((s) => s.values[r]).filter((v): v is string => !!v))];
+    return vals.length === 1 ? BigInt(`0x${vals[0]}`) : undefined;
+  };
+  const direct = holds(reg);
+  if (direct !== undefined) return { value: direct, how: `${reg.toUpperCase()} still holds 0x${hexOf(direct)} (callee-saved)` };
+  for (let j = k - 1; j >= Math.max(0, k - 8); j--) {
+    const x = insns[j];
+    if (x.writes !== reg) continue;
+    if (x.value !== undefined) return { value: x.value, how: `${reg} = 0x${hexOf(x.value)}` };
+    if (x.copies) {
+      const v = holds(x.copies);
+      if (v !== undefined) return { value: v, how: `${reg} = ${x.copies}, and ${x.copies.toUpperCase()} still holds 0x${hexOf(v)} (callee-saved)` };
+    }
+    return undefined;
+  }
+  return undefined;
+}
+
+/** The lock word an inlined lock operation at `k` works on, proven or not. */
+function inlineLockArgument(q: KernelQueries, insns: Instruction[], k: number, lock: bigint, regSets: RegisterSet[]): { proven: string } | { other: true } | undefined {
+  const m = insns[k].memory!;
+  const r = registerAt(insns, k, m.base!, regSets);
+  if (!r) return undefined;
+  const addr = BigInt.asUintN(64, r.value + m.displacement);
+  if (addr !== lock) return { other: true };
+  return { proven: `${insns[k].text.split(/\s+/)[0]} on [${m.base}${m.displacement ? ` + ${m.displacement}` : ''}] = ${symbolText(q.symbolAt(lock), lock)}: ${r.how}` };
+}
+
 /** The code addresses of a CPU's stack, innermost first: the PC, then each frame's return address. */
 type CodeSite = { function: string; module?: string; address: bigint; pc: boolean };
 
@@ -122,9 +169,15 @@ export function stackTook(q: KernelQueries, v: CpuView, lock: bigint): TakenBy |
     if (entry) break;
     const insns = code();
     if (!fn || !insns || isUnknown(insns)) continue;
-    const calls: Array<{ k: number; lock: boolean }> = [];
+    const calls: Array<{ k: number; lock: boolean; inline?: boolean }> = [];
     for (let k = 0; k < insns.length; k++) {
       const x = insns[k];
+      // A lock fast path the compiler inlined: an acquiring atomic on the lock word, or the release store of an unlock.
+      const inline = inlineLockOp(x);
+      if (inline) {
+        calls.push({ k, lock: inline === 'acquire', inline: true });
+        continue;
+      }
       if (x.flow !== 'call' || x.target === undefined) continue;
       const t = q.symbolAt(x.target);
       if (!t) continue;
@@ -134,12 +187,18 @@ export function stackTook(q: KernelQueries, v: CpuView, lock: bigint): TakenBy |
     // The call this frame is in right now (ending at its return address) is the request, not a hold.
     const last = insns[insns.length - 1];
     if (!site.pc && calls.length && calls[calls.length - 1].k === insns.length - 1 && calls[calls.length - 1].lock && last.flow === 'call') calls.pop();
+    // An inlined fast path that failed and called the slow path: its atomic is the same request.
+    else if (!site.pc && last?.flow === 'call' && last.target !== undefined && matchesAny(q.symbolAt(last.target)?.name, SPINLOCK_SLOWPATH_FUNCTIONS)) {
+      const i = calls.map((c) => c.inline && c.lock).lastIndexOf(true);
+      if (i >= 0) calls.splice(i, 1);
+    }
     const regSets = v.regSets;
     for (let c = calls.length - 1; c >= 0; c--) {
       if (!calls[c].lock) continue;
-      const arg = lockArgument(q, insns, calls[c].k, lock, regSets);
+      const argOf = (u: { k: number; inline?: boolean }) => (u.inline ? inlineLockArgument(q, insns, u.k, lock, regSets) : lockArgument(q, insns, u.k, lock, regSets));
+      const arg = argOf(calls[c]);
       const released = calls.slice(c + 1).some((u) => !u.lock && (() => {
-        const a = lockArgument(q, insns, u.k, lock, regSets);
+        const a = argOf(u);
         return !!a && 'proven' in a;
       })());
       if (released) continue;

@@ -369,6 +369,11 @@ export function renderBt(trace: Backtrace, head: { pid?: number; task?: string; 
   trace.frames.forEach((f, i) => {
     const prev = trace.frames[i - 1];
     if (prev && prev.stack !== f.stack && STACK_NAMES[prev.stack]) out.push(`--- <${STACK_NAMES[prev.stack]}> ---`);
+    // arm64, as crash prints it: the code an EL1 exception interrupted is a numbered frame at its PC - 4.
+    if (f.exceptionRip && f.pt?.regs.pstate !== undefined) {
+      out.push(frameLine(n++, { ...f, address: hex(f.ip - 4n) }));
+      return;
+    }
     if (f.exceptionRip) {
       out.push(`    [exception RIP: ${f.function}${f.offset !== undefined ? `+${f.offset}` : ''}]`);
       if (f.pt) out.push(...regBlock(f.pt.regs, f.pt.address !== undefined));

@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { InputError } from '../../model/errors.ts';
 import { openKernelMemory, type KernelMemory } from './arch/x86_64/index.ts';
 import { openArm64Memory } from './arch/arm64/memory.ts';
+import type { StackKind } from '../../model/trace.ts';
 import { Arm64Unwinder } from './arch/arm64/unwind.ts';
 import { openDumpContainer } from './format/open.ts';
 import type { DumpContainer } from './format/types.ts';
@@ -463,8 +464,17 @@ export class KernelDump {
   private arm64Unwinding(): { unwinder: Arm64Unwinder; cpuContext: number } {
     const ptRegs = this.kernel.type('struct pt_regs');
     const stackframe = attempt(() => ptRegs.offsetOf('stackframe'));
+    // Each CPU's IRQ stack (irq_stack_ptr, IRQ_STACK_SIZE = THREAD_SIZE: 16 KiB with 4K pages) and overflow stack.
+    const stacks: Array<{ start: bigint; end: bigint; kind: StackKind }> = [];
+    const threadSize = BigInt(Math.max(16384, this.vmcoreinfo.pageSize ?? 4096));
+    for (const cpu of this.walkCpus()) {
+      const irq = attempt(() => this.kernel.perCpu('irq_stack_ptr', cpu).pointer());
+      if (irq.ok && irq.value !== 0n) stacks.push({ start: irq.value, end: irq.value + threadSize, kind: 'irq' });
+      const ov = attempt(() => this.kernel.perCpu('overflow_stack', cpu));
+      if (ov.ok) stacks.push({ start: ov.value.address, end: ov.value.address + BigInt(ov.value.type.sizeof), kind: 'exception' });
+    }
     return {
-      unwinder: new Arm64Unwinder(this.memory, this.symbols, this.pacMask(), ptRegs.sizeof, stackframe.ok ? stackframe.value : undefined),
+      unwinder: new Arm64Unwinder(this.memory, this.symbols, this.pacMask(), ptRegs.sizeof, stackframe.ok ? stackframe.value : undefined, stacks),
       cpuContext: this.kernel.type('struct task_struct').offsetOf('thread.cpu_context'),
     };
   }

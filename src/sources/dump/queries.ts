@@ -319,7 +319,9 @@ class DumpQueries implements KernelQueries {
       const k = this.k;
       let p: bigint;
       if (k.symbols.address('current_task') !== undefined) p = k.perCpu('current_task', cpu).pointer();
-      else p = k.perCpu('pcpu_hot', cpu).member('current_task').pointer();
+      else if (k.symbols.address('pcpu_hot') !== undefined) p = k.perCpu('pcpu_hot', cpu).member('current_task').pointer();
+      // arm64 keeps current in sp_el0: the runqueue's curr says it.
+      else p = this.dump.scheduler.runqueue(cpu).curr ?? 0n;
       if (p === 0n) return undefined;
       const t = k.value(p, 'struct task_struct');
       return { pid: t.member('pid').number(), comm: t.member('comm').string(16), address: p };

@@ -8,6 +8,7 @@
 import type { Symbols } from '../../kernel/symbols.ts';
 import type { AddressSpace } from '../space.ts';
 import type { Backtrace, DumpFrame } from '../x86_64/unwind.ts';
+import type { StackKind } from '../../../../model/trace.ts';
 
 const MAX_FRAMES = 128;
 /** The exception vector stubs for exceptions taken from EL1 (6.1: el1h_64_sync, el1h_64_irq, el1t_64_error...). */
@@ -24,7 +25,14 @@ export class Arm64Unwinder {
     private readonly ptRegsSize: number,
     /** offsetof(struct pt_regs, stackframe): the frame record an EL1 exception entry links into the chain. */
     private readonly ptRegsStackframe?: number,
+    /** Per-CPU stacks other than task stacks (IRQ, overflow): a frame whose record is inside one is on it. */
+    private readonly otherStacks: Array<{ start: bigint; end: bigint; kind: StackKind }> = [],
   ) {}
+
+  private stackOf(slot: bigint): StackKind {
+    for (const r of this.otherStacks) if (slot >= r.start && slot < r.end) return r.kind;
+    return 'task';
+  }
 
   /**
    * The registers an EL1 exception entry saved (user_pt_regs: x0-x30, sp, pc, pstate), when `record` is the frame
@@ -48,6 +56,37 @@ export class Arm64Unwinder {
     return regs;
   }
 
+  /**
+   * The caller of interrupted code that had not (or never) set up a frame record — a leaf function, or one caught in
+   * its prologue: its return address is still in LR, and the record chain skips it. LR names it when it is a kernel
+   * address in another function, right after a call instruction (BL, or BLR and its authenticated forms).
+   */
+  private leafCaller(entry: DumpFrame): DumpFrame | undefined {
+    const lrRaw = entry.pt!.regs.x30;
+    if (lrRaw === undefined) return undefined;
+    const lr = this.strip(lrRaw);
+    if (((lr >> 63n) & 1n) !== 1n) return undefined;
+    const s = this.symbols.lookup(lr - 4n);
+    if (!s || (s.name === entry.function && s.module === entry.module)) return undefined;
+    let insn: number;
+    try {
+      insn = this.mem.read(lr - 4n, 4).readUInt32LE(0);
+    } catch {
+      return undefined;
+    }
+    // (>>> 0: JavaScript's bitwise results are signed.)
+    const isCall = (insn & 0xfc000000) >>> 0 === 0x94000000 || (insn & 0xfffffc1f) >>> 0 === 0xd63f0000 || (insn & 0xfefff800) >>> 0 === 0xd63f0800;
+    if (!isCall) return undefined;
+    // Code past its prologue (before its first call) has LR in its own record already: the chain names that caller.
+    const fp = entry.pt!.regs.x29;
+    try {
+      if (fp !== undefined && fp !== 0n && this.strip(this.mem.readU64(fp + 8n)) === lr) return undefined;
+    } catch {
+      return undefined;
+    }
+    return this.frame(entry.slot ?? 0n, lr);
+  }
+
   private exceptionFrame(record: bigint): DumpFrame | undefined {
     if (this.ptRegsStackframe === undefined) return undefined;
     const at = record - BigInt(this.ptRegsStackframe);
@@ -62,9 +101,10 @@ export class Arm64Unwinder {
       ...(s?.module ? { module: s.module } : {}),
       address: hex(regs.pc),
       reliable: true,
-      stack: 'task',
+      stack: this.stackOf(record),
       ip: regs.pc,
-      slot: at,
+      // crash's frame address for it: the interrupted code's frame pointer (the record's link).
+      slot: regs.x29,
       sp: hex(regs.sp),
       exceptionRip: true,
       pt: { address: at, regs },
@@ -85,7 +125,7 @@ export class Arm64Unwinder {
       ...(s?.module ? { module: s.module } : {}),
       address: hex(at),
       reliable: true,
-      stack: 'task',
+      stack: this.stackOf(slot),
       ip: at,
       slot,
       sp: hex(slot),
@@ -141,6 +181,10 @@ export class Arm64Unwinder {
       // Below an EL1 exception entry (el1h_64_sync, el1h_64_irq...) this record is the one inside its pt_regs.
       const entry = frames.length > 0 && EL1_ENTRY.test(frames[frames.length - 1].function) ? this.exceptionFrame(cur) : undefined;
       frames.push(entry ?? this.frame(next, lr));
+      if (entry?.pt) {
+        const caller = this.leafCaller(entry);
+        if (caller) frames.push(caller);
+      }
       if (next <= cur) return { frames, end: { kind: 'error', detail: `frame pointer 0x${next.toString(16)} does not move up the stack from 0x${cur.toString(16)}` }, start, notes: [] };
       cur = next;
     }
