@@ -32,6 +32,7 @@ import { registerSetFromNote, noteHasRegisters } from './arch/x86_64/registers.t
 import { arm64CpuRegisters } from './arch/arm64/registers.ts';
 import type { KernelDump } from './index.ts';
 import { InputError } from '../../model/errors.ts';
+import { LITTLE_ENDIAN } from './format/io.ts';
 import { attempt as attemptLayer, KernelLayoutError, type Result } from './kernel/errors.ts';
 import type { Kernel, Value } from './kernel/value.ts';
 import type { TaskInfo } from './walk/sched.ts';
@@ -378,8 +379,17 @@ class DumpQueries implements KernelQueries {
     const r = attempt(() => this.k.read(from, Number(top - from), `stack of ${t.comm}:${t.pid}`));
     if (!r.ok) return undefined;
     const b = r.value;
-    const words = new BigUint64Array(b.length >> 3);
-    for (let i = 0; i < words.length; i++) words[i] = b.readBigUInt64LE(i * 8);
+    // One aligned copy viewed as 64-bit words (little-endian hosts), not a BigInt read per word.
+    const n = b.length >> 3;
+    let words: BigUint64Array;
+    if (LITTLE_ENDIAN) {
+      const copy = new Uint8Array(n * 8);
+      copy.set(b.subarray(0, n * 8));
+      words = new BigUint64Array(copy.buffer);
+    } else {
+      words = new BigUint64Array(n);
+      for (let i = 0; i < n; i++) words[i] = b.readBigUInt64LE(i * 8);
+    }
     return { base: from, words };
   }
 

@@ -105,6 +105,8 @@ export interface TaskInfo {
   /** Virtual size and resident set in KiB (crash ps VSZ / RSS), for tasks with an mm. */
   vszKiB?: number;
   rssKiB?: number;
+  /** task->pi_blocked_on (the rt_mutex_waiter it blocks on; 0 when none), when the kernel has it (CONFIG_RT_MUTEXES). */
+  piBlockedOn?: bigint;
 }
 
 /** Member offsets of task_struct, found once per kernel. */
@@ -137,6 +139,7 @@ interface TaskLayout {
   signalThreadHead?: number;
   /** task->rss_stat (struct task_rss_stat, before 6.2). */
   taskRss?: number;
+  piBlockedOn?: number;
 }
 
 function optOffset(t: KType, path: string): number | undefined {
@@ -182,6 +185,7 @@ function taskLayout(k: Kernel): TaskLayout {
     startTime: optOffset(t, 'start_time'),
     signalThreadHead: optOffset(sig, 'thread_head'),
     taskRss: t.hasMember('rss_stat') ? t.offsetOf('rss_stat') : undefined,
+    piBlockedOn: optOffset(t, 'pi_blocked_on'),
   };
 }
 
@@ -281,6 +285,7 @@ export class Scheduler {
     if (L.lastArrival !== undefined) info.lastArrival = u64(L.lastArrival);
     if (L.lastQueued !== undefined) info.lastQueued = u64(L.lastQueued);
     if (L.execStart !== undefined) info.execStart = u64(L.execStart);
+    if (L.piBlockedOn !== undefined) info.piBlockedOn = u64(L.piBlockedOn);
     const start = L.startBoottime ?? L.startTime;
     if (start !== undefined) info.startTime = Number(u64(start)) / 1e9;
     return info;
@@ -376,19 +381,31 @@ export class Scheduler {
         threadRss.set(t.mm, acc);
       }
     }
-    for (const t of out) if (t.mm !== 0n) this.memoryUse(t, threadRss.get(t.mm));
+    // Memory use is the mm's: read once per address space, not once per thread (20,000 threads of a few processes).
+    const byMm = new Map<bigint, { vszKiB?: number; rssKiB?: number }>();
+    for (const t of out) {
+      if (t.mm === 0n) continue;
+      let m = byMm.get(t.mm);
+      if (!m) {
+        m = this.memoryUse(t.mm, threadRss.get(t.mm));
+        byMm.set(t.mm, m);
+      }
+      if (m.vszKiB !== undefined) t.vszKiB = m.vszKiB;
+      if (m.rssKiB !== undefined) t.rssKiB = m.rssKiB;
+    }
     out.sort((a, b) => a.pid - b.pid || a.cpu - b.cpu);
     this._tasks = out;
     return out;
   }
 
   /** VSZ (mm->total_vm) and RSS (file + anon + shmem counters) in KiB, as crash's ps shows them. */
-  private memoryUse(t: TaskInfo, extra?: bigint[]): void {
+  private memoryUse(mmAddress: bigint, extra?: bigint[]): { vszKiB?: number; rssKiB?: number } {
     const k = this.kernel;
-    const mm = attempt(() => k.value(t.mm, 'struct mm_struct'));
-    if (!mm.ok) return;
+    const out: { vszKiB?: number; rssKiB?: number } = {};
+    const mm = attempt(() => k.value(mmAddress, 'struct mm_struct'));
+    if (!mm.ok) return out;
     const vm = attempt(() => mm.value.member('total_vm').u64());
-    if (vm.ok) t.vszKiB = Number(vm.value) * 4;
+    if (vm.ok) out.vszKiB = Number(vm.value) * 4;
     const rss = attempt(() => {
       const stat = mm.value.member('rss_stat');
       // 6.2+: struct percpu_counter rss_stat[NR_MM_COUNTERS]; before: struct mm_rss_stat { atomic_long_t count[] }.
@@ -405,7 +422,8 @@ export class Scheduler {
       // MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES: resident = all but swap entries.
       return counters.reduce((s, v, i) => (i === 2 ? s : s + (v > 0n ? v : 0n)), 0n);
     });
-    if (rss.ok) t.rssKiB = Number(rss.value) * 4;
+    if (rss.ok) out.rssKiB = Number(rss.value) * 4;
+    return out;
   }
 
   /** Sum of a struct percpu_counter: count plus every CPU's delta. */
