@@ -67,7 +67,8 @@ export function seqcountDetector(ctx: DetectorContext): Finding[] {
   // Readers grouped by the sequence word their loop polls and tests for oddness.
   const bySeq = new Map<bigint, Reader[]>();
   for (const x of contexts) {
-    if (!working(x) || x.registers.mode === 'user') continue;
+    // An idle CPU halts (hlt, wfi, mwait): no read loop to look for, and no code to disassemble.
+    if (!working(x) || x.registers.mode === 'user' || viewOf.get(x)?.idle) continue;
     // Other waits test bit 0 too (CSD_FLAG_LOCK, a spinlock's locked byte): not sequence counters.
     if (matchesAny(x.registers.pcSymbol?.function, NOT_SEQCOUNT)) continue;
     const loop = readLoopOf(ctx, q, x);

@@ -114,7 +114,7 @@ export class KdumpContainer implements DumpContainer {
   private bitmap1: PageBitmap | undefined;
   private bitmap2: PageBitmap | undefined;
   private readonly descCache = new LruCache<number, PageDesc[]>(64);
-  private readonly pageCache = new LruCache<number, Buffer>(1024);
+  private readonly pageCache = new LruCache<number, Buffer>(512);
   private readonly badPages = new Set<bigint>();
 
   constructor(

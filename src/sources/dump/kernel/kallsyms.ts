@@ -125,7 +125,7 @@ export function decodeKallsymsColumns(read: ReadFn, loc: KallsymsLocation): Symb
   const starts = new Uint32Array(num);
   const ends = new Uint32Array(num);
   const types = new Uint8Array(num);
-  let bytes = Buffer.allocUnsafe(Math.max(4096, num * 32));
+  let bytes = Buffer.allocUnsafe(Math.max(4096, num * 24));
   let n = 0;
   const r = new StreamReader(read, loc.names);
   for (let i = 0; i < num; i++) {
@@ -134,7 +134,7 @@ export function decodeKallsymsColumns(read: ReadFn, loc: KallsymsLocation): Symb
     if (len === 0) throw new KallsymsError(`kallsyms name ${i} has length 0`, r.address);
     const start = n;
     if (n + len * maxTok > bytes.length) {
-      const bigger = Buffer.allocUnsafe(bytes.length * 2 + len * maxTok);
+      const bigger = Buffer.allocUnsafe(Math.ceil(bytes.length * 1.5) + len * maxTok);
       bytes.copy(bigger, 0, 0, n);
       bytes = bigger;
     }
@@ -148,7 +148,8 @@ export function decodeKallsymsColumns(read: ReadFn, loc: KallsymsLocation): Symb
     starts[i] = start + 1;
     ends[i] = n;
   }
-  return { addrs, bytes: bytes.subarray(0, n), starts, ends, types };
+  // An exact-size copy: the growing buffer (up to twice the names' size) is let go.
+  return { addrs, bytes: Buffer.from(bytes.subarray(0, n)), starts, ends, types };
 }
 
 /** Symbol addresses, computed on 32-bit halves (no BigInt per symbol). */
