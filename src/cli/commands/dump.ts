@@ -721,6 +721,37 @@ export function registerDump(program: Command): void {
     });
 
   dump
+    .command('runq')
+    .description("each CPU's run queue as crash's `runq` prints it: the current task, then the queued RT, CFS (task groups nested) and deadline tasks")
+    .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
+    .option('-c, --cpu <n>', 'one CPU only (crash runq -c)')
+    .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
+    .action(async (vmcore, opts) => {
+      const { InputError } = await import('../../model/errors.ts');
+      const { runQueue, renderRunQueues } = await import('../../sources/dump/walk/runq.ts');
+      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
+      try {
+        let cpus = d.onlineCpus();
+        if (opts.cpu !== undefined) {
+          const c = Number(opts.cpu);
+          if (!Number.isInteger(c) || !cpus.includes(c)) throw new InputError(`runq -c ${opts.cpu}: not an online CPU (online: ${cpus.join(',')})`, vmcore);
+          cpus = [c];
+        }
+        const rqs = [];
+        for (const c of cpus) {
+          try {
+            rqs.push(runQueue(d.kernel, c));
+          } catch (e) {
+            throw new InputError(`runq: CPU ${c}: ${readFailure(e)}`, vmcore);
+          }
+        }
+        write(renderRunQueues(rqs));
+      } finally {
+        release(d);
+      }
+    });
+
+  dump
     .command('files')
     .description("a task's open files, as crash's `files PID` lists them (root, cwd, and per descriptor file, dentry, inode, type, path)")
     .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
