@@ -45,7 +45,19 @@ export function printValue(v: Value, symbols: Symbols, opts: { hex?: boolean } =
     const p = v.pointer();
     if (p === 0n) return '0x0';
     const s = symbols.lookup(p);
-    return `0x${p.toString(16)}${s && s.offset < s.size ? ` <${s.name}${s.offset ? `+${s.offset}` : ''}>` : ''}`;
+    const text = `0x${p.toString(16)}${s && s.offset < s.size ? ` <${s.name}${s.offset ? `+${s.offset}` : ''}>` : ''}`;
+    // As gdb prints a char pointer: the string it points to (200 characters at most), or why it cannot be read.
+    const el = t.target();
+    if (el.kind === BtfKind.INT && el.sizeof === 1 && /char/.test(el.resolved?.name ?? '')) {
+      try {
+        const str = v.kernel.readString(p, 201, 'string');
+        const shown = [...Buffer.from(str.slice(0, 200), 'latin1')].map((b) => (b === 34 ? '\\"' : charText(b))).join('');
+        return `${text} "${shown}"${str.length > 200 ? '...' : ''}`;
+      } catch {
+        return `${text} <error: Cannot access memory at address 0x${p.toString(16)}>`;
+      }
+    }
+    return text;
   }
   if (k === BtfKind.ENUM || k === BtfKind.ENUM64) {
     const n = v.int();

@@ -17,7 +17,8 @@ import { Btf } from './kernel/btf.ts';
 import { KernelLayoutError, attempt, isMemoryError } from './kernel/errors.ts';
 import { decodeKallsymsColumns, type KallsymsLocation } from './kernel/kallsyms.ts';
 import { START_KERNEL_MAP, SymbolTable, Symbols, readSystemMap } from './kernel/symbols.ts';
-import { Kernel } from './kernel/value.ts';
+import { Kernel, KernelTypes } from './kernel/value.ts';
+import { listEntries } from './walk/list.ts';
 import { readModules } from './walk/modules.ts';
 import { formatLog, readPrintkLog, type PrintkLog } from './walk/printk.ts';
 import { Scheduler, taskCmdline, type TaskInfo } from './walk/sched.ts';
@@ -126,6 +127,7 @@ export class KernelDump {
   private _btf?: Btf | null;
   private _btfError?: string;
   private _kernel?: Kernel;
+  private _moduleTypes?: KernelTypes[];
   private _modulesLoaded = false;
   private _log?: PrintkLog;
   private _online?: number[];
@@ -302,9 +304,42 @@ export class KernelDump {
       const btf = this.btf;
       if (!btf) throw new KernelLayoutError(`no kernel types: ${this._btfError}`, this.release);
       this._kernel = new Kernel(this.memory, btf, this.coreSymbols(), this.release);
+      this._kernel.types.moduleTypes = () => this.moduleTypes();
       this.loadModules();
     }
     return this._kernel;
+  }
+
+  /**
+   * Each loaded module's types: the kernel keeps a copy of every module's BTF (CONFIG_DEBUG_INFO_BTF_MODULES) on
+   * `btf_modules` (struct btf_module -> struct btf: data, data_size), split over vmlinux's BTF. Read on the first type
+   * vmlinux's BTF does not have; a module whose BTF cannot be read is left out with a note.
+   */
+  private moduleTypes(): KernelTypes[] {
+    if (this._moduleTypes) return this._moduleTypes;
+    this._moduleTypes = [];
+    const k = this._kernel;
+    const base = this._btf;
+    if (!k || !base) return this._moduleTypes;
+    const head = this.coreSymbols().core.address('btf_modules');
+    if (head === undefined) return this._moduleTypes;
+    const walk = attempt(() => [...listEntries(k, head, 'struct btf_module', 'list', { notes: [] }, 4096)]);
+    if (!walk.ok) return this._moduleTypes;
+    for (const bm of walk.value) {
+      const r = attempt(() => {
+        const b = bm.member('btf').deref();
+        const size = b.member('data_size').u32();
+        const data = b.member('data').pointer();
+        if (data === 0n || size === 0 || size > 64 << 20) return undefined;
+        const name = attempt(() => b.member('name').string(64));
+        const mod = name.ok && name.value ? name.value : attempt(() => bm.member('module').deref().member('name').string(64));
+        const label = typeof mod === 'string' ? mod : mod.ok ? mod.value : undefined;
+        return new KernelTypes(new Btf(k.read(data, size, 'module BTF'), { base }), this.release, label);
+      });
+      if (r.ok && r.value) this._moduleTypes.push(r.value);
+      else if (!r.ok) this.incomplete.push(`module BTF at 0x${bm.address.toString(16)} unreadable: ${r.unknown}`);
+    }
+    return this._moduleTypes;
   }
 
   /** printk records (read once). */

@@ -158,9 +158,13 @@ export class KType {
 /** Type lookups for one kernel's BTF, with version-naming errors. */
 export class KernelTypes {
   private readonly cache = new Map<string, KType>();
+  /** Loaded modules' types (split BTF over this one), asked when a name is not in vmlinux's BTF; read on first use. */
+  moduleTypes?: () => KernelTypes[];
   constructor(
     readonly btf: Btf,
     readonly release?: string,
+    /** The module whose BTF this is (undefined for vmlinux). */
+    readonly module?: string,
   ) {}
 
   layoutError(message: string): KernelLayoutError {
@@ -171,9 +175,29 @@ export class KernelTypes {
   type(spec: string): KType {
     const hit = this.cache.get(spec);
     if (hit) return hit;
-    const t = this.parse(spec.trim());
+    let t: KType;
+    try {
+      t = this.parse(spec.trim());
+    } catch (e) {
+      // A module's own type (struct forge_ring): the first loaded module whose BTF has it.
+      if (!(e instanceof KernelLayoutError) || !this.moduleTypes) throw e;
+      const found = this.fromModules(spec);
+      if (!found) throw e;
+      t = found;
+    }
     this.cache.set(spec, t);
     return t;
+  }
+
+  private fromModules(spec: string): KType | undefined {
+    for (const m of this.moduleTypes?.() ?? []) {
+      try {
+        return m.type(spec);
+      } catch (e) {
+        if (!(e instanceof KernelLayoutError)) throw e;
+      }
+    }
+    return undefined;
   }
 
   private parse(spec: string): KType {
