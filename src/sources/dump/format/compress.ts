@@ -45,7 +45,8 @@ export function decompressPage(kind: Compression, data: Buffer, pageSize: number
       out = data;
       break;
     case 'zlib':
-      out = inflateSync(data, { maxOutputLength: pageSize, chunkSize: pageSize });
+      // A chunk larger than the page: with exactly a page, zlib asks for a second output buffer after the last byte.
+      out = inflateSync(data, { maxOutputLength: pageSize, chunkSize: pageSize + 512 });
       break;
     case 'lzo':
       out = lzo1xDecompress(data, pageSize);

@@ -115,6 +115,8 @@ export class KdumpContainer implements DumpContainer {
   private bitmap2: PageBitmap | undefined;
   private readonly descCache = new LruCache<number, PageDesc[]>(64);
   private readonly pageCache = new LruCache<number, Buffer>(512);
+  private window?: { start: bigint; end: bigint; buf: Buffer };
+  private lastEnd = -1n;
   private readonly badPages = new Set<bigint>();
 
   constructor(
@@ -385,6 +387,26 @@ export class KdumpContainer implements DumpContainer {
     else if (bad === 20) this.incomplete.push('page ... (more damaged pages not listed)');
   }
 
+  /**
+   * Page data at a file offset. Pages read in address order lie one after another in the file: after a read that
+   * continues the previous one, 64 KiB are read ahead, and the next pages come from that window (one pread, not one
+   * per page); a random read reads just its page.
+   */
+  private readData(offset: bigint, size: number): Buffer {
+    const w = this.window;
+    if (w && offset >= w.start && offset + BigInt(size) <= w.end) {
+      const at = Number(offset - w.start);
+      this.lastEnd = offset + BigInt(size);
+      return w.buf.subarray(at, at + size);
+    }
+    const sequential = offset === this.lastEnd;
+    this.lastEnd = offset + BigInt(size);
+    if (!sequential) return this.src.readAt(offset, size);
+    const buf = this.src.readAt(offset, Math.max(size, READ_AHEAD));
+    this.window = { start: offset, end: offset + BigInt(buf.length), buf };
+    return buf.subarray(0, Math.min(size, buf.length));
+  }
+
   /** The content of one page frame. */
   readPage(pfn: bigint): Buffer {
     const cached = this.pageCache.get(Number(pfn));
@@ -407,10 +429,11 @@ export class KdumpContainer implements DumpContainer {
       this.noteBad(pfn, `page descriptor of pfn 0x${pfn.toString(16)} is damaged (offset 0x${d.offset.toString(16)}, size ${d.size}, flags 0x${d.flags.toString(16)})`);
       throw new InputError(`page 0x${pfn.toString(16)}: descriptor points outside the file (offset 0x${d.offset.toString(16)}, size ${d.size})`, this.path, d.offset);
     }
-    const data = this.src.readAt(d.offset, d.size);
+    const data = this.readData(d.offset, d.size);
     let page: Buffer;
     try {
-      page = decompressPage(kind, data, this.pageSize);
+      // An uncompressed page would be a view of the read-ahead window: copied, so the cache keeps no window alive.
+      page = kind === 'none' ? Buffer.from(data) : decompressPage(kind, data, this.pageSize);
     } catch (e) {
       this.noteBad(pfn, `page data of pfn 0x${pfn.toString(16)} is corrupt (${kind}: ${(e as Error).message})`);
       throw new InputError(`page 0x${pfn.toString(16)}: ${kind} data is corrupt: ${(e as Error).message}`, this.path, d.offset);
@@ -432,6 +455,8 @@ export class KdumpContainer implements DumpContainer {
 }
 
 /** Assembles `length` bytes at `paddr` from whole pages. */
+const READ_AHEAD = 65536;
+
 export function readPagesInto(c: { readPage(pfn: bigint): Buffer }, paddr: bigint, length: number, pageSize: number): Buffer {
   if (length < 0) throw new RangeError(`negative length ${length}`);
   if (paddr < 0n) throw new MissingPageError(paddr);
