@@ -5,6 +5,7 @@
  */
 import type { Instruction, MemoryOperand } from '../../model/queries.ts';
 import { addX86Facts, fullRegister } from '../code/x86-insn.ts';
+import { splitOperands as operands } from '../code/operands.ts';
 
 const PREFIXES = new Set(['lock', 'rep', 'repz', 'repnz', 'repe', 'repne', 'notrack', 'bnd', 'data16', 'addr32', 'cs', 'ds', 'ss', 'es', 'fs', 'gs']);
 const NO_WRITE = /^(cmp|test|bt[a-z]?$|push|j|call|ret|nop|pause|[lms]fence|ud|int|hlt|prefetch|clflush|lgdt|lidt|wrmsr|out|sti|cli|cpuid|rdtsc|sysret|iret|leave|endbr)/;
@@ -18,22 +19,6 @@ function registerSize(name: string): number | undefined {
   return undefined;
 }
 
-/** Splits operands at commas outside parentheses. */
-function operands(s: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let cur = '';
-  for (const ch of s) {
-    if (ch === '(') depth++;
-    if (ch === ')') depth--;
-    if (ch === ',' && depth === 0) {
-      out.push(cur.trim());
-      cur = '';
-    } else cur += ch;
-  }
-  if (cur.trim()) out.push(cur.trim());
-  return out;
-}
 
 /** One instruction from its text; `next` is the address of the instruction after it, when known (gives the length). */
 export function instructionFromText(address: bigint, text: string, next?: bigint): Instruction {

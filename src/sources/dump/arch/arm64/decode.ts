@@ -8,6 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Instruction, MemoryOperand } from '../../../../model/queries.ts';
+import { splitOperands } from '../../../code/operands.ts';
 
 interface CsInsn {
   address: bigint;
@@ -54,23 +55,6 @@ export function fullRegister(op: string | undefined): string | undefined {
   if (r === 'fp') return 'x29';
   if (r === 'lr') return 'x30';
   return undefined;
-}
-
-/** Operands at the top level (commas inside `[...]` kept). */
-function splitOperands(s: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let cur = '';
-  for (const ch of s) {
-    if (ch === '[' || ch === '{') depth++;
-    if (ch === ']' || ch === '}') depth--;
-    if (ch === ',' && depth === 0) {
-      out.push(cur.trim());
-      cur = '';
-    } else cur += ch;
-  }
-  if (cur.trim()) out.push(cur.trim());
-  return out;
 }
 
 const imm = (s: string | undefined): bigint | undefined => {
