@@ -365,10 +365,8 @@ export class KernelDump {
   info(): DumpInfo {
     const c = this.container;
     const vi = this.vmcoreinfo;
-    // QEMU's CPU-state notes (merged into `control` by the container, or separate) mark a hypervisor dump.
-    const hypervisor = c.cpuNotes.some((n) => n.source === 'qemu-cpustate' || n.control?.cr3 !== undefined);
     const noteSources = [...new Set(c.cpuNotes.flatMap((n) => (n.control?.cr3 !== undefined && n.source === 'prstatus' ? ['prstatus', 'qemu-cpustate'] : [n.source])))];
-    const dumpedBy: DumpInfo['dumpedBy'] = vi.crashTime !== undefined ? 'kdump' : hypervisor ? 'hypervisor' : 'unknown';
+    const dumpedBy = this.dumpedBy;
     const info: DumpInfo = {
       path: this.path,
       format: c.format,
@@ -391,7 +389,7 @@ export class KernelDump {
     const stamp = (c as { header?: { timestamp?: bigint } }).header?.timestamp;
     if (stamp) info.dumpWritten = Number(stamp);
     if (vi.crashTime !== undefined) info.crashTime = Number(vi.crashTime);
-    else info.crashTimeNote = hypervisor ? 'dump taken on request (hypervisor), no crash time' : 'no CRASHTIME in VMCOREINFO';
+    else info.crashTimeNote = dumpedBy === 'hypervisor' ? 'dump taken on request (hypervisor), no crash time' : 'no CRASHTIME in VMCOREINFO';
 
     try {
       const syms = this.symbols;
@@ -446,10 +444,14 @@ export class KernelDump {
   }
 
   /** How the dump was taken: the kernel's kdump path (VMCOREINFO CRASHTIME), a hypervisor (QEMU CPU-state notes), or unknown. */
+  /** kdump (VMCOREINFO has CRASHTIME), a hypervisor (QEMU's CPU-state notes, merged into `control` or separate, or its vCPU numbering), or unknown. */
   get dumpedBy(): DumpInfo['dumpedBy'] {
     const c = this.container;
     if (this.vmcoreinfo.crashTime !== undefined) return 'kdump';
-    return c.cpuNotes.some((n) => n.source === 'qemu-cpustate' || n.control?.cr3 !== undefined) ? 'hypervisor' : 'unknown';
+    if (c.cpuNotes.some((n) => n.source === 'qemu-cpustate' || n.control?.cr3 !== undefined)) return 'hypervisor';
+    // QEMU's arm64 dumps carry no CPU-state note, but its NT_PRSTATUS notes number the vCPUs 1, 2, 3... as pr_pid.
+    if (c.cpuNotes.length > 1 && c.cpuNotes.every((n, i) => n.pid === i + 1)) return 'hypervisor';
+    return 'unknown';
   }
 
   /** Online CPUs (cpu_online_mask), else one per register note. */
