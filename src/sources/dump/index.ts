@@ -631,8 +631,10 @@ export function openKernelDump(path: string, opts: OpenKernelDumpOptions = {}): 
     try {
       memory = dumpArch(container, vi) === 'arm64' ? openArm64Memory(container, vi) : openKernelMemory(container, vi);
     } catch (e) {
-      if (e instanceof InputError) throw e;
-      throw new InputError(`cannot set up kernel virtual memory: ${(e as Error).message}`, file);
+      // A cut file is the likely reason the page tables cannot be read: say so first.
+      const cut = container.incomplete.find((n) => n.startsWith('truncated: '));
+      if (e instanceof InputError) throw cut ? new InputError(`${cut}; ${e.message}`, file) : e;
+      throw new InputError(`${cut ? `${cut}; ` : ''}cannot set up kernel virtual memory: ${(e as Error).message}`, file);
     }
     return new KernelDump(file, container, vi, memory, opts);
   } catch (e) {
