@@ -4,7 +4,8 @@
  * values are checked against the crash (ARM64 build) oracle outputs beside the dumps.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Report } from '../../src/report/schema.ts';
@@ -86,6 +87,21 @@ describe('arm64 verdicts', { skip: !have && 'no arm64 fixtures' }, () => {
     assert.equal(seq.address, /jiffies_seq at ([0-9a-f]{16})/.exec(oracle('hardlockup-seqcount', 'console.log'))![1]);
     // Not the Intel erratum on an arm64 machine.
     assert.ok(!top.knownIssue || top.knownIssue.differences?.some((d) => /arm64/.test(d)));
+  });
+
+  it('a truncated arm64 dump says it is truncated, with the sizes, and exits 2', () => {
+    const src = join(base, 'softlockup-ipi', 'vmcore.kdump');
+    const half = 8_000_000;
+    const buf = Buffer.alloc(half);
+    const fd = openSync(src, 'r');
+    readSync(fd, buf, 0, half, 0);
+    closeSync(fd);
+    const cut = join(mkdtempSync(join(tmpdir(), 'coroner-arm64-')), 'vmcore.kdump');
+    writeFileSync(cut, buf);
+    const r = runCli(['analyze', cut]);
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stderr, /truncated: 8000000 of \d+ bytes/);
+    assert.ok(!/\n\s+at /.test(r.stderr), 'no stack trace');
   });
 
   it('hung-uffd: the blocked tasks wait on a userfaultfd nobody reads', () => {
