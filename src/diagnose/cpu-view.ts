@@ -151,10 +151,13 @@ export function cpuViews(c: CaseFile): CpuView[] {
     out.set(x.cpu, dumpView(c, x, same));
   }
   for (const [cpu, e] of latest) if (!out.has(cpu)) out.set(cpu, logView(e));
-  // An RCU stall's "Task dump for CPU n": the task CPU n runs, with its stack (no registers).
+  // An RCU stall's "Task dump for CPU n": the task CPU n runs, with its stack (no registers). Without an NMI backtrace
+  // (arm64 6.1) the dump is the task's saved stack: one that starts in the context switch is where it last slept, not
+  // where the CPU runs now, and says nothing of the loop.
   for (const e of c.events) {
     for (const t of e.details.tasks ?? []) {
       if (t.cpu === undefined || out.has(t.cpu) || !t.trace.length) continue;
+      if (SWITCHED_OUT.test(t.trace.find((f) => f.reliable)?.function ?? '')) continue;
       out.set(t.cpu, logView({ ...e, cpu: t.cpu, task: { comm: t.comm, pid: t.pid }, registers: [], trace: t.trace, line: t.line, details: { ...e.details, ...(t.workqueue ? { workqueue: t.workqueue } : {}) } }));
     }
     // A task dump without a stack still says what the CPU runs.
@@ -165,6 +168,9 @@ export function cpuViews(c: CaseFile): CpuView[] {
   }
   return [...out.values()].sort((a, b) => a.cpu - b.cpu);
 }
+
+/** The first frame of a task stack saved at its last context switch. */
+const SWITCHED_OUT = /^(__switch_to|__switch_to_asm|__schedule|schedule|context_switch|cpu_switch_to)$/;
 
 /** The call chain ends in the idle loop below an interrupt. */
 function overIdle(chain: readonly string[]): boolean {

@@ -89,6 +89,14 @@ describe('arm64 verdicts', { skip: !have && 'no arm64 fixtures' }, () => {
     assert.ok(!top.knownIssue || top.knownIssue.differences?.some((d) => /arm64/.test(d)));
   });
 
+  it("softlockup-ipi console alone: the RCU stall's task dump of CPU 1 (its saved stack, no NMI backtrace on arm64) is not where it spins", () => {
+    const r = runCli(['analyze', '--format', 'json', join(base, 'softlockup-ipi', 'console.log')]);
+    const report = JSON.parse(r.stdout) as Report;
+    const top = roots(report)[0];
+    assert.deepEqual(top.subjects.filter((x) => x.kind === 'cpu'), [{ kind: 'cpu', cpu: 1 }]);
+    assert.ok(!/__switch_to|schedule/.test(top.summary), top.summary);
+  });
+
   it('a truncated arm64 dump says it is truncated, with the sizes, and exits 2', () => {
     const src = join(base, 'softlockup-ipi', 'vmcore.kdump');
     const half = 8_000_000;
