@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { vmcoreFixtures } from '../sources/dump/kernel/fixtures.ts';
 import { runCli } from '../helpers.ts';
 
-const fixtures = vmcoreFixtures().filter((f) => /deb12-6\.(1\.0-56|12\.117)\/(softlockup-ipi|hung-uffd)$/.test(f.name));
+const fixtures = vmcoreFixtures().filter((f) => /^deb12-6\.(1\.0-56\/softlockup-ipi|12\.117\/hung-uffd)$/.test(f.name));
 
 describe('module BTF', { skip: fixtures.length ? false : 'no fixtures' }, () => {
   for (const f of fixtures) {
@@ -24,7 +24,7 @@ describe('module BTF', { skip: fixtures.length ? false : 'no fixtures' }, () => 
       assert.ok(entries.length >= 3, list.stdout);
       // entry[i].list.prev is the head for the first, else entry[i-1]'s list member: one offset for all.
       const offsets = new Set<bigint>();
-      entries.slice(0, 4).forEach((e, i) => {
+      entries.slice(0, 3).forEach((e, i) => {
         const r = runCli(['dump', 'struct', f.vmcore, 'fw_cfg_sysfs_entry', e]);
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stdout, /^struct fw_cfg_sysfs_entry \{/);
