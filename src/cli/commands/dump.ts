@@ -593,6 +593,13 @@ export function registerDump(program: Command): void {
             for (const step of m[2].match(/\.[A-Za-z_]\w*|\[\d+\]/g) ?? []) v = step.startsWith('.') ? v.member(step.slice(1)) : v.index(Number(step.slice(1, -1)));
             out.push(`$${n + 1} = ${printValue(v, d.symbols, { hex: opts.hex })}`);
           } catch (e) {
+            // BTF types only per-CPU globals: say how to read the others from the command line.
+            if (/BTF has no VAR for it/.test((e as Error).message)) {
+              throw new InputError(
+                `p ${expr}: the kernel's BTF gives no type for the global ${m[1]} (BTF records types of per-CPU variables only): read it as a struct, \`coroner dump struct VMCORE TYPE ${m[1]}\`, or as words, \`coroner dump rd VMCORE ${m[1]} 8\``,
+                vmcore,
+              );
+            }
             throw new InputError(`p ${expr}: ${readFailure(e)}`, vmcore);
           }
         });
