@@ -55,6 +55,14 @@ const IRQ_ENTRY = /^(__hrtimer_run_queues|hrtimer_interrupt|handle_irq_desc|gene
  * the one CPU whose stack runs through the oops path, and the exception frame below it (the faulting code and its
  * registers); hard-IRQ context when interrupt handling or the IRQ stack is below that frame.
  */
+/** The single CPU that RCU stall reports after a cut-short oops name as stalled, when every such report names only it. */
+function cutReportCpu(events: readonly LogEvent[], e: LogEvent): { cpu: number; event: LogEvent } | undefined {
+  const after = events.slice(events.indexOf(e) + 1).filter((x) => x.kind === 'rcu-stall' && x.details.stalledCpus?.length);
+  const cpus = new Set(after.flatMap((x) => x.details.stalledCpus ?? []));
+  if (cpus.size !== 1) return undefined;
+  return { cpu: [...cpus][0], event: after[0] };
+}
+
 function faultInDump(ctx: DetectorContext): { cpu: number; task?: { comm: string; pid: number }; frame: { function: string; offset?: number; module?: string }; inIrq: boolean; chain: string[] } | undefined {
   const hits = ctx.views.cpus.filter((v) => v.from === 'dump' && v.chain.some((n) => OOPS_PATH.test(n)));
   if (hits.length !== 1) return undefined;
@@ -77,8 +85,11 @@ export function oopsDetector(ctx: DetectorContext): Finding[] {
     const isWarning = e.kind === 'warning';
     // A report cut short (the CPU never printed its registers and trace): the dump shows where it faulted.
     const fromDump = !isWarning && (e.cpu === undefined || !blamed(e)) ? faultInDump(ctx) : undefined;
+    // Without a dump, a report cut short before its CPU line: the one CPU an RCU stall reports afterwards is most likely
+    // the one that died printing it (it holds die_lock with interrupts off and answers nothing any more).
+    const stalledAfter = !isWarning && e.cpu === undefined && !fromDump && !e.trace.length ? cutReportCpu(events, e) : undefined;
     const fn = fromDump && !blamed(e) ? `${frameText(fromDump.frame)} (the faulting frame in the dump: the report was cut short)` : where(e);
-    const cpu = e.cpu ?? fromDump?.cpu;
+    const cpu = e.cpu ?? fromDump?.cpu ?? stalledAfter?.cpu;
     const task = e.task ?? fromDump?.task;
     const inIrq = inInterrupt(e) || !!fromDump?.inIrq;
     const cpuText = cpu !== undefined ? ` on CPU ${cpu}` : '';
@@ -107,6 +118,7 @@ export function oopsDetector(ctx: DetectorContext): Finding[] {
       );
     }
     if (e.details.endTrace === false) steps.push('The report never reached "---[ end trace ]---": the oops did not finish.');
+    if (stalledAfter) steps.push(`The report stops before its CPU and registers; the only CPU reported stalled afterwards is CPU ${stalledAfter.cpu} (${stalledAfter.event.title}, line ${stalledAfter.event.line}): most likely the one that oopsed and died in the oops path (inferred, not printed).`);
     const idx = events.indexOf(e);
     const f = finding(ctx, kind, isWarning ? 'symptom' : 'root', summary, {
       confidence: isWarning ? 0.4 : idx === firstFailureIdx ? 0.85 : 0.6,
@@ -137,10 +149,13 @@ export function oopsDetector(ctx: DetectorContext): Finding[] {
       .filter((x) => x.cpu === e.cpu && x.kind === 'nmi-backtrace' && callChain(x).length > 0);
     const stuckInOops = laterOnSameCpu.find((x) => callChain(x).some((n) => OOPS_PATH.test(n)));
     const stuckChain = stuckInOops ? callChain(stuckInOops) : fromDump?.chain;
-    if (!isWarning && cpu !== undefined && (inIrq || regs?.irqsEnabled === false) && (later.length > 0 || stuckChain)) {
-      const g = finding(ctx, 'oops-in-irq', 'root', '', { confidence: stuckChain ? 0.9 : 0.7 });
-      const contextText = inIrq ? 'in interrupt context' : 'with interrupts disabled';
-      g.summary = `CPU ${cpu} oopsed ${contextText} (${e.title.replace(/^BUG: /, '')} in ${fromDump && !blamed(e) ? frameText(fromDump.frame) : fn})${e.details.endTrace ? '' : ' and never finished the oops'}${stuckChain ? `: it is stuck in the oops path (${stuckChain.slice(0, 4).join(' <- ')}) with IRQs off` : ''}; every CPU that needs it (IPIs, the lock it holds) hangs behind it`;
+    // A report cut short whose CPU then stops answering (stalledAfter) died in the oops path the same way.
+    const diedPrinting = !!stalledAfter && e.details.endTrace !== true;
+    if (!isWarning && cpu !== undefined && (inIrq || regs?.irqsEnabled === false || diedPrinting) && (later.length > 0 || stuckChain)) {
+      const g = finding(ctx, 'oops-in-irq', 'root', '', { confidence: stuckChain ? 0.9 : diedPrinting && !inIrq ? 0.6 : 0.7 });
+      const inferred = diedPrinting && !inIrq && regs?.irqsEnabled !== false;
+      const contextText = inIrq ? 'in interrupt context' : regs?.irqsEnabled === false ? 'with interrupts disabled' : `(most likely: the report stops before naming its CPU, and CPU ${cpu} is the only one stalled after it)`;
+      g.summary = `CPU ${cpu} ${inferred ? 'most likely ' : ''}oopsed ${inferred ? '' : `${contextText} `}(${e.title.replace(/^BUG: /, '')} in ${fromDump && !blamed(e) ? frameText(fromDump.frame) : fn})${e.details.endTrace ? '' : ' and never finished the oops'}${stuckChain ? `: it is stuck in the oops path (${stuckChain.slice(0, 4).join(' <- ')}) with IRQs off` : ''}; every CPU that needs it (IPIs, the lock it holds) hangs behind it`;
       g.subjects = [{ kind: 'cpu', cpu }, { kind: 'event', id: e.id }];
       g.evidence = [eventFact(e)];
       if (stuckInOops) g.evidence.push(eventFact(stuckInOops, `${stuckInOops.title}: ${callChain(stuckInOops).slice(0, 6).join(' <- ')}`));

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Report } from '../../src/report/schema.ts';
-import { fixturesRoot, runCli } from '../helpers.ts';
+import { fixturesRoot, repoRoot, runCli } from '../helpers.ts';
 
 const base = join(fixturesRoot, 'deb12-6.1-arm64');
 const have = existsSync(join(base, 'healthy', 'vmcore.kdump'));
@@ -95,6 +95,20 @@ describe('arm64 verdicts', { skip: !have && 'no arm64 fixtures' }, () => {
     const top = roots(report)[0];
     assert.deepEqual(top.subjects.filter((x) => x.kind === 'cpu'), [{ kind: 'cpu', cpu: 1 }]);
     assert.ok(!/__switch_to|schedule/.test(top.summary), top.summary);
+  });
+
+  it('an arm64 oops cut short before its CPU line (die() runs the notifiers before printing), then one CPU stalls: that CPU oopsed', () => {
+    // A forged arm64 oops-irq-deadlock console (forge_irqoops's die notifier re-takes the lock the faulting IRQ handler
+    // holds); not a shared fixture, so its console is kept under test/data.
+    const r = runCli(['analyze', '--format', 'json', join(repoRoot, 'test/data/log/arm64-oops-cut-short-console.log')]);
+    assert.equal(r.code, 1, r.stderr);
+    const report = JSON.parse(r.stdout) as Report;
+    const top = roots(report)[0];
+    assert.equal(top.kind, 'oops-in-irq');
+    assert.equal(top.extra.cpu, 1);
+    assert.ok(top.steps.some((x) => /only one stalled after it/.test(x)), top.steps.join('\n'));
+    const hog = report.findings.find((f) => f.kind === 'cpu-hog');
+    assert.ok(!hog || hog.role === 'symptom', 'the unresponsive CPU is a consequence of the oops');
   });
 
   it('a truncated arm64 dump says it is truncated, with the sizes, and exits 2', () => {
