@@ -23,6 +23,16 @@ function release(d: KernelDump): void {
   if (session?.dump !== d) d.close();
 }
 
+/** Runs a command on the dump (the shell's open one, else opened now and closed after). */
+async function withDump<T>(vmcore: string, opts: { systemMap?: string }, fn: (d: KernelDump) => T | Promise<T>): Promise<T> {
+  const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
+  try {
+    return await fn(d);
+  } finally {
+    release(d);
+  }
+}
+
 /** Starts (or, with no dump, ends) a `dump shell` session on one open dump. */
 export function useSession(s: { path: string; dump: KernelDump } | undefined): void {
   session = s;
@@ -398,13 +408,10 @@ export function registerDump(program: Command): void {
     .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json'] as const).default('text' as const))
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, opts) => {
-      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
-      try {
+      await withDump(vmcore, opts, async (d) => {
         const info = d.info();
         write(opts.format === 'json' ? toJson(info) : renderDumpInfo(info));
-      } finally {
-        release(d);
-      }
+      });
     });
 
   dump
@@ -413,8 +420,7 @@ export function registerDump(program: Command): void {
     .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
     .option('--system-map <file>', 'System.map (not needed for the log; accepted for symmetry)')
     .action(async (vmcore, opts) => {
-      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
-      try {
+      await withDump(vmcore, opts, async (d) => {
         const lines = d.log();
         const notes = d.printk().notes;
         if (!lines.length) {
@@ -425,9 +431,7 @@ export function registerDump(program: Command): void {
         }
         write(lines.join('\n') + '\n');
         for (const n of notes) process.stderr.write(`coroner: ${d.path}: log incomplete: ${n}\n`);
-      } finally {
-        release(d);
-      }
+      });
     });
 
   dump
@@ -439,14 +443,11 @@ export function registerDump(program: Command): void {
     .option('--cmdline', 'read each user task\'s command line (json)')
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, opts) => {
-      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
-      try {
+      await withDump(vmcore, opts, async (d) => {
         const recs = psRecords(d, { cmdline: opts.cmdline });
         write(opts.format === 'json' ? toJson(recs) : renderPs(recs, d.totalRamKiB(), { lastRun: opts.lastRun }));
         for (const n of d.scheduler.notes) process.stderr.write(`coroner: ${d.path}: task list incomplete: ${n}\n`);
-      } finally {
-        release(d);
-      }
+      });
     });
 
   dump
@@ -457,8 +458,7 @@ export function registerDump(program: Command): void {
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, what, opts) => {
       const { InputError } = await import('../../model/errors.ts');
-      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
-      try {
+      await withDump(vmcore, opts, async (d) => {
         const out: string[] = [];
         for (const w of what) {
           const addr = hexAddress(w);
@@ -474,9 +474,7 @@ export function registerDump(program: Command): void {
           out.push(`${hex(at)} (${s?.type ?? '?'}) ${w}${s?.module ? ` [${s.module}]` : ''}`);
         }
         write(out.join('\n') + '\n');
-      } finally {
-        release(d);
-      }
+      });
     });
 
   dump
@@ -489,8 +487,7 @@ export function registerDump(program: Command): void {
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, address, count, opts) => {
       const { InputError } = await import('../../model/errors.ts');
-      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
-      try {
+      await withDump(vmcore, opts, async (d) => {
         const at = await addressArg(d, address, vmcore);
         if (!/^\d+$/.test(count) || Number(count) < 1 || Number(count) > 1 << 20) throw new InputError(`count ${JSON.stringify(count)}: expected 1 to ${1 << 20}`, vmcore);
         const size = Number(opts.size) / 8;
@@ -502,9 +499,7 @@ export function registerDump(program: Command): void {
           throw new InputError(`cannot read ${Number(count) * size} bytes at 0x${at.toString(16)}: ${why}`, vmcore);
         }
         write(renderRd(at, bytes, size));
-      } finally {
-        release(d);
-      }
+      });
     });
 
   dump
@@ -519,8 +514,7 @@ export function registerDump(program: Command): void {
       const { InputError } = await import('../../model/errors.ts');
       const { decode } = await import('../../sources/dump/arch/x86_64/decode.ts');
       const { decodeArm64 } = await import('../../sources/dump/arch/arm64/decode.ts');
-      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
-      try {
+      await withDump(vmcore, opts, async (d) => {
         const arm64 = d.arch === 'arm64';
         const addr = await addressArg(d, what, vmcore);
         const fn = d.symbols.lookup(addr);
@@ -566,9 +560,7 @@ export function registerDump(program: Command): void {
           return line;
         });
         write(out.join('\n') + '\n');
-      } finally {
-        release(d);
-      }
+      });
     });
 
   dump
@@ -581,8 +573,7 @@ export function registerDump(program: Command): void {
     .action(async (vmcore, exprs, opts) => {
       const { InputError } = await import('../../model/errors.ts');
       const { printValue } = await import('../print-value.ts');
-      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
-      try {
+      await withDump(vmcore, opts, async (d) => {
         const out: string[] = [];
         exprs.forEach((expr, n) => {
           const m = /^([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[\d+\])*)$/.exec(expr);
@@ -604,9 +595,7 @@ export function registerDump(program: Command): void {
           }
         });
         write(out.join('\n') + '\n');
-      } finally {
-        release(d);
-      }
+      });
     });
 
   dump
@@ -620,8 +609,7 @@ export function registerDump(program: Command): void {
     .action(async (vmcore, type, address, opts) => {
       const { InputError } = await import('../../model/errors.ts');
       const { printValue } = await import('../print-value.ts');
-      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
-      try {
+      await withDump(vmcore, opts, async (d) => {
         const name = type.replace(/^struct\s+/, '');
         const at = await addressArg(d, address, vmcore);
         try {
@@ -630,9 +618,7 @@ export function registerDump(program: Command): void {
         } catch (e) {
           throw new InputError(`struct ${name} at 0x${at.toString(16)}: ${readFailure(e)}`, vmcore);
         }
-      } finally {
-        release(d);
-      }
+      });
     });
 
   dump
@@ -641,13 +627,10 @@ export function registerDump(program: Command): void {
     .argument('<vmcore>', 'vmcore file, or a /var/crash/<dir> directory holding one')
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, opts) => {
-      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
-      try {
+      await withDump(vmcore, opts, async (d) => {
         write(renderMod(d.symbols.moduleList));
         for (const n of d.incomplete.filter((x) => /^modules?\b/.test(x))) process.stderr.write(`coroner: ${n}\n`);
-      } finally {
-        release(d);
-      }
+      });
     });
 
   dump
@@ -660,8 +643,7 @@ export function registerDump(program: Command): void {
     .action(async (vmcore, ids, opts) => {
       const { InputError } = await import('../../model/errors.ts');
       const { printValue } = await import('../print-value.ts');
-      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
-      try {
+      await withDump(vmcore, opts, async (d) => {
         const tasks = d.scheduler.tasks();
         const out: string[] = [];
         for (const id of ids) {
@@ -678,9 +660,7 @@ export function registerDump(program: Command): void {
           }
         }
         write(out.join('\n') + '\n');
-      } finally {
-        release(d);
-      }
+      });
     });
 
   dump
@@ -691,16 +671,13 @@ export function registerDump(program: Command): void {
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, opts) => {
       const { memInfo, renderMemInfo } = await import('../../sources/dump/walk/meminfo.ts');
-      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
-      try {
+      await withDump(vmcore, opts, async (d) => {
         // arm64's vmemmap starts at the first page of memory (PHYS_OFFSET), x86_64's at pfn 0
         const mem = d.memory as { vmemmapBase?: bigint; physBase?: bigint };
         const m = memInfo(d.kernel, { vmemmap: mem.vmemmapBase, vmemmapFirstPfn: d.arch === 'arm64' && mem.physBase !== undefined ? mem.physBase >> 12n : 0n });
         write(renderMemInfo(m));
         if (m.unknown.length) process.stderr.write(`coroner: ${vmcore}: not read from this dump (shown as 0): ${m.unknown.join(', ')}\n`);
-      } finally {
-        release(d);
-      }
+      });
     });
 
   dump
@@ -712,8 +689,7 @@ export function registerDump(program: Command): void {
     .action(async (vmcore, opts) => {
       const { InputError } = await import('../../model/errors.ts');
       const { irqStats, renderIrqStats } = await import('../../sources/dump/walk/irqs.ts');
-      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
-      try {
+      await withDump(vmcore, opts, async (d) => {
         const cpus = d.onlineCpus();
         let irqs;
         try {
@@ -722,9 +698,7 @@ export function registerDump(program: Command): void {
           throw new InputError(`irq -s: ${readFailure(e)}`, vmcore);
         }
         write(renderIrqStats(irqs, cpus));
-      } finally {
-        release(d);
-      }
+      });
     });
 
   dump
@@ -736,8 +710,7 @@ export function registerDump(program: Command): void {
     .action(async (vmcore, opts) => {
       const { InputError } = await import('../../model/errors.ts');
       const { runQueue, renderRunQueues } = await import('../../sources/dump/walk/runq.ts');
-      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
-      try {
+      await withDump(vmcore, opts, async (d) => {
         let cpus = d.onlineCpus();
         if (opts.cpu !== undefined) {
           const c = Number(opts.cpu);
@@ -753,9 +726,7 @@ export function registerDump(program: Command): void {
           }
         }
         write(renderRunQueues(rqs));
-      } finally {
-        release(d);
-      }
+      });
     });
 
   dump
@@ -767,8 +738,7 @@ export function registerDump(program: Command): void {
     .action(async (vmcore, pids, opts) => {
       const { InputError } = await import('../../model/errors.ts');
       const { openFiles } = await import('../../sources/dump/walk/files.ts');
-      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
-      try {
+      await withDump(vmcore, opts, async (d) => {
         const tasks = d.scheduler.tasks();
         const out: string[] = [];
         for (const id of pids) {
@@ -789,9 +759,7 @@ export function registerDump(program: Command): void {
           out.push(''); // crash ends each task's table with a blank line
         }
         write(out.join('\n') + '\n');
-      } finally {
-        release(d);
-      }
+      });
     });
 
   dump
@@ -818,8 +786,7 @@ export function registerDump(program: Command): void {
     .action(async (vmcore, start, opts) => {
       const { InputError } = await import('../../model/errors.ts');
       const { printValue } = await import('../print-value.ts');
-      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
-      try {
+      await withDump(vmcore, opts, async (d) => {
         const k = d.kernel;
         let off = 0n;
         try {
@@ -856,9 +823,7 @@ export function registerDump(program: Command): void {
           if (!opts.struct) return a.toString(16);
           return `${a.toString(16)}\nstruct ${opts.struct.replace(/^struct\s+/, '')} ${printValue(k.value(a, `struct ${opts.struct.replace(/^struct\s+/, '')}`), d.symbols)}`;
         }
-      } finally {
-        release(d);
-      }
+      });
     });
 
   dump
@@ -870,8 +835,7 @@ export function registerDump(program: Command): void {
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, value, opts) => {
       const { InputError } = await import('../../model/errors.ts');
-      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
-      try {
+      await withDump(vmcore, opts, async (d) => {
         const want = /^\d+$/.test(value) ? BigInt(value) : await addressArg(d, value, vmcore);
         const mem = d.memory as { pageOffsetBase?: bigint; physBase?: bigint };
         if (mem.pageOffsetBase === undefined) throw new InputError('search: the direct map of this dump is not known', vmcore);
@@ -896,9 +860,7 @@ export function registerDump(program: Command): void {
           }
         }
         write(hits.length ? hits.join('\n') + '\n' : '');
-      } finally {
-        release(d);
-      }
+      });
     });
 
   dump
@@ -909,8 +871,7 @@ export function registerDump(program: Command): void {
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, address, opts) => {
       const { InputError } = await import('../../model/errors.ts');
-      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
-      try {
+      await withDump(vmcore, opts, async (d) => {
         const at = await addressArg(d, address, vmcore);
         let waiters: bigint[];
         try {
@@ -931,9 +892,7 @@ export function registerDump(program: Command): void {
             })
             .join('\n') + '\n',
         );
-      } finally {
-        release(d);
-      }
+      });
     });
 
   dump
@@ -948,8 +907,7 @@ export function registerDump(program: Command): void {
     .option('--system-map <file>', 'System.map to use instead of the kallsyms in the dump')
     .action(async (vmcore, pids, opts) => {
       const { InputError } = await import('../../model/errors.ts');
-      const d = await dumpFor(vmcore, { systemMap: opts.systemMap });
-      try {
+      await withDump(vmcore, opts, async (d) => {
         const bt = d.backtracer;
         const recs: BtRecord[] = [];
         const text: string[] = [];
@@ -981,8 +939,6 @@ export function registerDump(program: Command): void {
           }
         }
         write(opts.format === 'json' ? toJson(recs) : text.join('\n'));
-      } finally {
-        release(d);
-      }
+      });
     });
 }
