@@ -6,7 +6,8 @@ import type { LogEvent } from '../model/event.ts';
 import type { Finding, FindingKind } from '../model/finding.ts';
 import { frameText } from '../model/trace.ts';
 import { cpuNode, eventFact, eventNode, finding, lineFact, type DetectorContext } from './context.ts';
-import { callChain, inInterrupt, kernelRegisters, pcFunction } from './stacks.ts';
+import { callChain, inInterrupt, IRQ_ENTRY, kernelRegisters, pcFunction } from './stacks.ts';
+import { matchesAny } from './known/frames.ts';
 
 const FAILURE_KINDS: Partial<Record<LogEvent['kind'], FindingKind>> = {
   'null-deref': 'null-deref',
@@ -47,14 +48,9 @@ function confirmFor(e: LogEvent): string[] {
 
 /** Functions of the oops path (arm64 and x86_64): a CPU whose stack runs through one is inside an oops. */
 const OOPS_PATH = /^(page_fault_oops|__die|__die_body|oops_begin|die|notify_die|oops_end|die_kernel_fault|die_addr)$/;
-/** Interrupt handling below a faulting frame: the fault happened in hard-IRQ context. */
-const IRQ_ENTRY = /^(__hrtimer_run_queues|hrtimer_interrupt|handle_irq_desc|generic_handle_domain_irq|gic_handle_irq|handle_percpu_devid_irq|el[01]_interrupt|el1h_64_irq(_handler)?|el0t_64_irq(_handler)?|call_on_irq_stack|do_interrupt_handler|__sysvec_\w+|sysvec_\w+|asm_sysvec_\w+|common_interrupt|asm_common_interrupt|__do_softirq|handle_softirqs)$/;
+/** Interrupt handling below a faulting frame in a dump: the log's interrupt entries (stacks.ts) and arm64's IRQ path. */
+const IRQ_BELOW_FAULT = [...IRQ_ENTRY, /^(handle_irq_desc|generic_handle_domain_irq|handle_percpu_devid_irq|el0_interrupt|el1h_64_irq(_handler)?|el0t_64_irq(_handler)?|call_on_irq_stack|do_interrupt_handler|handle_softirqs)$/];
 
-/**
- * Where an oops whose report was cut short (no registers, no trace: the CPU died printing it) happened, from the dump:
- * the one CPU whose stack runs through the oops path, and the exception frame below it (the faulting code and its
- * registers); hard-IRQ context when interrupt handling or the IRQ stack is below that frame.
- */
 /** The single CPU that RCU stall reports after a cut-short oops name as stalled, when every such report names only it. */
 function cutReportCpu(events: readonly LogEvent[], e: LogEvent): { cpu: number; event: LogEvent } | undefined {
   const after = events.slice(events.indexOf(e) + 1).filter((x) => x.kind === 'rcu-stall' && x.details.stalledCpus?.length);
@@ -63,6 +59,11 @@ function cutReportCpu(events: readonly LogEvent[], e: LogEvent): { cpu: number; 
   return { cpu: [...cpus][0], event: after[0] };
 }
 
+/**
+ * Where an oops whose report was cut short (no registers, no trace: the CPU died printing it) happened, from the dump:
+ * the one CPU whose stack runs through the oops path, and the exception frame below it (the faulting code and its
+ * registers); hard-IRQ context when interrupt handling or the IRQ stack is below that frame.
+ */
 function faultInDump(ctx: DetectorContext): { cpu: number; task?: { comm: string; pid: number }; frame: { function: string; offset?: number; module?: string }; inIrq: boolean; chain: string[] } | undefined {
   const hits = ctx.views.cpus.filter((v) => v.from === 'dump' && v.chain.some((n) => OOPS_PATH.test(n)));
   if (hits.length !== 1) return undefined;
@@ -71,7 +72,7 @@ function faultInDump(ctx: DetectorContext): { cpu: number; task?: { comm: string
   if (at < 0) return undefined;
   const f = v.frames[at];
   const below = v.frames.slice(at + 1);
-  const inIrq = below.some((g) => g.stack === 'irq' || IRQ_ENTRY.test(g.function)) || f.stack === 'irq';
+  const inIrq = below.some((g) => g.stack === 'irq' || matchesAny(g.function, IRQ_BELOW_FAULT)) || f.stack === 'irq';
   return { cpu: v.cpu, ...(v.task ? { task: v.task } : {}), frame: { function: f.function, ...(f.offset !== undefined ? { offset: f.offset } : {}), ...(f.module ? { module: f.module } : {}) }, inIrq, chain: v.chain };
 }
 

@@ -193,9 +193,9 @@ export function stackTook(q: KernelQueries, v: CpuView, lock: bigint): TakenBy |
       if (i >= 0) calls.splice(i, 1);
     }
     const regSets = v.regSets;
+    const argOf = (u: { k: number; inline?: boolean }) => (u.inline ? inlineLockArgument(q, insns, u.k, lock, regSets) : lockArgument(q, insns, u.k, lock, regSets));
     for (let c = calls.length - 1; c >= 0; c--) {
       if (!calls[c].lock) continue;
-      const argOf = (u: { k: number; inline?: boolean }) => (u.inline ? inlineLockArgument(q, insns, u.k, lock, regSets) : lockArgument(q, insns, u.k, lock, regSets));
       const arg = argOf(calls[c]);
       const released = calls.slice(c + 1).some((u) => !u.lock && (() => {
         const a = argOf(u);

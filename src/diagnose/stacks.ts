@@ -42,7 +42,7 @@ export function chainHas(chain: readonly string[], table: RegExp[], within = cha
 }
 
 /** Names of interrupt entry points: their presence under the PC means the CPU was in hard-IRQ context. */
-const IRQ_ENTRY = [
+export const IRQ_ENTRY = [
   /^asm_sysvec_/,
   /^sysvec_/,
   /^__sysvec_/,

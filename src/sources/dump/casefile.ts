@@ -12,7 +12,7 @@ import { panicString } from './index.ts';
 import { attempt } from './kernel/errors.ts';
 import { registerSetOf, type Backtrace, type DumpFrame, type Regs } from './arch/x86_64/unwind.ts';
 import type { TaskInfo } from './walk/sched.ts';
-import { arm64CpuRegisters } from './arch/arm64/registers.ts';
+import { arm64CpuRegisters, arm64RegisterSet } from './arch/arm64/registers.ts';
 
 /** Above this many tasks, only tasks not sleeping interruptibly get a stack (S/I stacks cost time, rarely matter). */
 const ALL_STACKS_UP_TO = 20_000;
@@ -32,7 +32,8 @@ export function modelFrame(f: DumpFrame): Frame {
   if (f.module) out.module = f.module;
   if (f.address) out.address = f.address;
   if (f.exceptionRip) out.exceptionRip = true;
-  if (f.pt) out.regs = registerSetOf(f.pt.regs);
+  // An arm64 exception frame saved user_pt_regs (x0-x30, sp, pc, pstate); x86_64's saved pt_regs by their own names.
+  if (f.pt) out.regs = f.pt.regs.pstate !== undefined && f.pt.regs.x30 !== undefined ? arm64RegisterSet(f.pt.regs) : registerSetOf(f.pt.regs);
   const sp = f.pt?.regs.rsp ?? f.slot;
   if (sp !== undefined) out.sp = hex(sp);
   return out;

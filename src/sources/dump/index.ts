@@ -9,7 +9,7 @@ import { InputError } from '../../model/errors.ts';
 import { openKernelMemory, type KernelMemory } from './arch/x86_64/index.ts';
 import { openArm64Memory } from './arch/arm64/memory.ts';
 import type { StackKind } from '../../model/trace.ts';
-import { Arm64Unwinder } from './arch/arm64/unwind.ts';
+import { Arm64Unwinder, stripPacBits } from './arch/arm64/unwind.ts';
 import { openDumpContainer } from './format/open.ts';
 import type { DumpContainer } from './format/types.ts';
 import { parseVmcoreinfo, type Vmcoreinfo } from './format/vmcoreinfo.ts';
@@ -443,8 +443,7 @@ export class KernelDump {
     return info;
   }
 
-  /** How the dump was taken: the kernel's kdump path (VMCOREINFO CRASHTIME), a hypervisor (QEMU CPU-state notes), or unknown. */
-  /** kdump (VMCOREINFO has CRASHTIME), a hypervisor (QEMU's CPU-state notes, merged into `control` or separate, or its vCPU numbering), or unknown. */
+  /** How the dump was taken: kdump (VMCOREINFO has CRASHTIME), a hypervisor (QEMU's CPU-state notes, merged into `control` or separate, or its vCPU numbering), or unknown. */
   get dumpedBy(): DumpInfo['dumpedBy'] {
     const c = this.container;
     if (this.vmcoreinfo.crashTime !== undefined) return 'kdump';
@@ -525,8 +524,7 @@ export class KernelDump {
   /** A code address without its pointer-authentication bits (arm64; unchanged on x86_64). */
   stripPac(addr: bigint): bigint {
     if (this.arch !== 'arm64') return addr;
-    const mask = this.pacMask();
-    return (addr >> 55n) & 1n ? addr | mask : addr & ~mask;
+    return stripPacBits(addr, this.pacMask());
   }
 
   /** A user task's command line from its memory, or why it is unknown (kernel thread, user pages excluded...). */

@@ -454,9 +454,10 @@ export class KdumpContainer implements DumpContainer {
   }
 }
 
-/** Assembles `length` bytes at `paddr` from whole pages. */
+/** Bytes read ahead after a sequential page read (KdumpContainer.readData). */
 const READ_AHEAD = 65536;
 
+/** Assembles `length` bytes at `paddr` from whole pages. */
 export function readPagesInto(c: { readPage(pfn: bigint): Buffer }, paddr: bigint, length: number, pageSize: number): Buffer {
   if (length < 0) throw new RangeError(`negative length ${length}`);
   if (paddr < 0n) throw new MissingPageError(paddr);

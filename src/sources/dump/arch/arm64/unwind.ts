@@ -15,6 +15,11 @@ const MAX_FRAMES = 128;
 const EL1_ENTRY = /^el1[th]_64_(sync|irq|fiq|error)$/;
 const hex = (v: bigint) => v.toString(16).padStart(16, '0');
 
+/** A code address without its pointer-authentication bits: a kernel address (bit 55 set) gets the `mask` bits set back. */
+export function stripPacBits(addr: bigint, mask: bigint): bigint {
+  return (addr >> 55n) & 1n ? addr | mask : addr & ~mask;
+}
+
 export class Arm64Unwinder {
   constructor(
     private readonly mem: AddressSpace,
@@ -34,10 +39,6 @@ export class Arm64Unwinder {
     return 'task';
   }
 
-  /**
-   * The registers an EL1 exception entry saved (user_pt_regs: x0-x30, sp, pc, pstate), when `record` is the frame
-   * record inside its pt_regs; the frame of the interrupted code runs at their PC exactly (not a return address).
-   */
   /** The pt_regs at `at`: x0-x30, sp, pc, pstate, orig_x0 and syscallno; undefined when unreadable. */
   ptRegs(at: bigint): Record<string, bigint> | undefined {
     let b: Buffer;
@@ -87,13 +88,18 @@ export class Arm64Unwinder {
     return this.frame(entry.slot ?? 0n, lr);
   }
 
-  private exceptionFrame(record: bigint): DumpFrame | undefined {
+  /**
+   * The registers an EL1 exception entry saved (user_pt_regs: x0-x30, sp, pc, pstate), when `record` is the frame
+   * record inside its pt_regs and `link` the return address read from it; the frame of the interrupted code runs at
+   * their PC exactly (not a return address).
+   */
+  private exceptionFrame(record: bigint, link: bigint): DumpFrame | undefined {
     if (this.ptRegsStackframe === undefined) return undefined;
     const at = record - BigInt(this.ptRegsStackframe);
     const regs = this.ptRegs(at);
     if (!regs) return undefined;
-    // The record mirrors the saved x29 and PC: anything else is not this entry's pt_regs.
-    if (regs.pc !== this.strip(this.mem.readU64(record + 8n)) && regs.pc !== this.mem.readU64(record + 8n)) return undefined;
+    // The record mirrors the saved PC: anything else is not this entry's pt_regs.
+    if (regs.pc !== link) return undefined;
     const s = this.symbols.lookup(regs.pc);
     return {
       function: s ? s.name : `0x${regs.pc.toString(16)}`,
@@ -113,7 +119,7 @@ export class Arm64Unwinder {
 
   /** A return address without its PAC bits: kernel addresses (bit 55 set) get the top bits set back. */
   strip(addr: bigint): bigint {
-    return (addr >> 55n) & 1n ? addr | this.pacMask : addr & ~this.pacMask;
+    return stripPacBits(addr, this.pacMask);
   }
 
   private frame(slot: bigint, ip: bigint): DumpFrame {
@@ -179,7 +185,7 @@ export class Arm64Unwinder {
         return { frames, end: { kind: 'end-of-stack' }, start, notes: [] };
       }
       // Below an EL1 exception entry (el1h_64_sync, el1h_64_irq...) this record is the one inside its pt_regs.
-      const entry = frames.length > 0 && EL1_ENTRY.test(frames[frames.length - 1].function) ? this.exceptionFrame(cur) : undefined;
+      const entry = frames.length > 0 && EL1_ENTRY.test(frames[frames.length - 1].function) ? this.exceptionFrame(cur, lr) : undefined;
       frames.push(entry ?? this.frame(next, lr));
       if (entry?.pt) {
         const caller = this.leafCaller(entry);

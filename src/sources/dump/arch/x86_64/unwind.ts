@@ -9,7 +9,6 @@
  * `end` that says why, and when ORC cannot go on, a scan for return addresses continues the
  * trace with frames marked unreliable.
  */
-import { arm64RegisterSet } from '../arm64/registers.ts';
 import type { Frame, RegisterSet, StackKind } from '../../../../model/trace.ts';
 import type { SymbolInfo } from '../../kernel/symbols.ts';
 import {
@@ -111,8 +110,6 @@ export function readPtRegs(env: UnwindEnv, addr: bigint): Regs {
 
 /** The model's RegisterSet for saved registers. */
 export function registerSetOf(regs: Regs, stack?: StackKind): RegisterSet {
-  // An arm64 exception frame's user_pt_regs.
-  if (regs.pstate !== undefined && regs.x30 !== undefined) return { ...arm64RegisterSet(regs), ...(stack ? { stack } : {}) };
   const values: Record<string, string> = {};
   for (const [k, v] of Object.entries(regs)) values[k] = U64(v).toString(16);
   return {
